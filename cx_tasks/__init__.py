@@ -1,0 +1,1 @@
+"""CX Loop business logic: plain, typed Python that never imports Airflow."""

@@ -1,0 +1,1 @@
+"""Collect stage: extract the supplier's systems, validate, load, compute, detect events."""

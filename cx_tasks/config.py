@@ -1,0 +1,92 @@
+"""Settings: where the data folder is, which databases to use, and the rule tables.
+
+Everything is chosen by environment (or, under Airflow, by connections that the
+plugins turn into the same URLs): the embedded default is a SQLite warehouse and a
+SQLite simulated supplier under one data folder; production points the URLs at
+PostgreSQL and the supplier's systems without a code change.
+
+=====================  =========================================  ==========================
+variable               meaning                                    default
+=====================  =========================================  ==========================
+CX_DATA_DIR            the data folder                            ``./data``
+CX_WAREHOUSE_URL       SQLAlchemy URL of the warehouse            ``sqlite:///DATA/warehouse.db``
+CX_SOURCE_URL          SQLAlchemy URL of the supplier's systems   ``sqlite:///DATA/supplier.db``
+CX_RULES_DIR           folder of YAML files overriding the rules  (the packaged defaults)
+=====================  =========================================  ==========================
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from functools import cache
+from importlib import resources
+from pathlib import Path
+from typing import TypeVar
+
+import yaml
+from pydantic import BaseModel
+
+M = TypeVar("M", bound=BaseModel)
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Resolved locations of the data folder and the databases."""
+
+    data_dir: Path
+    warehouse_url: str
+    source_url: str
+    rules_dir: Path | None
+
+    @property
+    def ground_truth_path(self) -> Path:
+        """The simulator's answer key; the pipeline never reads it."""
+        return self.data_dir / "ground_truth.db"
+
+    @property
+    def quality_dir(self) -> Path:
+        """Where Great Expectations results are written for the engineers to open."""
+        return self.data_dir / "quality"
+
+    @property
+    def landing_dir(self) -> Path:
+        """Where each interval's raw extracts land before validation."""
+        return self.data_dir / "landing"
+
+    @property
+    def mail_dir(self) -> Path:
+        """Where the demo's local SMTP server stores every received message."""
+        return self.data_dir / "mail"
+
+
+def settings(environ: dict[str, str] | None = None) -> Settings:
+    """Settings from the environment (``os.environ`` unless given)."""
+    env = os.environ if environ is None else environ
+    data_dir = Path(env.get("CX_DATA_DIR", Path.cwd() / "data")).resolve()
+    rules_dir = env.get("CX_RULES_DIR")
+    return Settings(
+        data_dir=data_dir,
+        warehouse_url=env.get("CX_WAREHOUSE_URL", f"sqlite:///{data_dir / 'warehouse.db'}"),
+        source_url=env.get("CX_SOURCE_URL", f"sqlite:///{data_dir / 'supplier.db'}"),
+        rules_dir=Path(rules_dir) if rules_dir else None,
+    )
+
+
+def rules_text(name: str, rules_dir: Path | None = None) -> str:
+    """The YAML text of rule table ``name``: the user's copy if present, else the default."""
+    folder = rules_dir if rules_dir is not None else settings().rules_dir
+    if folder is not None and (folder / f"{name}.yaml").exists():
+        return (folder / f"{name}.yaml").read_text(encoding="utf-8")
+    return resources.files("cx_tasks.rules").joinpath(f"{name}.yaml").read_text(encoding="utf-8")
+
+
+def load_rules(name: str, model: type[M], rules_dir: Path | None = None) -> M:
+    """Rule table ``name`` parsed and validated against ``model`` (raises on a bad file)."""
+    return model.model_validate(yaml.safe_load(rules_text(name, rules_dir)))
+
+
+@cache
+def cached_rules(name: str, model: type[M]) -> M:
+    """``load_rules`` with the default folder, read once per process."""
+    return load_rules(name, model)

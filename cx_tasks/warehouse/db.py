@@ -1,0 +1,84 @@
+"""Engines, versioned migrations and idempotent upserts for the warehouse."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping
+from functools import cache
+from typing import Any
+
+from sqlalchemy import Connection, Engine, Table, create_engine, event, select
+from sqlalchemy.dialects import postgresql, sqlite
+
+from cx_tasks.warehouse.schema import metadata, schema_version
+
+
+@cache
+def engine_for(url: str) -> Engine:
+    """One engine per URL per process; SQLite gets WAL and a busy timeout."""
+    engine = create_engine(url, future=True)
+    if engine.dialect.name == "sqlite":
+
+        @event.listens_for(engine, "connect")
+        def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
+            cursor = dbapi_conn.cursor()
+            cursor.execute("PRAGMA journal_mode=WAL")
+            cursor.execute("PRAGMA busy_timeout=30000")
+            cursor.execute("PRAGMA synchronous=NORMAL")
+            cursor.close()
+
+    return engine
+
+
+def _v1_initial(conn: Connection) -> None:
+    metadata.create_all(conn)
+
+
+MIGRATIONS: list[tuple[int, str, Callable[[Connection], None]]] = [
+    (1, "staging, quarantine, load log, quality runs, metrics, events, outbox", _v1_initial),
+]
+
+
+def migrate(engine: Engine) -> int:
+    """Apply every migration the warehouse has not seen yet; return the current version."""
+    with engine.begin() as conn:
+        schema_version.create(conn, checkfirst=True)
+        done = set(conn.scalars(select(schema_version.c.version)))
+        for version, description, step in MIGRATIONS:
+            if version not in done:
+                step(conn)
+                conn.execute(schema_version.insert().values(version=version,
+                                                            description=description))
+    return max(v for v, _, _ in MIGRATIONS)
+
+
+def upsert(
+    conn: Connection,
+    table: Table,
+    rows: Iterable[Mapping[str, Any]],
+    *,
+    newer_than: str | None = None,
+    chunk_size: int = 20_000,
+) -> int:
+    """Insert rows, or update the row with the same primary key; return rows written.
+
+    With ``newer_than`` (a column name, e.g. ``updated_at``) an existing row is only
+    replaced by one whose value in that column is at least as new, so re-running an
+    old interval never overwrites a newer version of the same row.
+    """
+    insert = {"sqlite": sqlite.insert, "postgresql": postgresql.insert}[conn.dialect.name]
+    keys = [c.name for c in table.primary_key.columns]
+    rows = list(rows)
+    if not rows:
+        return 0
+    stmt = insert(table)
+    updates = {c.name: stmt.excluded[c.name] for c in table.columns if c.name not in keys}
+    where = None
+    if newer_than is not None:
+        where = stmt.excluded[newer_than] >= table.c[newer_than]
+    if updates:
+        stmt = stmt.on_conflict_do_update(index_elements=keys, set_=updates, where=where)
+    else:
+        stmt = stmt.on_conflict_do_nothing(index_elements=keys)
+    for start in range(0, len(rows), chunk_size):
+        conn.execute(stmt, rows[start:start + chunk_size])
+    return len(rows)

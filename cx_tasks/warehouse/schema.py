@@ -1,0 +1,138 @@
+"""Warehouse tables (SQLAlchemy Core); every table has a natural key, every write upserts.
+
+Staging tables (``stg_<source table>``) mirror the data contract column for column and
+carry ``interval_start``, the data interval that last loaded the row. Nothing stores a
+wall-clock time of the run, so re-running an interval leaves the warehouse identical.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    Boolean,
+    Column,
+    Date,
+    DateTime,
+    Float,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+)
+from sqlalchemy.types import TypeEngine
+
+from cx_tasks.collect.contract import SOURCE_TABLES, ColumnType, SourceTable
+
+metadata = MetaData()
+
+_SQL_TYPES: dict[ColumnType, type[TypeEngine]] = {
+    "text": Text,
+    "integer": Integer,
+    "float": Float,
+    "boolean": Boolean,
+    "date": Date,
+    "timestamp": DateTime,
+}
+
+
+def staging_name(source: str) -> str:
+    """The staging table's name for a source table."""
+    return f"stg_{source}"
+
+
+def _staging_table(source: SourceTable) -> Table:
+    columns = [
+        Column(c.name, _SQL_TYPES[c.type](), primary_key=c.name == source.key,
+               nullable=c.name != source.key)
+        for c in source.columns
+    ]
+    return Table(staging_name(source.name), metadata, *columns,
+                 Column("interval_start", DateTime, nullable=False))
+
+
+STAGING: dict[str, Table] = {s.name: _staging_table(s) for s in SOURCE_TABLES}
+
+quarantine = Table(
+    "quarantine", metadata,
+    Column("source_table", String(64), primary_key=True),
+    Column("interval_start", DateTime, primary_key=True),
+    Column("row_key", String(200), primary_key=True),
+    Column("rule", String(120), primary_key=True),
+    Column("detail", Text),
+    Column("payload", Text, nullable=False),
+)
+
+load_log = Table(
+    "load_log", metadata,
+    Column("source_table", String(64), primary_key=True),
+    Column("interval_start", DateTime, primary_key=True),
+    Column("interval_end", DateTime, nullable=False),
+    Column("rows_in", Integer, nullable=False),
+    Column("rows_loaded", Integer, nullable=False),
+    Column("rows_quarantined", Integer, nullable=False),
+    Column("max_updated_at", DateTime),
+)
+
+quality_runs = Table(
+    "quality_runs", metadata,
+    Column("interval_start", DateTime, primary_key=True),
+    Column("interval_end", DateTime, nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("failed_expectations", Text, nullable=False),
+    Column("results_path", Text),
+)
+
+metric_values = Table(
+    "metric_values", metadata,
+    Column("client_id", String(64), primary_key=True),
+    Column("metric", String(64), primary_key=True),
+    Column("as_of", Date, primary_key=True),
+    Column("window_days", Integer, primary_key=True),
+    Column("value", Float),
+    Column("numerator", Float),
+    Column("denominator", Float),
+    Column("note", String(200)),
+)
+
+kpi_values = Table(
+    "kpi_values", metadata,
+    Column("kpi", String(64), primary_key=True),
+    Column("as_of", Date, primary_key=True),
+    Column("value", Float, nullable=False),
+    Column("detail", Text),
+)
+
+events = Table(
+    "events", metadata,
+    Column("event_id", String(200), primary_key=True),
+    Column("event_type", String(32), nullable=False),
+    Column("client_id", String(64), nullable=False),
+    Column("contact_id", String(64)),
+    Column("order_id", String(64)),
+    Column("ref_id", String(64), nullable=False),
+    Column("occurred_at", DateTime, nullable=False),
+    Column("interval_start", DateTime, nullable=False),
+    Column("payload", Text, nullable=False),
+)
+
+outbox = Table(
+    "outbox", metadata,
+    Column("idempotency_key", String(200), primary_key=True),
+    Column("message_id", String(200), nullable=False, unique=True),
+    Column("kind", String(32), nullable=False),
+    Column("recipient", String(320), nullable=False),
+    Column("subject", Text, nullable=False),
+    Column("body_text", Text, nullable=False),
+    Column("body_html", Text),
+    Column("status", String(16), nullable=False),
+    Column("attempts", Integer, nullable=False, default=0),
+    Column("last_error", Text),
+    Column("created_at", DateTime, nullable=False),
+    Column("sent_at", DateTime),
+)
+
+schema_version = Table(
+    "schema_version", metadata,
+    Column("version", Integer, primary_key=True),
+    Column("description", Text, nullable=False),
+)
