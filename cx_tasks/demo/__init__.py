@@ -1,0 +1,1 @@
+"""The demo: a simulated supplier run through the real pipeline end to end."""
