@@ -1,0 +1,201 @@
+"""The ``cx`` command: simulate a supplier, run the demo, inspect the warehouse."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import date
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TaskID,
+    TextColumn,
+    TimeElapsedColumn,
+)
+from rich.table import Table
+
+app = typer.Typer(help="CX Loop: closed-loop B2B customer-experience management.",
+                  no_args_is_help=True)
+warehouse_app = typer.Typer(help="Inspect the warehouse.", no_args_is_help=True)
+app.add_typer(warehouse_app, name="warehouse")
+console = Console()
+
+
+def _progress() -> Progress:
+    return Progress(TextColumn("{task.description:<28}"), BarColumn(), MofNCompleteColumn(),
+                    TimeElapsedColumn(), console=console, transient=False)
+
+
+def _stage_bars(progress: Progress) -> Callable[[str, int, int], None]:
+    """A ``progress(stage, done, total)`` callback drawing one bar per stage."""
+    bars: dict[str, TaskID] = {}
+
+    def on_progress(stage: str, done: int, total: int) -> None:
+        if stage not in bars:
+            bars[stage] = progress.add_task(stage, total=total)
+        progress.update(bars[stage], completed=done, total=total)
+
+    return on_progress
+
+
+def _frame_table(frame: object, title: str) -> Table:
+    import pandas as pd
+
+    assert isinstance(frame, pd.DataFrame)
+    table = Table(title=title, title_justify="left")
+    for column in frame.columns:
+        numeric = frame[column].dtype.kind in "if"
+        table.add_column(str(column), justify="right" if numeric else "left")
+    for row in frame.itertuples(index=False):
+        table.add_row(*[f"{v:,.3f}" if isinstance(v, float) else str(v) for v in row])
+    return table
+
+
+@app.command()
+def simulate(
+    clients: Annotated[int, typer.Option(help="number of client accounts")] = 300,
+    days: Annotated[int, typer.Option(help="length of the simulated history in days")] = 180,
+    seed: Annotated[int, typer.Option(help="random seed (same seed, same data)")] = 7,
+    end: Annotated[str, typer.Option(help="simulation 'now' (YYYY-MM-DD)")] = "2026-11-01",
+) -> None:
+    """Write a simulated supplier's ERP/WMS/CRM/billing/service desk to the source database."""
+    from cx_tasks.config import settings
+
+    config = settings()
+    config.data_dir.mkdir(parents=True, exist_ok=True)
+    from cx_tasks.simulate import simulate as simulate_supplier
+
+    with _progress() as progress:
+        summary = simulate_supplier(
+            config.source_url, config.ground_truth_path, clients=clients, days=days, seed=seed,
+            end=date.fromisoformat(end), progress=_stage_bars(progress))
+    for table, rows in summary.rows.items():
+        console.print(f"  {table:<26} {rows:>12,}")
+    console.print(f"source: {config.source_url}\nground truth: {config.ground_truth_path}")
+
+
+@app.command()
+def migrate() -> None:
+    """Create or upgrade the warehouse schema."""
+    from cx_tasks.config import settings
+    from cx_tasks.warehouse.db import engine_for
+    from cx_tasks.warehouse.db import migrate as migrate_warehouse
+
+    config = settings()
+    config.data_dir.mkdir(parents=True, exist_ok=True)
+    version = migrate_warehouse(engine_for(config.warehouse_url))
+    console.print(f"warehouse {config.warehouse_url} at schema version {version}")
+
+
+@warehouse_app.command("status")
+def warehouse_status() -> None:
+    """Rows per warehouse table."""
+    from cx_tasks.config import settings
+    from cx_tasks.warehouse.db import engine_for
+    from cx_tasks.warehouse.inspect import table_counts
+
+    console.print(_frame_table(table_counts(engine_for(settings().warehouse_url)), "tables"))
+
+
+@warehouse_app.command("quarantine")
+def warehouse_quarantine() -> None:
+    """Quarantined rows by source table and rule."""
+    from cx_tasks.config import settings
+    from cx_tasks.warehouse.db import engine_for
+    from cx_tasks.warehouse.inspect import quarantine_by_rule
+
+    engine = engine_for(settings().warehouse_url)
+    console.print(_frame_table(quarantine_by_rule(engine), "quarantined rows by rule"))
+
+
+@warehouse_app.command("events")
+def warehouse_events() -> None:
+    """Trigger events detected, by type."""
+    from cx_tasks.config import settings
+    from cx_tasks.warehouse.db import engine_for
+    from cx_tasks.warehouse.inspect import events_by_type
+
+    console.print(_frame_table(events_by_type(engine_for(settings().warehouse_url)), "events"))
+
+
+@warehouse_app.command("metrics")
+def warehouse_metrics(
+    window: Annotated[int, typer.Option(help="rolling window in days (1, 30, 90, 365)")] = 30,
+) -> None:
+    """Every metric per segment at the latest published date."""
+    from cx_tasks.config import settings
+    from cx_tasks.warehouse.db import engine_for
+
+    console.print(_segment_table(engine_for(settings().warehouse_url), window))
+
+
+def _segment_table(engine: object, window: int) -> Table:
+    from cx_tasks.warehouse.inspect import latest_as_of, metrics_by_segment
+
+    as_of = latest_as_of(engine)  # type: ignore[arg-type]
+    frame = metrics_by_segment(engine, window_days=window)  # type: ignore[arg-type]
+    wide = frame.pivot(index="metric", columns="segment", values="value").reset_index()
+    date_text = "none published" if as_of is None else as_of.date().isoformat()
+    return _frame_table(wide, f"metrics per segment, {window}-day window as of {date_text}")
+
+
+@app.command("smtp-sink")
+def smtp_sink(
+    folder: Annotated[Path, typer.Option(help="where to store received .eml files")] = Path(
+        "data/mail"),
+    port: Annotated[int, typer.Option(help="port on 127.0.0.1")] = 1025,
+) -> None:
+    """Run a local SMTP server that stores every received message as a file (Ctrl-C stops)."""
+    import threading
+
+    from cx_tasks.demo.smtp_sink import SmtpSink
+
+    with SmtpSink(folder, port=port) as sink:
+        console.print(f"SMTP on {sink.host}:{sink.port}, storing into {folder.resolve()}")
+        console.print(f"AIRFLOW_CONN_SMTP_DEFAULT='{sink.smtp_connection_json()}'")
+        threading.Event().wait()
+
+
+@app.command()
+def demo(
+    clients: Annotated[int, typer.Option(help="simulated client accounts")] = 300,
+    days: Annotated[int, typer.Option(help="simulated days of history")] = 180,
+    nightly_runs: Annotated[int, typer.Option(help="nightly runs after the history load")] = 7,
+) -> None:
+    """Simulate a supplier, run cx_collect_nightly through Airflow, and show what it produced."""
+    from cx_tasks.demo.run import DemoPlan, run_demo
+    from cx_tasks.warehouse.db import engine_for
+    from cx_tasks.warehouse.inspect import events_by_type, kpis, quarantine_by_rule
+
+    plan = DemoPlan(clients=clients, days=days, nightly_runs=nightly_runs)
+    with _progress() as progress:
+        runs = progress.add_task("Airflow runs", total=nightly_runs + 1, visible=False)
+
+        def on_run(line: str) -> None:
+            if line.startswith("RUN "):
+                progress.update(runs, advance=1, visible=True)
+            progress.console.print(f"  [dim]{line}[/dim]")
+
+        config, seconds = run_demo(plan, on_step=lambda s: progress.console.print(f"- {s}"),
+                                   on_run=on_run, simulate_progress=_stage_bars(progress))
+    engine = engine_for(config.warehouse_url)
+    console.print(_segment_table(engine, 30))
+    console.print(_frame_table(quarantine_by_rule(engine), "quarantined rows by rule"))
+    console.print(_frame_table(events_by_type(engine), "trigger events detected"))
+    console.print(_frame_table(kpis(engine), "KPIs"))
+    mail = sorted(config.mail_dir.glob("*.eml"))
+    console.print(
+        f"\nfinished in {seconds:.0f} s\n"
+        f"  warehouse      {config.warehouse_url}\n"
+        f"  supplier       {config.source_url}\n"
+        f"  ground truth   {config.ground_truth_path}\n"
+        f"  GX results     {config.quality_dir}\n"
+        f"  e-mails        {config.mail_dir} ({len(mail)} received)\n"
+        f"  Airflow home   {config.data_dir / 'airflow'}\n"
+        f"  Airflow log    {config.data_dir / 'airflow-demo.log'}\n"
+        "  inspect with   cx warehouse status | quarantine | events | metrics")

@@ -1,0 +1,128 @@
+"""``cx demo``: simulate a supplier, run the collect stage through Airflow, report.
+
+Everything lives inside the project: the data folder (``data/``) holds the simulated
+supplier, the warehouse, the GX results and every e-mail the local SMTP server
+received; ``data/airflow`` is an isolated Airflow home. Airflow runs in a child
+process (``cx_airflow.run_dag``: real ``dag.test()`` runs), so this module stays free
+of Airflow imports like the rest of ``cx_tasks``.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import date, timedelta
+from pathlib import Path
+
+from cx_tasks.config import Settings, settings
+from cx_tasks.demo.smtp_sink import SmtpSink
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+
+
+@dataclass(frozen=True)
+class DemoPlan:
+    """What the demo simulates and which nightly intervals it runs through Airflow."""
+
+    clients: int = 300
+    days: int = 180
+    seed: int = 7
+    end: date = date(2026, 11, 1)
+    nightly_runs: int = 7
+
+    @property
+    def start(self) -> date:
+        return self.end - timedelta(days=self.days)
+
+    @property
+    def first_nightly(self) -> date:
+        """The first nightly interval's end; the history load ends the day before it."""
+        return self.end - timedelta(days=self.nightly_runs - 1)
+
+
+def airflow_environment(config: Settings, plan: DemoPlan, smtp_connection: str) -> dict[str, str]:
+    """The environment of the Airflow child process: isolated home, project DAGs, demo SMTP."""
+    home = config.data_dir / "airflow"
+    env = dict(os.environ)
+    env.update({
+        "AIRFLOW_HOME": str(home),
+        "AIRFLOW__CORE__DAGS_FOLDER": str(REPO_ROOT / "dags"),
+        "AIRFLOW__CORE__PLUGINS_FOLDER": str(REPO_ROOT / "plugins"),
+        "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+        "AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION": "True",
+        "AIRFLOW__LOGGING__LOGGING_LEVEL": "WARNING",
+        "AIRFLOW_CONN_SMTP_DEFAULT": smtp_connection,
+        "CX_DATA_DIR": str(config.data_dir),
+        "CX_WAREHOUSE_URL": config.warehouse_url,
+        "CX_SOURCE_URL": config.source_url,
+        "CX_START_DATE": plan.start.isoformat(),
+        "PYTHONPATH": os.pathsep.join(
+            p for p in (str(REPO_ROOT / "plugins"), env.get("PYTHONPATH", "")) if p),
+    })
+    return env
+
+
+def reset_data(config: Settings) -> None:
+    """Remove what an earlier demo left (the folder is the demo's own)."""
+    for name in ("supplier.db", "warehouse.db", "ground_truth.db"):
+        for suffix in ("", "-wal", "-shm"):
+            (config.data_dir / f"{name}{suffix}").unlink(missing_ok=True)
+    for folder in (config.landing_dir, config.quality_dir, config.mail_dir,
+                   config.data_dir / "airflow"):
+        shutil.rmtree(folder, ignore_errors=True)
+    config.data_dir.mkdir(parents=True, exist_ok=True)
+
+
+def run_collect_through_airflow(
+    config: Settings, plan: DemoPlan, smtp_connection: str, on_line: Callable[[str], None]
+) -> int:
+    """Run ``cx_collect_nightly``: one history load, then each nightly interval."""
+    command = [
+        sys.executable, "-m", "cx_airflow.run_dag", "cx_collect_nightly",
+        "--first", (plan.first_nightly - timedelta(days=1)).isoformat(),
+        "--last", plan.end.isoformat(),
+        "--history-from", plan.start.isoformat(),
+    ]
+    env = airflow_environment(config, plan, smtp_connection)
+    log = config.data_dir / "airflow-demo.log"
+    with log.open("w") as log_file, subprocess.Popen(
+        command, env=env, stdout=subprocess.PIPE, stderr=log_file, text=True, cwd=REPO_ROOT
+    ) as child:
+        assert child.stdout is not None
+        for line in child.stdout:
+            on_line(line.rstrip())
+    return child.returncode
+
+
+def run_demo(
+    plan: DemoPlan,
+    on_step: Callable[[str], None],
+    on_run: Callable[[str], None],
+    simulate_progress: Callable[[str, int, int], None] | None = None,
+) -> tuple[Settings, float]:
+    """Simulate, migrate, start the SMTP sink, run Airflow; return settings and seconds."""
+    from cx_tasks.simulate import simulate
+    from cx_tasks.warehouse.db import engine_for, migrate
+
+    started = time.perf_counter()
+    config = settings()
+    reset_data(config)
+    on_step(f"simulating {plan.clients} clients x {plan.days} days (seed {plan.seed})")
+    simulate(config.source_url, config.ground_truth_path, clients=plan.clients,
+             days=plan.days, seed=plan.seed, end=plan.end, progress=simulate_progress)
+    on_step("creating the warehouse")
+    migrate(engine_for(config.warehouse_url))
+    with SmtpSink(config.mail_dir) as sink:
+        on_step(f"local SMTP server on {sink.host}:{sink.port} -> {config.mail_dir}")
+        on_step(f"running cx_collect_nightly through Airflow: history load to "
+                f"{plan.first_nightly - timedelta(days=1)}, then {plan.nightly_runs} nightly runs")
+        code = run_collect_through_airflow(config, plan, sink.smtp_connection_json(), on_run)
+    if code != 0:
+        raise RuntimeError(f"Airflow runs failed (exit {code}); see "
+                           f"{config.data_dir / 'airflow-demo.log'}")
+    return config, time.perf_counter() - started

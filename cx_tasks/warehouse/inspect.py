@@ -1,0 +1,94 @@
+"""Read-only views of the warehouse for the CLI and the demo's report."""
+
+from __future__ import annotations
+
+import pandas as pd
+from sqlalchemy import Engine, func, inspect, select
+
+from cx_tasks.warehouse.schema import (
+    STAGING,
+    events,
+    kpi_values,
+    metadata,
+    metric_values,
+    quarantine,
+)
+
+
+def table_counts(engine: Engine) -> pd.DataFrame:
+    """Rows per warehouse table that exists."""
+    existing = set(inspect(engine).get_table_names())
+    rows = []
+    with engine.connect() as conn:
+        for table in metadata.sorted_tables:
+            if table.name in existing:
+                rows.append((table.name, conn.scalar(select(func.count()).select_from(table))))
+    return pd.DataFrame(rows, columns=["table", "rows"])
+
+
+def quarantine_by_rule(engine: Engine) -> pd.DataFrame:
+    """Quarantined rows per source table and rule, largest first."""
+    query = (
+        select(quarantine.c.source_table, quarantine.c.rule, func.count().label("rows"))
+        .group_by(quarantine.c.source_table, quarantine.c.rule)
+        .order_by(func.count().desc(), quarantine.c.rule)
+    )
+    return pd.read_sql(query, engine)
+
+
+def events_by_type(engine: Engine) -> pd.DataFrame:
+    """Detected trigger events per type."""
+    query = (
+        select(events.c.event_type, func.count().label("events"),
+               func.min(events.c.occurred_at).label("first"),
+               func.max(events.c.occurred_at).label("last"))
+        .group_by(events.c.event_type)
+        .order_by(events.c.event_type)
+    )
+    return pd.read_sql(query, engine)
+
+
+def latest_as_of(engine: Engine) -> pd.Timestamp | None:
+    """The most recent date for which metrics were published."""
+    with engine.connect() as conn:
+        value = conn.scalar(select(func.max(metric_values.c.as_of)))
+    return None if value is None else pd.Timestamp(value)
+
+
+def metrics_by_segment(engine: Engine, window_days: int = 30,
+                       as_of: pd.Timestamp | None = None) -> pd.DataFrame:
+    """Each metric per segment as of a date: pooled numerator/denominator, else the median.
+
+    Ratios are pooled over the segment's clients (sum of numerators / sum of
+    denominators) so a small client does not weigh as much as a large one.
+    """
+    as_of = as_of if as_of is not None else latest_as_of(engine)
+    if as_of is None:
+        return pd.DataFrame(columns=["metric", "segment", "value", "clients"])
+    clients = STAGING["erp_clients"]
+    query = (
+        select(metric_values.c.metric, clients.c.segment, metric_values.c.value,
+               metric_values.c.numerator, metric_values.c.denominator)
+        .join(clients, clients.c.client_id == metric_values.c.client_id)
+        .where(metric_values.c.window_days == window_days,
+               metric_values.c.as_of == as_of.date())
+    )
+    frame = pd.read_sql(query, engine)
+    if frame.empty:
+        return pd.DataFrame(columns=["metric", "segment", "value", "clients"])
+    grouped = frame.groupby(["metric", "segment"])
+    pooled = grouped["numerator"].sum(min_count=1) / grouped["denominator"].sum(min_count=1)
+    out = pd.DataFrame({
+        "value": pooled.where(grouped["denominator"].count() > 0, grouped["value"].median()),
+        "clients": grouped["value"].count(),
+    }).reset_index()
+    return out
+
+
+def kpis(engine: Engine) -> pd.DataFrame:
+    """The latest value of every KPI."""
+    latest = (select(kpi_values.c.kpi, func.max(kpi_values.c.as_of).label("as_of"))
+              .group_by(kpi_values.c.kpi).subquery())
+    query = select(kpi_values.c.kpi, kpi_values.c.as_of, kpi_values.c.value).join(
+        latest, (latest.c.kpi == kpi_values.c.kpi) & (latest.c.as_of == kpi_values.c.as_of))
+    return pd.read_sql(query, engine)
