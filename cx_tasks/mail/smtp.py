@@ -1,0 +1,83 @@
+"""Turning outbox messages into MIME and handing them to an open SMTP session.
+
+Opening the session (host, credentials, TLS) is the caller's business: under Airflow
+the plugin opens it with ``SmtpHook`` from the ``smtp_default`` connection. This module
+only speaks over a session it is given, and reads the server's answers: a 4xx reply or
+a dropped connection is *transient* (try again later), a 5xx reply is *permanent*.
+"""
+
+from __future__ import annotations
+
+import smtplib
+from collections.abc import Sequence
+from email.message import EmailMessage
+from email.utils import formatdate
+
+from cx_tasks.mail.outbox import DeliveryOutcome, OutboxMessage
+
+
+def mime_message(message: OutboxMessage, sender: str) -> EmailMessage:
+    """The MIME form of a message: plain text, plus an HTML alternative when there is one.
+
+    ``Message-ID`` is the outbox's (derived from the idempotency key), so a resent copy
+    is recognisably the same message; ``Date`` is the moment of sending.
+    """
+    mime = EmailMessage()
+    mime["From"] = sender
+    mime["To"] = message.recipient
+    mime["Subject"] = message.subject
+    mime["Message-ID"] = message.message_id
+    mime["Date"] = formatdate(usegmt=True)
+    mime.set_content(message.body_text)
+    if message.body_html is not None:
+        mime.add_alternative(message.body_html, subtype="html")
+    return mime
+
+
+def outcome_of_error(idempotency_key: str, error: Exception) -> DeliveryOutcome:
+    """Classify an SMTP error: a 5xx answer is permanent, anything else transient."""
+    if isinstance(error, smtplib.SMTPRecipientsRefused):
+        code, answer = next(iter(error.recipients.values()))
+        return _answer(idempotency_key, code, answer)
+    if isinstance(error, smtplib.SMTPResponseException):
+        return _answer(idempotency_key, error.smtp_code, error.smtp_error)
+    return DeliveryOutcome(idempotency_key, "transient", f"{type(error).__name__}: {error}")
+
+
+def _answer(idempotency_key: str, code: int, answer: bytes | str) -> DeliveryOutcome:
+    text = answer.decode("utf-8", "replace") if isinstance(answer, bytes) else answer
+    result = "permanent" if 500 <= code < 600 else "transient"
+    return DeliveryOutcome(idempotency_key, result, f"{code} {text}")
+
+
+def send_over(
+    client: smtplib.SMTP, sender: str, messages: Sequence[OutboxMessage]
+) -> list[DeliveryOutcome]:
+    """Send each message over one open session; one outcome per message, in order.
+
+    After the server drops the session the remaining messages are reported transient
+    without being tried.
+    """
+    outcomes: list[DeliveryOutcome] = []
+    for position, message in enumerate(messages):
+        try:
+            client.send_message(mime_message(message, sender), from_addr=sender,
+                                to_addrs=[message.recipient])
+        except smtplib.SMTPServerDisconnected as error:
+            outcomes.extend(outcome_of_error(m.idempotency_key, error)
+                            for m in messages[position:])
+            break
+        except (smtplib.SMTPException, OSError) as error:
+            outcomes.append(outcome_of_error(message.idempotency_key, error))
+        else:
+            outcomes.append(DeliveryOutcome(message.idempotency_key, "sent"))
+    return outcomes
+
+
+def unreachable(messages: Sequence[OutboxMessage], error: Exception) -> list[DeliveryOutcome]:
+    """Every message transient because no session could be opened (refused, timed out).
+
+    Even a 5xx greeting says nothing against the messages themselves, so none is failed.
+    """
+    answer = f"no SMTP session: {type(error).__name__}: {error}"
+    return [DeliveryOutcome(m.idempotency_key, "transient", answer) for m in messages]

@@ -1,0 +1,38 @@
+"""Test-session environment, set before anything imports Airflow or reads settings.
+
+Airflow reads ``AIRFLOW_HOME`` and its ``AIRFLOW__*`` variables when first imported, so
+they are set here, at the top of the root conftest: a throw-away Airflow home (its
+metadata DB included), the project's DAG and plugin folders, no example DAGs. CX Loop's
+own data folder is a throw-away too, and the URL variables a developer may have
+exported are dropped so every test sees the embedded defaults unless it says otherwise.
+"""
+
+from __future__ import annotations
+
+import atexit
+import os
+import shutil
+import sys
+import tempfile
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+_SCRATCH = Path(tempfile.mkdtemp(prefix="cx-tests-"))
+atexit.register(shutil.rmtree, _SCRATCH, ignore_errors=True)
+
+for _name in ("CX_WAREHOUSE_URL", "CX_SOURCE_URL", "CX_RULES_DIR", "CX_ALERT_EMAILS",
+              "AIRFLOW_CONN_CX_WAREHOUSE", "AIRFLOW_CONN_CX_SOURCE", "AIRFLOW_CONN_SMTP_DEFAULT"):
+    os.environ.pop(_name, None)
+os.environ.update({
+    "AIRFLOW_HOME": str(_SCRATCH / "airflow"),
+    "AIRFLOW__CORE__DAGS_FOLDER": str(REPO_ROOT / "dags"),
+    "AIRFLOW__CORE__PLUGINS_FOLDER": str(REPO_ROOT / "plugins"),
+    "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+    "AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION": "True",
+    "AIRFLOW__LOGGING__LOGGING_LEVEL": "WARNING",
+    "CX_DATA_DIR": str(_SCRATCH / "data"),
+    "PYTHONPATH": os.pathsep.join(
+        p for p in (str(REPO_ROOT / "plugins"), os.environ.get("PYTHONPATH", "")) if p),
+})
+# Airflow puts the plugins folder on sys.path; tests import cx_airflow the same way.
+sys.path.insert(0, str(REPO_ROOT / "plugins"))
