@@ -1,15 +1,12 @@
 """The data engineers' alert when the data-quality gate blocks an interval.
 
-Recipients come from configuration: ``CX_ALERT_EMAILS`` (comma- or semicolon-separated),
-default ``data-engineers@example.com``. One outbox message per recipient, keyed
-``quality_alert:<interval start, ISO>:<recipient>``, created at the interval's end: a
-rerun of the interval enqueues nothing new and an engineer is never alerted twice.
+Recipients come from configuration (``cx_tasks.mail.recipients``). One outbox message
+per recipient, keyed ``quality_alert:<interval start, ISO>:<recipient>``, created at the
+interval's end: a rerun of the interval enqueues nothing new and an engineer is never alerted twice.
 """
 
 from __future__ import annotations
 
-import os
-import re
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 
@@ -19,14 +16,6 @@ from cx_tasks.mail.outbox import enqueue
 from cx_tasks.mail.render import RenderedMail, render_mail
 
 KIND = "quality_alert"
-DEFAULT_RECIPIENTS = ("data-engineers@example.com",)
-
-
-def alert_recipients(environ: Mapping[str, str] | None = None) -> list[str]:
-    """The data engineers' addresses: ``CX_ALERT_EMAILS`` split on commas/semicolons."""
-    env = os.environ if environ is None else environ
-    addresses = [a for a in re.split(r"[,;\s]+", env.get("CX_ALERT_EMAILS", "")) if a]
-    return addresses or list(DEFAULT_RECIPIENTS)
 
 
 def render_quality_alert(

@@ -19,7 +19,8 @@ from cx_tasks.mail.outbox import (
     enqueue,
     message_id_for,
 )
-from cx_tasks.mail.quality_alert import alert_recipients, enqueue_quality_alert
+from cx_tasks.mail.quality_alert import enqueue_quality_alert
+from cx_tasks.mail.recipients import alert_recipients
 from cx_tasks.mail.smtp import mime_message, send_over
 from cx_tasks.warehouse.db import engine_for, migrate
 from cx_tasks.warehouse.schema import outbox

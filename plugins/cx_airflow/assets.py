@@ -1,0 +1,14 @@
+"""The Assets through which CX Loop's stages trigger one another."""
+
+from __future__ import annotations
+
+from airflow.sdk import Asset
+
+CX_EVENTS = Asset(name="cx_events", uri="cx://collect/events")
+"""Trigger events detected (delivery completed, OTIF miss, claim closed, ticket resolved,
+document delay); updated by ``cx_collect_nightly``'s ``detect_events``. The event's
+``extra`` holds the detection window and the number of events stored."""
+
+CX_METRICS = Asset(name="cx_metrics", uri="cx://collect/metrics")
+"""Computable metrics published for a day (``extra``: ``as_of``); updated by
+``cx_collect_nightly``'s ``compute_metrics`` when the data-quality gate passed."""

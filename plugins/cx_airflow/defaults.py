@@ -1,0 +1,31 @@
+"""Default arguments and tags every CX Loop DAG starts from."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from cx_airflow.notifiers import task_failure_notifier
+
+OWNER = "cx-data-engineering"
+TAGS = ["cx-loop"]
+
+
+def default_args(**overrides: Any) -> dict[str, Any]:
+    """Owner, retries with exponential backoff, and an e-mail to the data engineers when a
+    task finally fails; ``overrides`` replace or extend them for one DAG."""
+    args: dict[str, Any] = {
+        "owner": OWNER,
+        "retries": 2,
+        "retry_delay": timedelta(minutes=5),
+        "retry_exponential_backoff": 2.0,
+        "max_retry_delay": timedelta(hours=1),
+        "on_failure_callback": task_failure_notifier(),
+    }
+    args.update(overrides)
+    return args
+
+
+def tags(*stage_tags: str) -> list[str]:
+    """The project tag plus the DAG's own (stage, subject)."""
+    return [*TAGS, *stage_tags]
