@@ -14,7 +14,11 @@ import os
 import shutil
 import sys
 import tempfile
+import uuid
 from pathlib import Path
+
+import pytest
+from sqlalchemy import create_engine, text
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 _SCRATCH = Path(tempfile.mkdtemp(prefix="cx-tests-"))
@@ -36,3 +40,33 @@ os.environ.update({
 })
 # Airflow puts the plugins folder on sys.path; tests import cx_airflow the same way.
 sys.path.insert(0, str(REPO_ROOT / "plugins"))
+
+POSTGRES_SERVER = "postgresql+psycopg2://postgres@127.0.0.1:5432/test"
+
+
+@pytest.fixture()
+def postgres_url():
+    """A URL of the test PostgreSQL whose search_path is a fresh schema, dropped afterwards.
+
+    Skips with the reason when no server answers, except in CI (``CI=true``): there the
+    server is part of the job, so its absence fails the test.
+    """
+    server = create_engine(POSTGRES_SERVER, connect_args={"connect_timeout": 3})
+    schema = f"t_{uuid.uuid4().hex[:12]}"
+    try:
+        with server.begin() as conn:
+            conn.execute(text(f'CREATE SCHEMA "{schema}"'))
+    except Exception as error:  # noqa: BLE001 - any failure to reach the server
+        server.dispose()
+        message = f"PostgreSQL at 127.0.0.1:5432/test not reachable: {error.__class__.__name__}"
+        if os.environ.get("CI", "").lower() == "true":
+            pytest.fail(message)
+        pytest.skip(message)
+    url = f"{POSTGRES_SERVER}?options=-csearch_path%3D{schema}"
+    yield url
+    from cx_tasks.warehouse.db import engine_for
+
+    engine_for(url).dispose()
+    with server.begin() as conn:
+        conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+    server.dispose()

@@ -28,9 +28,13 @@ from cx_tasks.warehouse.schema import outbox
 CREATED = datetime(2026, 5, 2, 2, 0)
 
 
-@pytest.fixture()
-def url(tmp_path) -> str:
-    url = f"sqlite:///{tmp_path / 'w.db'}"
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def url(request, tmp_path) -> str:
+    """An empty warehouse: a SQLite file, or a fresh schema of the test PostgreSQL."""
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path / 'w.db'}"
+    else:
+        url = request.getfixturevalue("postgres_url")
     migrate(engine_for(url))
     return url
 
