@@ -1,0 +1,97 @@
+"""The metric catalogue (``rules/metric_catalogue.yaml``): every metric the methodology names.
+
+Each metric is either *computable* from the supplier's own systems or must be *asked*
+in a survey. Raising the share of computable metrics is a stated goal of the
+methodology, so that share is itself a KPI (``computable_share``).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from cx_tasks.config import cached_rules, load_rules
+
+VALUE_ELEMENTS = frozenset({
+    # table stakes
+    "meeting_specifications", "acceptable_price", "regulatory_compliance", "ethical_standards",
+    # functional
+    "improved_top_line", "cost_reduction", "product_quality", "scalability", "innovation",
+    # ease of doing business
+    "time_savings", "reduced_effort", "decreased_hassles", "information_transparency",
+    "organization", "simplification", "connection", "integration", "availability", "variety",
+    "configurability", "responsiveness", "expertise", "commitment", "stability", "cultural_fit",
+    "risk_reduction", "reach", "flexibility", "component_quality",
+    # individual
+    "network_expansion", "marketability", "reduced_anxiety", "design_and_aesthetics",
+    "growth_and_development", "fun_and_perks",
+    # inspirational
+    "vision", "hope", "social_responsibility",
+})
+"""Factor ids of the B2B Elements of Value pyramid (see ``DOMAIN.md``)."""
+
+
+class CatalogueMetric(BaseModel):
+    """One metric: what it measures, where it comes from, and how to read it."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    id: str = Field(pattern=r"^[a-z][a-z0-9_]*$", description="the metric's id everywhere")
+    name: str = Field(min_length=1, description="human name")
+    layer: Literal["satisfaction", "transactional", "operational", "employee"] = Field(
+        description="layer of the data 'layer cake' the metric belongs to"
+    )
+    factor: str | None = Field(
+        description="value element measured; null for outcomes (satisfaction, client behaviour)"
+    )
+    kind: Literal["computable", "asked"] = Field(
+        description="computable from internal systems, or asked in a survey"
+    )
+    source: str = Field(min_length=1, description="source systems, or the survey asking it")
+    higher_is_better: bool = Field(description="direction of improvement")
+    unit: str = Field(min_length=1, description="unit of the value")
+    definition: str = Field(min_length=1, description="one-line definition")
+
+    @model_validator(mode="after")
+    def _known_factor(self) -> CatalogueMetric:
+        if self.factor is not None and self.factor not in VALUE_ELEMENTS:
+            raise ValueError(f"metric {self.id}: unknown factor {self.factor!r}")
+        return self
+
+
+class MetricCatalogue(BaseModel):
+    """All metrics, each id once."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    metrics: tuple[CatalogueMetric, ...] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _unique_ids(self) -> MetricCatalogue:
+        ids = [m.id for m in self.metrics]
+        repeated = sorted({i for i in ids if ids.count(i) > 1})
+        if repeated:
+            raise ValueError(f"metric ids listed more than once: {repeated}")
+        return self
+
+    def computable_ids(self) -> list[str]:
+        """Ids of the metrics computable from internal systems."""
+        return [m.id for m in self.metrics if m.kind == "computable"]
+
+    def by_id(self, metric_id: str) -> CatalogueMetric:
+        """The metric with id ``metric_id``."""
+        return next(m for m in self.metrics if m.id == metric_id)
+
+
+def metric_catalogue(rules_dir: Path | None = None) -> MetricCatalogue:
+    """The metric catalogue from ``metric_catalogue.yaml`` (the user's copy if present)."""
+    if rules_dir is None:
+        return cached_rules("metric_catalogue", MetricCatalogue)
+    return load_rules("metric_catalogue", MetricCatalogue, rules_dir)
+
+
+def computable_share(catalogue: MetricCatalogue) -> float:
+    """Share of computable metrics: computable metrics / all metrics in the catalogue."""
+    return len(catalogue.computable_ids()) / len(catalogue.metrics)
