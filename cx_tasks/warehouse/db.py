@@ -6,7 +6,7 @@ from collections.abc import Callable, Iterable, Mapping
 from functools import cache
 from typing import Any
 
-from sqlalchemy import Connection, Engine, Table, create_engine, event, select
+from sqlalchemy import Connection, Engine, Insert, Table, create_engine, event, select
 from sqlalchemy.dialects import postgresql, sqlite
 
 from cx_tasks.warehouse.schema import metadata, schema_version
@@ -51,6 +51,24 @@ def migrate(engine: Engine) -> int:
     return max(v for v, _, _ in MIGRATIONS)
 
 
+def upsert_statement(dialect: str, table: Table, *, newer_than: str | None = None) -> Insert:
+    """``INSERT ... ON CONFLICT (primary key) DO UPDATE`` of every column of ``table``.
+
+    With ``newer_than`` the update only happens when the incoming row's value in that
+    column is at least as new as the stored one.
+    """
+    insert = {"sqlite": sqlite.insert, "postgresql": postgresql.insert}[dialect]
+    keys = [c.name for c in table.primary_key.columns]
+    stmt = insert(table)
+    updates = {c.name: stmt.excluded[c.name] for c in table.columns if c.name not in keys}
+    where = None
+    if newer_than is not None:
+        where = stmt.excluded[newer_than] >= table.c[newer_than]
+    if updates:
+        return stmt.on_conflict_do_update(index_elements=keys, set_=updates, where=where)
+    return stmt.on_conflict_do_nothing(index_elements=keys)
+
+
 def upsert(
     conn: Connection,
     table: Table,
@@ -65,20 +83,10 @@ def upsert(
     replaced by one whose value in that column is at least as new, so re-running an
     old interval never overwrites a newer version of the same row.
     """
-    insert = {"sqlite": sqlite.insert, "postgresql": postgresql.insert}[conn.dialect.name]
-    keys = [c.name for c in table.primary_key.columns]
     rows = list(rows)
     if not rows:
         return 0
-    stmt = insert(table)
-    updates = {c.name: stmt.excluded[c.name] for c in table.columns if c.name not in keys}
-    where = None
-    if newer_than is not None:
-        where = stmt.excluded[newer_than] >= table.c[newer_than]
-    if updates:
-        stmt = stmt.on_conflict_do_update(index_elements=keys, set_=updates, where=where)
-    else:
-        stmt = stmt.on_conflict_do_nothing(index_elements=keys)
+    stmt = upsert_statement(conn.dialect.name, table, newer_than=newer_than)
     for start in range(0, len(rows), chunk_size):
         conn.execute(stmt, rows[start:start + chunk_size])
     return len(rows)

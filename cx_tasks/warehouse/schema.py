@@ -80,6 +80,7 @@ quality_runs = Table(
     Column("status", String(16), nullable=False),
     Column("failed_expectations", Text, nullable=False),
     Column("results_path", Text),
+    Column("skipped_checks", Text),
 )
 
 metric_values = Table(
