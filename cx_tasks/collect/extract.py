@@ -1,0 +1,140 @@
+"""Extraction: each source table's rows new or changed in a data interval, as the source's text.
+
+A row is extracted when its ``updated_at`` lies in ``[start, end)``; the statement is
+``sql/extract/<table>.sql``. Nothing is coerced to the contract's types here: every value
+is kept as the text of what the source holds (SQL NULL stays null), so ``'n/a'`` in a
+numeric column reaches the quality gate and is quarantined there with its rule, instead
+of silently becoming a null. The text frames land as Parquet (every column a string)
+under ``landing_dir/<interval start>/<table>.parquet`` so extraction and validation can
+run as separate tasks.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from cx_tasks.collect.contract import source_table
+from cx_tasks.sqltemplates import render_sql
+from cx_tasks.warehouse.db import engine_for
+
+FETCH_ROWS = 100_000
+SQLITE_TIMESTAMP = "%Y-%m-%d %H:%M:%S"
+
+
+def naive_utc(moment: datetime) -> datetime:
+    """``moment`` as a naive UTC datetime, the form in which interval bounds are stored."""
+    if moment.tzinfo is None:
+        return moment
+    return moment.astimezone(UTC).replace(tzinfo=None)
+
+
+def interval_params(dialect: str, start: datetime, end: datetime) -> dict[str, Any]:
+    """The ``:start``/``:end`` bind values for a source: ISO text on SQLite, datetimes elsewhere.
+
+    SQLite keeps timestamps as ISO text (``YYYY-MM-DD HH:MM:SS``) and compares them as
+    text, so the bounds are bound as text of the same shape; other databases compare
+    real timestamps.
+    """
+    start, end = naive_utc(start), naive_utc(end)
+    if dialect == "sqlite":
+        return {"start": start.strftime(SQLITE_TIMESTAMP), "end": end.strftime(SQLITE_TIMESTAMP)}
+    return {"start": start, "end": end}
+
+
+def text_array(values: Sequence[Any] | pd.Series) -> pa.Array:
+    """Source values as an Arrow string array: each value's text, nulls kept null."""
+    try:
+        return pa.array(values, from_pandas=True).cast(pa.string())
+    except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError):
+        # a column mixing types (text in a numeric column): convert value by value
+        return pa.array([_value_text(v) for v in values], pa.string())
+
+
+def _value_text(value: Any) -> str | None:
+    if value is None or (isinstance(value, float) and value != value):
+        return None
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, datetime):
+        return value.isoformat(sep=" ")
+    return value.isoformat() if hasattr(value, "isoformat") else str(value)
+
+
+def text_frame(frame: pd.DataFrame) -> pd.DataFrame:
+    """``frame`` with every column as text (string dtype, nulls kept): the raw form validated."""
+    columns = {}
+    for name in frame.columns:
+        values = frame[name]
+        columns[name] = (values if pd.api.types.is_string_dtype(values) and values.dtype != object
+                         else text_array(values).to_pandas())
+    return pd.DataFrame(columns, index=pd.RangeIndex(len(frame)))
+
+
+def extract_interval(source_url: str, table_name: str, start: datetime,
+                     end: datetime) -> pd.DataFrame:
+    """Rows of ``table_name`` with ``updated_at`` in ``[start, end)``, every value as text.
+
+    Columns are the contract's, in its order; rows come in the template's order (by key,
+    then ``updated_at``). Raises when the template's columns differ from the contract.
+    """
+    table = source_table(table_name)
+    engine = engine_for(source_url)
+    with engine.connect() as conn:
+        result = conn.execute(render_sql(f"extract/{table.name}"),
+                              interval_params(conn.dialect.name, start, end))
+        columns = list(result.keys())
+        if columns != table.column_names:
+            raise ValueError(f"sql/extract/{table.name}.sql returns {columns}, "
+                             f"the contract says {table.column_names}")
+        cursor = result.cursor
+        batches = []
+        while rows := cursor.fetchmany(FETCH_ROWS):
+            batches.append(pa.RecordBatch.from_arrays(
+                [text_array(values) for values in zip(*rows, strict=True)], names=columns))
+    schema = pa.schema([(c, pa.string()) for c in columns])
+    return pa.Table.from_batches(batches, schema=schema).to_pandas()
+
+
+def source_max_updated_at(source_url: str, table_name: str) -> datetime | None:
+    """The newest ``updated_at`` a source table holds (None when it is empty)."""
+    table = source_table(table_name)
+    with engine_for(source_url).connect() as conn:
+        value = conn.execute(render_sql("extract/freshness", table=table.name)).scalar()
+    if value is None:
+        return None
+    return naive_utc(pd.Timestamp(value).to_pydatetime())
+
+
+def interval_folder(start: datetime) -> str:
+    """The folder name of an interval's files: its start as naive-UTC ISO text."""
+    return naive_utc(start).isoformat()
+
+
+def landed_path(landing_dir: Path, table_name: str, start: datetime) -> Path:
+    """Where the raw extract of one table and interval lands."""
+    return Path(landing_dir) / interval_folder(start) / f"{source_table(table_name).name}.parquet"
+
+
+def land(frame: pd.DataFrame, landing_dir: Path, table_name: str, start: datetime) -> Path:
+    """Write a raw extract as Parquet, every column a string; return the file."""
+    path = landed_path(landing_dir, table_name, start)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    text = text_frame(frame)
+    arrow = pa.Table.from_arrays([text_array(text[c]) for c in text.columns],
+                                 names=list(text.columns))
+    partial = path.with_suffix(".parquet.partial")
+    pq.write_table(arrow, partial)
+    partial.replace(path)
+    return path
+
+
+def read_landed(path: Path | str) -> pd.DataFrame:
+    """A raw extract as written by ``land`` (every column text)."""
+    return pq.read_table(path).to_pandas()
