@@ -1,0 +1,194 @@
+"""The simulated supplier (``cx simulate``): its 13 source tables and a separate answer key.
+
+``simulate`` draws a world (clients, contacts, products, persistent and worsening process
+problems), runs the supplier's operations over the period, lets clients write claims and
+tickets about what happened, derives each client's latent satisfaction and prices its
+lines so margin follows satisfaction, injects a few malformed rows, and writes everything.
+Deterministic for a seed: the same seed gives byte-identical tables.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from datetime import date
+from pathlib import Path
+
+import pandas as pd
+
+from cx_tasks.collect.contract import ROLES
+from cx_tasks.simulate import keys, operations, truth
+from cx_tasks.simulate.defects import inject_defects
+from cx_tasks.simulate.feedback import collect_feedback, feedback_labels
+from cx_tasks.simulate.parameters import FACTORS, SimulationRules, simulation_rules
+from cx_tasks.simulate.rows import source_rows
+from cx_tasks.simulate.world import build_world, clock, rng_for
+from cx_tasks.simulate.writer import (
+    is_sqlite,
+    rows_per_table,
+    write_ground_truth,
+    write_source,
+)
+
+Progress = Callable[[str, int, int], None]
+GENERATE_STEPS = 9
+
+
+@dataclass(frozen=True)
+class SimulationSummary:
+    """What a simulation produced: its size, period, rows per source table, defects per kind."""
+
+    clients: int
+    days: int
+    seed: int
+    start: date
+    end: date
+    rows: dict[str, int]
+    defects: dict[str, int]
+
+
+def simulate(
+    source_url: str,
+    ground_truth_path: Path,
+    *,
+    clients: int = 300,
+    days: int = 180,
+    seed: int = 7,
+    end: date = date(2026, 11, 1),
+    progress: Progress | None = None,
+    rules: SimulationRules | None = None,
+) -> SimulationSummary:
+    """(Re)create the supplier's database at ``source_url`` and its ground truth file."""
+    if clients < 1 or days < 1:
+        raise ValueError("a simulation needs at least one client and one day")
+    rules = rules if rules is not None else simulation_rules()
+    step = _stepper(progress)
+    world = build_world(rules, clients, clock(end, days), seed)
+    step()
+    orders = operations.place_orders(world, rules, rng_for(seed, "orders"))
+    lines = operations.order_lines(world, orders, rules, rng_for(seed, "lines"))
+    step()
+    shipments, per_line = operations.ship_lines(world, lines, rules, rng_for(seed, "shipments"))
+    step()
+    incidents, shipments = operations.packaging_incidents(
+        world, shipments, rules, rng_for(seed, "incidents")
+    )
+    first_ship = operations.first_shipment(orders, lines, shipments)
+    documents = operations.request_documents(
+        world, orders, first_ship, rules, rng_for(seed, "documents")
+    )
+    step()
+    ops = operations.Operations(
+        orders=orders,
+        lines=lines,
+        shipments=shipments,
+        per_line=per_line,
+        outcomes=operations.line_outcomes(lines, shipments, per_line, world.clock.days),
+        incidents=incidents,
+        documents=documents,
+        invoices=operations.issue_invoices(world, orders, lines, first_ship),
+        payments=pd.DataFrame(),
+    )
+    feedback = collect_feedback(world, ops, rules, rng_for(seed, "feedback"))
+    step()
+    lived = truth.experience(world, ops, feedback, rules)
+    scores = truth.factor_scores(world, lived, rng_for(seed, "scores"))
+    by_role = truth.role_satisfaction(world, scores, rules, rng_for(seed, "satisfaction"))
+    satisfaction = by_role.mean(axis=1)
+    margin = truth.margin_targets(world, satisfaction, rules, rng_for(seed, "margin"))
+    step()
+    priced = operations.price_lines(world, lines, margin, rules, rng_for(seed, "prices"))
+    invoices = operations.invoice_amounts(ops.invoices, orders, priced)
+    ops = replace(
+        ops,
+        lines=priced,
+        invoices=invoices,
+        payments=operations.collect_payments(world, invoices, rules, rng_for(seed, "payments")),
+    )
+    step()
+    tables = source_rows(world, ops, feedback, rules)
+    defects = inject_defects(
+        tables, ops, clients, rules.defect_share, is_sqlite(source_url), rng_for(seed, "defects")
+    )
+    step()
+    write_source(source_url, tables, progress)
+    write_ground_truth(
+        Path(ground_truth_path),
+        _ground_truth(
+            world, ops, feedback, rules, lived, scores, by_role, satisfaction, margin, defects, seed
+        ),
+    )
+    step()
+    return SimulationSummary(
+        clients=clients,
+        days=days,
+        seed=seed,
+        start=world.clock.start,
+        end=world.clock.end,
+        rows=rows_per_table(tables),
+        defects={str(k): int(v) for k, v in defects["defect"].value_counts().sort_index().items()},
+    )
+
+
+def _stepper(progress: Progress | None) -> Callable[[], None]:
+    done = 0
+
+    def step() -> None:
+        nonlocal done
+        done += 1
+        if progress is not None:
+            progress("generate", done, GENERATE_STEPS)
+
+    return step
+
+
+def _ground_truth(
+    world, ops, feedback, rules, lived, scores, by_role, satisfaction, margin, defects, seed
+) -> dict[str, pd.DataFrame]:
+    """The answer-key tables: parameters, clients, roles, factors, problems, labels, defects."""
+    client_ids = [keys.CLIENT % (i + 1) for i in range(len(world.clients))]
+    exposed = truth.problem_clients(world, ops, rules)
+    return {
+        "parameters": pd.DataFrame(
+            {
+                "name": [
+                    "clients",
+                    "days",
+                    "seed",
+                    "start",
+                    "end",
+                    "defect_share",
+                    "margin_satisfaction_coefficient",
+                ],
+                "value": [
+                    str(len(world.clients)),
+                    str(world.clock.days),
+                    str(seed),
+                    world.clock.start.isoformat(),
+                    world.clock.end.isoformat(),
+                    str(rules.defect_share),
+                    str(rules.margin_satisfaction_coefficient),
+                ],
+            }
+        ),
+        "client_truth": truth.client_table(world, ops, lived, satisfaction, margin, rules),
+        "role_truth": pd.DataFrame(
+            {
+                "client_id": [c for c in client_ids for _ in ROLES],
+                "role": list(ROLES) * len(client_ids),
+                "satisfaction": by_role.round(4).ravel(),
+            }
+        ),
+        "factor_scores": pd.DataFrame(
+            {
+                "client_id": [c for c in client_ids for _ in FACTORS],
+                "factor": list(FACTORS) * len(client_ids),
+                "score": scores.to_numpy().round(4).ravel(),
+            }
+        ),
+        "factor_importance": truth.importance_table(rules),
+        "process_problems": truth.problem_table(world, exposed),
+        "problem_clients": exposed,
+        "feedback_labels": feedback_labels(feedback),
+        "defects": defects,
+    }
