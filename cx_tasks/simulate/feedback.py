@@ -442,7 +442,7 @@ def _texts(
             text += MIXED[lang][int(d[3] * len(MIXED[lang]))]
         if typo[i]:
             text = _typo(text, d[4], d[5])
-        out.append(" ".join(text.split()))
+        out.append(_tidy(text))
     return out
 
 
@@ -453,6 +453,11 @@ _ORDERLESS = {
     }
     for cause, by_lang in TEMPLATES.items()
 }
+
+
+def _tidy(text: str) -> str:
+    """Single spaces, no spaces around line breaks, none at the ends."""
+    return "\n".join(" ".join(line.split()) for line in text.split("\n")).strip()
 
 
 def _quantity(qty: float, lang: str) -> str:

@@ -398,14 +398,26 @@ def person(language: str, rng: np.random.Generator) -> Person:
     return Person(f"{surname} {first} {patronymic}", f"{translit(first)[0]}.{translit(surname)}")
 
 
+PATRONYMIC_STEMS = {
+    "Андрей": "Андреев",
+    "Алексей": "Алексеев",
+    "Сергей": "Сергеев",
+    "Николай": "Николаев",
+    "Дмитрий": "Дмитриев",
+    "Юрий": "Юрьев",
+    "Валерий": "Валерьев",
+    "Евгений": "Евгеньев",
+    "Павел": "Павлов",
+    "Никита": "Никит",
+}
+
+
 def _patronymic(father: str, *, female: bool) -> str:
-    if father.endswith("й"):
-        stem, male, fem = father[:-1], "евич", "евна"
-    elif father.endswith("а"):
-        stem, male, fem = father[:-1], "ич", "ична"
-    else:
-        stem, male, fem = father, "ович", "овна"
-    return stem + (fem if female else male)
+    """Отчество from the father's first name (Иван -> Иванович / Ивановна)."""
+    stem = PATRONYMIC_STEMS.get(father, father + "ов")
+    if father == "Никита":
+        return "Никитична" if female else "Никитич"
+    return stem + ("на" if female else "ич")
 
 
 @dataclass(frozen=True)

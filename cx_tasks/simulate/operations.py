@@ -58,7 +58,7 @@ def extra_rate(
 
 def place_orders(world: World, rules: SimulationRules, rng: np.random.Generator) -> pd.DataFrame:
     """Order headers: each client orders at its own cadence (gamma gaps; exponential if
-    irregular), weekend orders mostly moved to Monday."""
+    irregular), a share of weekend orders moved to Monday."""
     clients, days = world.clients, world.clock.days
     first_day = np.maximum(clients["contract_day"].to_numpy(), 0)
     cadence = clients["cadence"].to_numpy()
@@ -79,7 +79,7 @@ def place_orders(world: World, rules: SimulationRules, rng: np.random.Generator)
     since -= np.repeat(since[heads] - gaps[heads], draws)
     day = (first_day[client] + since).astype(np.int64)
     weekday = (world.clock.start.weekday() + day) % 7
-    moved = (weekday >= 5) & (rng.random(len(day)) < 0.85)
+    moved = (weekday >= 5) & (rng.random(len(day)) < rules.weekend_moved_share)
     day = np.where(moved, day + 7 - weekday, day)
     kept = day < days
     client, day = client[kept], day[kept]

@@ -8,14 +8,14 @@ through a simulation.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from cx_tasks.collect.contract import DOC_TYPES, ROLES, SIZE_CLASSES
 from cx_tasks.config import load_rules
 
-Probability = float
+Probability = Annotated[float, Field(ge=0, le=1)]
 FACTORS = (
     "on_time_delivery",
     "in_full_delivery",
@@ -151,6 +151,7 @@ class SimulationRules(_Strict):
     size_classes: dict[str, SizeClass]
     pareto_alpha: float = Field(gt=0)
     irregular_share: Probability
+    weekend_moved_share: Probability
     new_client_share: Probability
     products_per_segment: int = Field(ge=4)
     favourite_products: int = Field(ge=1)

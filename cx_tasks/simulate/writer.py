@@ -10,11 +10,13 @@ databases (PostgreSQL) get the 13 tables dropped and recreated from
 
 from __future__ import annotations
 
+import contextlib
 import multiprocessing
 import multiprocessing.process
 import os
 import re
 import sqlite3
+import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -125,24 +127,47 @@ def _fill(
         conn.close()
 
 
+def _helper_main(path: Path, creates: list[str], tables: list[SourceRows], written: Any) -> None:
+    """Body of the forked helper: fill its file, then leave at once (``os._exit``) so that
+    nothing inherited from the parent (threads' locks, atexit hooks) runs in the child."""
+    code = 1
+    try:
+        _fill(path, creates, tables, written)
+        code = 0
+    finally:
+        os._exit(code)
+
+
 def _helper_process(
     path: Path, creates: list[str], tables: list[SourceRows], written: Any
 ) -> multiprocessing.process.BaseProcess | None:
-    """A forked process writing ``tables`` into ``path`` (None where fork is unavailable)."""
-    if "fork" not in multiprocessing.get_all_start_methods():
+    """A forked process writing ``tables`` into ``path`` (None off Linux, where fork is unsafe
+    or unavailable; the caller then writes everything itself)."""
+    if not sys.platform.startswith("linux"):
         return None
     process = multiprocessing.get_context("fork").Process(
-        target=_fill, args=(path, creates, tables, written), daemon=True
+        target=_helper_main, args=(path, creates, tables, written), daemon=True
     )
     process.start()
     return process
 
 
 def _index(conn: sqlite3.Connection, indexes: list[str], tables: list[SourceRows]) -> None:
+    """Run the index statements of ``tables``."""
     names = {t.name for t in tables}
     for statement in indexes:
         if re.search(r"\bON\s+(\w+)", statement, re.I).group(1) in names:
             conn.execute(statement)
+
+
+class _Tally:
+    """Rows written so far, counted in this process only."""
+
+    def __init__(self) -> None:
+        self.value = 0
+
+    def get_lock(self) -> contextlib.nullcontext:
+        return contextlib.nullcontext()
 
 
 def _write_sqlite(path: Path, tables: list[SourceRows], progress: Progress | None) -> None:
@@ -153,15 +178,14 @@ def _write_sqlite(path: Path, tables: list[SourceRows], progress: Progress | Non
     fresh = path.with_name(path.name + ".simulating")
     part = path.with_name(path.name + ".simulating-part")
     total = sum(t.length for t in tables)
-    written = multiprocessing.get_context().Value("q", 0)
+    parallel = total >= PARALLEL_ROWS and sys.platform.startswith("linux")
+    written = multiprocessing.get_context("fork").Value("q", 0) if parallel else _Tally()
 
     def report() -> None:
         _report(progress, written.value, total)
 
-    mine, theirs = (tables, []) if total < PARALLEL_ROWS else _balanced(tables)
+    mine, theirs = _balanced(tables) if parallel else (tables, [])
     helper = _helper_process(part, creates, theirs, written) if theirs else None
-    if theirs and helper is None:
-        mine, theirs = tables, []
     try:
         _fill(fresh, creates, mine, written, report)
         conn = sqlite3.connect(fresh, isolation_level=None)
