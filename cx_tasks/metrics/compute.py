@@ -136,15 +136,17 @@ def _records(frame: pd.DataFrame) -> list[dict[str, Any]]:
 
 
 def publish_metrics(conn: Connection, metrics: pd.DataFrame, kpis: pd.DataFrame) -> int:
-    """Replace the metric and KPI values of the as_of dates given; return rows written.
+    """Upsert metric and KPI values; return rows written.
 
-    Rows of those dates that the new computation no longer emits are removed, so the
-    warehouse holds exactly the latest computation of each date however often it runs.
+    For every as_of date in either frame, the computable metrics' rows that the new
+    computation no longer emits are deleted first, so the warehouse holds exactly the
+    latest computation of that date however often it runs (rows other stages write to
+    the same tables are left alone).
     """
-    for table, frame in ((metric_values, metrics), (kpi_values, kpis)):
-        dates = sorted(set(frame["as_of"]))
-        if dates:
-            conn.execute(delete(table).where(table.c.as_of.in_(dates)))
+    dates = sorted(set(metrics["as_of"]) | set(kpis["as_of"]))
+    if dates:
+        conn.execute(delete(metric_values).where(metric_values.c.as_of.in_(dates),
+                                                 metric_values.c.metric.in_(METRIC_FUNCTIONS)))
     return upsert(conn, metric_values, _records(metrics)) + upsert(conn, kpi_values,
                                                                    _records(kpis))
 

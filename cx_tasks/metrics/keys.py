@@ -16,18 +16,30 @@ from numpy.typing import ArrayLike
 _FNV_OFFSET = np.uint64(0xCBF29CE484222325)
 _FNV_PRIME = np.uint64(0x100000001B3)
 _NULL_TEXTS = ("None", "nan", "<NA>", "NaT")
+SMALL_TABLE = 1 << 16
+"""Tables up to this many keys are joined through the wanted values' distinct values."""
 
 
 def key_positions(keys: ArrayLike, wanted: ArrayLike) -> np.ndarray:
     """Position of each ``wanted`` value among ``keys`` (compared as text); -1 where absent or null.
 
     ``keys`` should be unique (a table's natural key); with duplicates any one of the
-    equal keys' positions is returned.
+    equal keys' positions is returned. Against a small table (clients, document types)
+    the wanted values are first reduced to their distinct values, whose hash table then
+    stays in the processor's cache.
     """
-    wanted_values = _objects(wanted)
-    if len(_objects(keys)) == 0:
+    key_values, wanted_values = _objects(keys), _objects(wanted)
+    if len(key_values) <= SMALL_TABLE:
+        codes, distinct = pd.factorize(wanted_values)
+        return take(_sorted_positions(key_values, _objects(distinct)), codes, -1)
+    return _sorted_positions(key_values, wanted_values)
+
+
+def _sorted_positions(key_values: np.ndarray, wanted_values: np.ndarray) -> np.ndarray:
+    """``key_positions`` by hashing the text of both sides and sorting the hashes."""
+    if len(key_values) == 0 or len(wanted_values) == 0:
         return np.full(len(wanted_values), -1, dtype=np.int64)
-    key_text, wanted_text = _same_width(_objects(keys).astype(str), wanted_values.astype(str))
+    key_text, wanted_text = _fixed_width_text(key_values, wanted_values)
     key_hash, wanted_hash = _text_hash(key_text), _text_hash(wanted_text)
     positions = _hash_positions(key_hash, wanted_hash)
     found = positions >= 0
@@ -55,17 +67,25 @@ def _objects(values: ArrayLike) -> np.ndarray:
     return np.asarray(values, dtype=object).reshape(-1)
 
 
-def _same_width(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Two unicode arrays padded to one width (at least one character)."""
-    width = max(a.dtype.itemsize, b.dtype.itemsize, 4) // 4
-    return a.astype(f"<U{width}", copy=False), b.astype(f"<U{width}", copy=False)
+def _fixed_width_text(*columns: np.ndarray) -> tuple[np.ndarray, ...]:
+    """The columns' values as unicode arrays of one even width (null becomes ``"None"``)."""
+    texts, widths = [], [2]
+    for values in columns:
+        try:
+            widths.append(max(map(len, values), default=0))
+        except TypeError:  # a null or a number: compare its text
+            values = values.astype(str)
+            widths.append(values.dtype.itemsize // 4)
+        texts.append(values)
+    width = max(widths) + max(widths) % 2
+    return tuple(text.astype(f"<U{width}") for text in texts)
 
 
 def _text_hash(text: np.ndarray) -> np.ndarray:
-    """FNV-1a over the code points of each string of a fixed-width unicode array."""
-    code_points = text.view(np.uint32).reshape(len(text), text.dtype.itemsize // 4)
+    """FNV-1a-style hash over each string's code points, taken two at a time (64-bit words)."""
+    words = text.view(np.uint64).reshape(len(text), text.dtype.itemsize // 8)
     digest = np.full(len(text), _FNV_OFFSET, dtype=np.uint64)
-    for column in code_points.T:
+    for column in words.T:
         digest ^= column
         digest *= _FNV_PRIME
     return digest

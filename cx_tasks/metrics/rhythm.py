@@ -44,7 +44,8 @@ def delivery_days(shipments: ShipmentRows, as_of: int) -> DeliveryDays:
     day = shipments.delivered[known].astype(np.int64)
     first = int(day.min()) if len(day) else 0
     span = int(day.max()) - first + 1 if len(day) else 1
-    key = np.unique(shipments.client[known] * span + (day - first))
+    key = np.sort(shipments.client[known] * span + (day - first))
+    key = key[np.diff(key, prepend=-1) != 0]
     client, day = key // span, key % span + first
     same_client = client[1:] == client[:-1]
     return DeliveryDays(client, day.astype(np.float64), client[1:][same_client],

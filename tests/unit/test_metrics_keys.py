@@ -13,6 +13,13 @@ from cx_tasks.metrics.keys import key_positions, take
 from cx_tasks.metrics.windows import Windows, day_numbers, hour_numbers
 
 
+@pytest.fixture(autouse=True, params=["distinct values first", "sorted hashes only"])
+def join_path(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Run every test through both ways of joining (small-table shortcut or not)."""
+    if request.param == "sorted hashes only":
+        monkeypatch.setattr(keys, "SMALL_TABLE", 0)
+
+
 def test_positions_of_present_absent_and_null_values() -> None:
     table = pd.Series(["O-1", "O-22", "Ж-3", "O-4444"], dtype=object)
     wanted = pd.Series(["O-4444", "O-1", "O-5", None, "Ж-3", "O-1", "O-22", "O-2"], dtype=object)
@@ -21,6 +28,10 @@ def test_positions_of_present_absent_and_null_values() -> None:
 
 def test_text_none_is_a_key_but_a_null_is_not() -> None:
     assert key_positions(["None", "x"], pd.Series(["None", None, np.nan])).tolist() == [0, -1, -1]
+
+
+def test_values_of_other_types_compare_as_text() -> None:
+    assert key_positions(["1", "22"], np.array([22, 1, 3], dtype=object)).tolist() == [1, 0, -1]
 
 
 def test_arrow_backed_strings_and_empty_sides() -> None:
