@@ -48,6 +48,19 @@ def _nulls(values: list[Any], present: np.ndarray) -> list[Any]:
     return [v if ok else None for v, ok in zip(values, present.tolist(), strict=True)]
 
 
+def _formatted(pattern: str, index: np.ndarray) -> list[Any]:
+    """``pattern % (i + 1)`` per index, ``None`` for a negative one; repeated keys (a chunk
+    spanning fewer distinct numbers than rows) are formatted once and looked up."""
+    present = index >= 0
+    if not present.any():
+        return [None] * len(index)
+    low, high = int(index[present].min()), int(index[present].max())
+    if high - low < len(index):
+        table = np.array([pattern % (i + 1) for i in range(low, high + 1)] + [None], dtype=object)
+        return table[np.where(present, index - low, high - low + 1)].tolist()
+    return _nulls([pattern % (i + 1) for i in index.tolist()], present)
+
+
 @dataclass(frozen=True)
 class Keys:
     """Keys ``pattern % (index + 1)``; a negative index is a missing reference (NULL)."""
@@ -56,9 +69,7 @@ class Keys:
     index: np.ndarray
 
     def values(self, lo: int, hi: int) -> list[Any]:
-        index = self.index[lo:hi]
-        p = self.pattern
-        return _nulls([p % (i + 1) for i in index.tolist()], index >= 0)
+        return _formatted(self.pattern, self.index[lo:hi])
 
 
 @dataclass(frozen=True)
@@ -69,11 +80,8 @@ class LineKeys:
     line_no: np.ndarray
 
     def values(self, lo: int, hi: int) -> list[Any]:
-        p = keys.ORDER_LINE
-        return [
-            p % (o + 1, k)
-            for o, k in zip(self.order[lo:hi].tolist(), self.line_no[lo:hi].tolist(), strict=True)
-        ]
+        orders = _formatted(keys.ORDER, self.order[lo:hi])
+        return [f"{o}-{k}" for o, k in zip(orders, self.line_no[lo:hi].tolist(), strict=True)]
 
 
 @dataclass(frozen=True)
@@ -155,13 +163,22 @@ class Texts:
         return list(self.data[lo:hi])
 
 
+@dataclass(frozen=True)
+class Latest:
+    """Column ``done`` of the same row, or ``begun`` where ``done`` is NULL (``updated_at`` as
+    the time of the latest change), reusing the values already encoded for them."""
+
+    done: str
+    begun: str | None = None
+
+
 @dataclass
 class SourceRows:
     """The rows of one contract table: encoders per column, plus cell overrides (defects)."""
 
     name: str
     length: int
-    columns: dict[str, Encoder]
+    columns: dict[str, Encoder | Latest]
     overrides: dict[int, dict[str, Any]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -175,11 +192,20 @@ class SourceRows:
         marked = np.array(sorted(self.overrides), dtype=np.int64)
         for lo in range(0, self.length, size):
             hi = min(lo + size, self.length)
-            cols = [self.columns[c].values(lo, hi) for c in names]
+            cols = {
+                c: e.values(lo, hi) for c, e in self.columns.items() if not isinstance(e, Latest)
+            }
+            for name, encoder in self.columns.items():
+                if isinstance(encoder, Latest):
+                    done = cols[encoder.done]
+                    begun = cols[encoder.begun] if encoder.begun else done
+                    cols[name] = [
+                        d if d is not None else b for d, b in zip(done, begun, strict=True)
+                    ]
             for row in marked[(marked >= lo) & (marked < hi)].tolist():
                 for column, value in self.overrides[row].items():
-                    cols[names.index(column)][row - lo] = value
-            yield list(zip(*cols, strict=True))
+                    cols[column][row - lo] = value
+            yield list(zip(*(cols[c] for c in names), strict=True))
 
 
 def source_rows(
@@ -282,10 +308,7 @@ def source_rows(
                 "delivered_qty": Numbers(s["delivered_qty"].to_numpy()),
                 "shipped_at": Stamps(s["shipped_at"].to_numpy(), epoch),
                 "delivered_at": Stamps(delivered_at, epoch),
-                "updated_at": Stamps(
-                    np.where(delivered_at != NO_TIME, delivered_at, s["shipped_at"].to_numpy()),
-                    epoch,
-                ),
+                "updated_at": Latest("delivered_at", "shipped_at"),
             },
         ),
         SourceRows(
@@ -298,7 +321,7 @@ def source_rows(
                     ops.incidents["incident_type"].to_numpy(), list(rules.packaging_types)
                 ),
                 "reported_at": Stamps(ops.incidents["reported_at"].to_numpy(), epoch),
-                "updated_at": Stamps(ops.incidents["reported_at"].to_numpy(), epoch),
+                "updated_at": Latest("reported_at"),
             },
         ),
         SourceRows(
@@ -311,7 +334,7 @@ def source_rows(
                 "doc_type": Labels(docs["doc_type"].to_numpy(), list(rules.documents.median_hours)),
                 "requested_at": Stamps(docs["requested_at"].to_numpy(), epoch),
                 "sent_at": Stamps(docs["sent_at"].to_numpy(), epoch),
-                "updated_at": Stamps(_latest(docs["sent_at"], docs["requested_at"]), epoch),
+                "updated_at": Latest("sent_at", "requested_at"),
             },
         ),
         SourceRows(
@@ -343,10 +366,6 @@ def source_rows(
     ]
 
 
-def _latest(done: pd.Series, begun: pd.Series) -> np.ndarray:
-    return np.where(done.to_numpy() != NO_TIME, done.to_numpy(), begun.to_numpy())
-
-
 def _feedback_rows(
     name: str, frame: pd.DataFrame, pattern: str, closed: str, epoch: date
 ) -> SourceRows:
@@ -362,6 +381,6 @@ def _feedback_rows(
         "opened_at": Stamps(frame["at"].to_numpy(), epoch),
         closed: Stamps(frame["closed_at"].to_numpy(), epoch),
         "text": Texts(frame["text"].tolist()),
-        "updated_at": Stamps(_latest(frame["closed_at"], frame["at"]), epoch),
+        "updated_at": Latest(closed, "opened_at"),
     }
     return SourceRows(name, len(frame), columns)
