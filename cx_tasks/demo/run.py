@@ -23,6 +23,9 @@ from cx_tasks.config import Settings, settings
 from cx_tasks.demo.smtp_sink import SmtpSink
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
+# The history load reads everything: clients, products and contacts predate the
+# simulated period by years (contract start dates), so it must start well before it.
+HISTORY_FROM = date(2000, 1, 1)
 
 
 @dataclass(frozen=True)
@@ -86,7 +89,7 @@ def run_collect_through_airflow(
         sys.executable, "-m", "cx_airflow.run_dag", "cx_collect_nightly",
         "--first", (plan.first_nightly - timedelta(days=1)).isoformat(),
         "--last", plan.end.isoformat(),
-        "--history-from", plan.start.isoformat(),
+        "--history-from", HISTORY_FROM.isoformat(),
     ]
     env = airflow_environment(config, plan, smtp_connection)
     log = config.data_dir / "airflow-demo.log"

@@ -79,7 +79,7 @@ def metrics_by_segment(engine: Engine, window_days: int = 30,
     grouped = frame.groupby(["metric", "segment"])
     pooled = grouped["numerator"].sum(min_count=1) / grouped["denominator"].sum(min_count=1)
     out = pd.DataFrame({
-        "value": pooled.where(grouped["denominator"].count() > 0, grouped["value"].median()),
+        "value": pooled.where(grouped["numerator"].count() > 0, grouped["value"].median()),
         "clients": grouped["value"].count(),
     }).reset_index()
     return out

@@ -40,9 +40,9 @@ def test_ratios_are_pooled_over_clients_and_other_metrics_take_the_median(engine
             _metric("C1", "otif_line", 0.9, 9, 10),
             _metric("C2", "otif_line", 0.5, 1, 2),
             _metric("C3", "otif_line", 1.0, 4, 4),
-            # a non-ratio metric: median of 10 and 30 = 20
-            _metric("C1", "document_turnaround_median_h", 10.0, None, None),
-            _metric("C2", "document_turnaround_median_h", 30.0, None, None),
+            # a non-ratio metric (a count as denominator, no numerator): median of 10, 30 = 20
+            _metric("C1", "document_turnaround_median_h", 10.0, None, 4),
+            _metric("C2", "document_turnaround_median_h", 30.0, None, 7),
             # an older date and another window are not mixed in
             _metric("C1", "otif_line", 0.0, 0, 10, as_of=date(2026, 10, 1)),
             _metric("C1", "otif_line", 0.0, 0, 10, window=90),
