@@ -16,11 +16,10 @@ from pathlib import Path
 
 import pandas as pd
 
-from cx_tasks.collect.contract import ROLES
-from cx_tasks.simulate import keys, operations, truth
+from cx_tasks.simulate import operations, truth
 from cx_tasks.simulate.defects import inject_defects
-from cx_tasks.simulate.feedback import collect_feedback, feedback_labels
-from cx_tasks.simulate.parameters import FACTORS, SimulationRules, simulation_rules
+from cx_tasks.simulate.feedback import collect_feedback
+from cx_tasks.simulate.parameters import SimulationRules, simulation_rules
 from cx_tasks.simulate.rows import source_rows
 from cx_tasks.simulate.world import build_world, clock, rng_for
 from cx_tasks.simulate.writer import (
@@ -91,13 +90,9 @@ def simulate(
     )
     feedback = collect_feedback(world, ops, rules, rng_for(seed, "feedback"))
     step()
-    lived = truth.experience(world, ops, feedback, rules)
-    scores = truth.factor_scores(world, lived, rng_for(seed, "scores"))
-    by_role = truth.role_satisfaction(world, scores, rules, rng_for(seed, "satisfaction"))
-    satisfaction = by_role.mean(axis=1)
-    margin = truth.margin_targets(world, satisfaction, rules, rng_for(seed, "margin"))
+    latent = truth.latent_state(world, ops, feedback, rules, seed)
     step()
-    priced = operations.price_lines(world, lines, margin, rules, rng_for(seed, "prices"))
+    priced = operations.price_lines(world, lines, latent.margin, rules, rng_for(seed, "prices"))
     invoices = operations.invoice_amounts(ops.invoices, orders, priced)
     ops = replace(
         ops,
@@ -114,9 +109,7 @@ def simulate(
     write_source(source_url, tables, progress)
     write_ground_truth(
         Path(ground_truth_path),
-        _ground_truth(
-            world, ops, feedback, rules, lived, scores, by_role, satisfaction, margin, defects, seed
-        ),
+        truth.ground_truth_tables(world, ops, feedback, rules, latent, defects, seed),
     )
     step()
     return SimulationSummary(
@@ -140,55 +133,3 @@ def _stepper(progress: Progress | None) -> Callable[[], None]:
             progress("generate", done, GENERATE_STEPS)
 
     return step
-
-
-def _ground_truth(
-    world, ops, feedback, rules, lived, scores, by_role, satisfaction, margin, defects, seed
-) -> dict[str, pd.DataFrame]:
-    """The answer-key tables: parameters, clients, roles, factors, problems, labels, defects."""
-    client_ids = [keys.CLIENT % (i + 1) for i in range(len(world.clients))]
-    exposed = truth.problem_clients(world, ops, rules)
-    return {
-        "parameters": pd.DataFrame(
-            {
-                "name": [
-                    "clients",
-                    "days",
-                    "seed",
-                    "start",
-                    "end",
-                    "defect_share",
-                    "margin_satisfaction_coefficient",
-                ],
-                "value": [
-                    str(len(world.clients)),
-                    str(world.clock.days),
-                    str(seed),
-                    world.clock.start.isoformat(),
-                    world.clock.end.isoformat(),
-                    str(rules.defect_share),
-                    str(rules.margin_satisfaction_coefficient),
-                ],
-            }
-        ),
-        "client_truth": truth.client_table(world, ops, lived, satisfaction, margin, rules),
-        "role_truth": pd.DataFrame(
-            {
-                "client_id": [c for c in client_ids for _ in ROLES],
-                "role": list(ROLES) * len(client_ids),
-                "satisfaction": by_role.round(4).ravel(),
-            }
-        ),
-        "factor_scores": pd.DataFrame(
-            {
-                "client_id": [c for c in client_ids for _ in FACTORS],
-                "factor": list(FACTORS) * len(client_ids),
-                "score": scores.to_numpy().round(4).ravel(),
-            }
-        ),
-        "factor_importance": truth.importance_table(rules),
-        "process_problems": truth.problem_table(world, exposed),
-        "problem_clients": exposed,
-        "feedback_labels": feedback_labels(feedback),
-        "defects": defects,
-    }

@@ -9,6 +9,7 @@ that regressing standardised margin on standardised satisfaction gives the slope
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import timedelta
 
 import numpy as np
@@ -16,11 +17,11 @@ import pandas as pd
 
 from cx_tasks.collect.contract import ROLES, SIZE_CLASSES
 from cx_tasks.simulate import keys
-from cx_tasks.simulate.feedback import Feedback
+from cx_tasks.simulate.feedback import Feedback, feedback_labels
 from cx_tasks.simulate.operations import NO_TIME, Operations
 from cx_tasks.simulate.parameters import FACTORS, SimulationRules
 from cx_tasks.simulate.phrases import CAUSES
-from cx_tasks.simulate.world import DAY, World
+from cx_tasks.simulate.world import DAY, World, rng_for
 
 NEUTRAL_SCORE = 80.0
 
@@ -241,12 +242,7 @@ def problem_table(world: World, exposed: pd.DataFrame) -> pd.DataFrame:
 
 
 def client_table(
-    world: World,
-    ops: Operations,
-    lived: pd.DataFrame,
-    satisfaction: np.ndarray,
-    margin_target: np.ndarray,
-    rules: SimulationRules,
+    world: World, ops: Operations, latent: Latent, rules: SimulationRules
 ) -> pd.DataFrame:
     """One row per client: who it is, how it behaves, what it experienced, how satisfied it is."""
     c = world.clients
@@ -270,9 +266,91 @@ def client_table(
             "terms_days": c["terms_days"],
             "orders": np.bincount(ops.orders["client"].to_numpy(), minlength=n),
             "lines": np.bincount(ops.lines["client"].to_numpy(), minlength=n),
-            **{k: lived[k].round(6) for k in lived.columns},
-            "satisfaction": np.round(satisfaction, 4),
-            "margin_target": np.round(margin_target, 6),
+            **{k: latent.lived[k].round(6) for k in latent.lived.columns},
+            "satisfaction": np.round(latent.satisfaction, 4),
+            "margin_target": np.round(latent.margin, 6),
             "margin": np.round(realised_margin(world, ops.lines), 6),
         }
     )
+
+
+@dataclass(frozen=True)
+class Latent:
+    """The hidden state behind each client: what it lived, its factor scores, satisfaction
+    per role and overall, and the gross margin rate it is priced at."""
+
+    lived: pd.DataFrame
+    scores: pd.DataFrame
+    by_role: np.ndarray
+    satisfaction: np.ndarray
+    margin: np.ndarray
+
+
+def latent_state(
+    world: World, ops: Operations, feedback: Feedback, rules: SimulationRules, seed: int
+) -> Latent:
+    """Each client's experience, factor scores, satisfaction and margin target."""
+    lived = experience(world, ops, feedback, rules)
+    scores = factor_scores(world, lived, rng_for(seed, "scores"))
+    by_role = role_satisfaction(world, scores, rules, rng_for(seed, "satisfaction"))
+    satisfaction = by_role.mean(axis=1)
+    margin = margin_targets(world, satisfaction, rules, rng_for(seed, "margin"))
+    return Latent(lived, scores, by_role, satisfaction, margin)
+
+
+def ground_truth_tables(
+    world: World,
+    ops: Operations,
+    feedback: Feedback,
+    rules: SimulationRules,
+    latent: Latent,
+    defects: pd.DataFrame,
+    seed: int,
+) -> dict[str, pd.DataFrame]:
+    """The answer-key tables: parameters, clients, roles, factors, problems, labels, defects."""
+    client_ids = [keys.CLIENT % (i + 1) for i in range(len(world.clients))]
+    exposed = problem_clients(world, ops, rules)
+    return {
+        "parameters": pd.DataFrame(
+            {
+                "name": [
+                    "clients",
+                    "days",
+                    "seed",
+                    "start",
+                    "end",
+                    "defect_share",
+                    "margin_satisfaction_coefficient",
+                ],
+                "value": [
+                    str(len(world.clients)),
+                    str(world.clock.days),
+                    str(seed),
+                    world.clock.start.isoformat(),
+                    world.clock.end.isoformat(),
+                    str(rules.defect_share),
+                    str(rules.margin_satisfaction_coefficient),
+                ],
+            }
+        ),
+        "client_truth": client_table(world, ops, latent, rules),
+        "role_truth": pd.DataFrame(
+            {
+                "client_id": [c for c in client_ids for _ in ROLES],
+                "role": list(ROLES) * len(client_ids),
+                "satisfaction": latent.by_role.round(4).ravel(),
+            }
+        ),
+        "factor_scores": pd.DataFrame(
+            {
+                "client_id": [c for c in client_ids for _ in FACTORS],
+                "factor": list(FACTORS) * len(client_ids),
+                "score": latent.scores.to_numpy().round(4).ravel(),
+            }
+        ),
+        "factor_importance": importance_table(rules),
+        "process_problems": problem_table(world, exposed),
+        "problem_clients": exposed,
+        "feedback_labels": feedback_labels(feedback),
+        "defects": defects,
+    }
