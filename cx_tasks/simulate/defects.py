@@ -3,7 +3,8 @@
 Each defect fits the DDL (keys stay unique and present) but breaks the contract: an order
 of an unknown client, a negative quantity, a delivery above 110% of the ordered quantity,
 a promised date in 1970 or 2199, 'n/a' in a numeric column (only where the database
-accepts text there, i.e. SQLite).
+accepts text there, i.e. SQLite). Shipment defects are put on the only shipment of a line,
+so a check of a line's delivered total flags just the malformed row.
 """
 
 from __future__ import annotations
@@ -68,7 +69,9 @@ def inject_defects(
 
     s = ops.shipments
     ship_kinds = ["over_delivery"] + (["text_in_numeric"] * text_in_numbers)
-    delivered = np.flatnonzero(s["delivered_at"].to_numpy() != NO_TIME)
+    line = s["line"].to_numpy()
+    alone = np.bincount(line, minlength=len(lines))[line] == 1
+    delivered = np.flatnonzero((s["delivered_at"].to_numpy() != NO_TIME) & alone)
     chosen = _sample(rng, delivered, share * len(s) / max(len(delivered), 1))
     kinds = rng.integers(0, len(ship_kinds), len(chosen))
     ordered = lines["quantity"].to_numpy()[s["line"].to_numpy()]
