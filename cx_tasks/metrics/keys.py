@@ -15,7 +15,8 @@ from numpy.typing import ArrayLike
 
 _FNV_OFFSET = np.uint64(0xCBF29CE484222325)
 _FNV_PRIME = np.uint64(0x100000001B3)
-_NULL_TEXTS = ("None", "nan", "<NA>", "NaT")
+_NULL_TEXTS = ("None", "nan", "<NA>", "NaT")  # how astype(str) writes a null
+_WIDTH_SAMPLE = 256
 SMALL_TABLE = 1 << 16
 """Tables up to this many keys are joined through the wanted values' distinct values."""
 
@@ -48,7 +49,8 @@ def _sorted_positions(key_values: np.ndarray, wanted_values: np.ndarray) -> np.n
         collided = np.flatnonzero(wrong)
         positions[collided] = _exact_positions(key_text, key_hash, wanted_text[collided],
                                                wanted_hash[collided])
-    suspects = np.flatnonzero(np.isin(wanted_text, _NULL_TEXTS))
+    null_hashes = _text_hash(np.asarray(_NULL_TEXTS, dtype=wanted_text.dtype))
+    suspects = np.flatnonzero(np.isin(wanted_hash, null_hashes))
     positions[suspects[pd.isna(wanted_values[suspects])]] = -1
     return positions
 
@@ -68,17 +70,26 @@ def _objects(values: ArrayLike) -> np.ndarray:
 
 
 def _fixed_width_text(*columns: np.ndarray) -> tuple[np.ndarray, ...]:
-    """The columns' values as unicode arrays of one even width (null becomes ``"None"``)."""
-    texts, widths = [], [2]
-    for values in columns:
-        try:
-            widths.append(max(map(len, values), default=0))
-        except TypeError:  # a null or a number: compare its text
-            values = values.astype(str)
-            widths.append(values.dtype.itemsize // 4)
-        texts.append(values)
-    width = max(widths) + max(widths) % 2
-    return tuple(text.astype(f"<U{width}") for text in texts)
+    """The columns' values as unicode arrays of one even width (a null becomes ``"None"``)."""
+    texts = [_unicode(values) for values in columns]
+    width = max(text.dtype.itemsize for text in texts) // 4
+    return tuple(text.astype(f"<U{width}", copy=False) for text in texts)
+
+
+def _unicode(values: np.ndarray) -> np.ndarray:
+    """``values`` as a fixed-width unicode array, its width guessed from the first values.
+
+    The width is the longest of the first values' texts plus two, made even; should the
+    last character of any converted value be used (a value may have been cut), the
+    conversion is repeated at twice the width. This spares a pass measuring every value.
+    """
+    longest = max((len(str(v)) for v in values[:_WIDTH_SAMPLE]), default=0) + 2
+    width = longest + longest % 2
+    while True:
+        text = values.astype(f"<U{width}")
+        if len(text) == 0 or not text.view(np.uint32).reshape(len(text), width)[:, -1].any():
+            return text
+        width *= 2
 
 
 def _text_hash(text: np.ndarray) -> np.ndarray:
@@ -96,27 +107,25 @@ def _hash_positions(key_hash: np.ndarray, wanted_hash: np.ndarray) -> np.ndarray
 
     Keys and wanted values are numbered 0..n-1 (keys first) in the low bits under the
     hash's high bits; after one sort a wanted value follows the keys of its hash prefix,
-    and the nearest key before it is its candidate.
+    and the last key before it is its candidate.
     """
-    n_keys, n_wanted = len(key_hash), len(wanted_hash)
-    row_bits = max(int(n_keys + n_wanted).bit_length(), 1)
-    row_mask = np.uint64((1 << row_bits) - 1)
-    prefix_mask = ~row_mask
-    packed = np.concatenate([
-        (key_hash & prefix_mask) | np.arange(n_keys, dtype=np.uint64),
-        (wanted_hash & prefix_mask) | np.arange(n_keys, n_keys + n_wanted, dtype=np.uint64),
-    ])
+    n_keys = len(key_hash)
+    row_bits = np.uint64(max(int(n_keys + len(wanted_hash)).bit_length(), 1))
+    packed = np.concatenate([key_hash, wanted_hash])
+    packed >>= row_bits
+    packed <<= row_bits
+    packed |= np.arange(len(packed), dtype=np.uint64)
     packed.sort()
-    rows = (packed & row_mask).astype(np.int64)
+    rows = (packed & ((np.uint64(1) << row_bits) - np.uint64(1))).view(np.int64)
+    packed >>= row_bits
     is_key = rows < n_keys
-    last_key = np.maximum.accumulate(np.where(is_key, np.arange(len(packed)), -1))
-    candidate = packed[np.maximum(last_key, 0)]
-    matches = (last_key >= 0) & ((candidate & prefix_mask) == (packed & prefix_mask))
-    positions = np.full(n_wanted, -1, dtype=np.int64)
-    wanted_slots = ~is_key
-    positions[rows[wanted_slots] - n_keys] = np.where(
-        matches[wanted_slots], (candidate[wanted_slots] & row_mask).astype(np.int64), -1
-    )
+    keys_before = np.cumsum(is_key) - 1
+    wanted_slots = np.flatnonzero(~is_key)
+    key_slots = np.flatnonzero(is_key)
+    candidate = key_slots[np.maximum(keys_before[wanted_slots], 0)]
+    matches = (keys_before[wanted_slots] >= 0) & (packed[candidate] == packed[wanted_slots])
+    positions = np.empty(len(wanted_hash), dtype=np.int64)
+    positions[rows[wanted_slots] - n_keys] = np.where(matches, rows[candidate], -1)
     return positions
 
 

@@ -120,9 +120,10 @@ class Ledger:
 def client_positions(client_ids: np.ndarray, values: pd.Series) -> tuple[np.ndarray, np.ndarray]:
     """Positions of ``values`` among ``client_ids``, appending the ids not yet numbered."""
     positions = key_positions(client_ids, values)
-    unknown = (positions < 0) & values.notna().to_numpy()
+    unknown = positions < 0
     if not unknown.any():
         return positions, client_ids
+    unknown[unknown] = values[unknown].notna().to_numpy()
     missing = values[unknown]
     new_ids = pd.unique(missing.to_numpy(dtype=object))
     positions[unknown] = len(client_ids) + key_positions(new_ids, missing)
