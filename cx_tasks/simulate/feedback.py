@@ -8,6 +8,7 @@ worse" texts labelled *deterioration*. The true label of every text goes to grou
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 import numpy as np
@@ -330,7 +331,7 @@ def collect_feedback(
     events = _worsening(world, ops, events.reset_index(drop=True), rules, rng)
     events = events.iloc[np.lexsort((events["client"].to_numpy(), events["at"].to_numpy()))]
     events = events.reset_index(drop=True)
-    table = np.array([CAUSES[c].table for c in events["cause"]], dtype=object)
+    table = events["cause"].map({c: v.table for c, v in CAUSES.items()}).to_numpy(object)
     formal = (events["cause"].to_numpy() == "slow_response") & (rng.random(len(events)) < 0.35)
     table[formal] = "sd_claims"
     events["table"] = table
@@ -355,7 +356,7 @@ def _contacts(
     anyone = np.full(n_clients, -1)
     anyone[contacts["client"].to_numpy()[::-1]] = contacts["contact"].to_numpy()[::-1]
     client = events["client"].to_numpy()
-    role = np.array([ROLES.index(CAUSES[c].role) for c in events["cause"]], dtype=np.int64)
+    role = events["cause"].map({c: ROLES.index(v.role) for c, v in CAUSES.items()}).to_numpy(int)
     chosen = by_role[client, role]
     chosen = np.where(chosen >= 0, chosen, anyone[client])
     return np.where(rng.random(len(events)) < rules.feedback.no_contact_share, -1, chosen)
@@ -455,9 +456,12 @@ _ORDERLESS = {
 }
 
 
+_SPACES = re.compile(r" *\n *| {2,}")
+
+
 def _tidy(text: str) -> str:
     """Single spaces, no spaces around line breaks, none at the ends."""
-    return "\n".join(" ".join(line.split()) for line in text.split("\n")).strip()
+    return _SPACES.sub(lambda m: "\n" if "\n" in m.group() else " ", text).strip()
 
 
 def _quantity(qty: float, lang: str) -> str:

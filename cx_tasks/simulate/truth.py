@@ -55,7 +55,8 @@ def experience(
     delivered = s["delivered_at"].to_numpy() != NO_TIME
     shipments = _per_client(n, s["client"].to_numpy()[delivered])
     docs = ops.documents
-    quality = feedback.claims[feedback.claims["cause"].map(lambda c: CAUSES[c].group) == "quality"]
+    groups = feedback.claims["cause"].map({c: v.group for c, v in CAUSES.items()})
+    quality = feedback.claims[groups.to_numpy() == "quality"]
     closed = feedback.claims[feedback.claims["closed_at"].to_numpy() != NO_TIME]
     close_days = (closed["closed_at"].to_numpy() - closed["at"].to_numpy()) / DAY
     return pd.DataFrame(

@@ -15,7 +15,7 @@ from pydantic import ValidationError
 
 from cx_tasks.collect.contract import SOURCE_TABLES, source_table
 from cx_tasks.simulate import SimulationSummary, simulate
-from cx_tasks.simulate.feedback import _typo
+from cx_tasks.simulate.feedback import _tidy, _typo
 from cx_tasks.simulate.names import feminine, translit
 from cx_tasks.simulate.operations import NO_TIME, rounded
 from cx_tasks.simulate.parameters import SimulationRules, simulation_rules
@@ -161,6 +161,11 @@ def test_names_transliterate_and_take_feminine_forms() -> None:
 def test_typo_changes_exactly_one_long_word() -> None:
     # where=0 picks the first long word "Order"; how=0.1 swaps letters at k = 1 + int(0.1*2) = 1
     assert _typo("Order 42 arrived late", 0.0, 0.1) == "Odrer 42 arrived late"
+
+
+def test_texts_keep_line_breaks_but_lose_stray_spaces() -> None:
+    # an empty slot leaves "заказу  ." and an opening ends in a line break
+    assert _tidy("Добрый день!\n Где  заказ ?  ") == "Добрый день!\nГде заказ ?"
 
 
 def test_rules_reject_an_unknown_problem_target() -> None:
