@@ -48,10 +48,13 @@ def gross_margin(lines: WindowCells, line_rows: LineRows) -> MetricValues:
 
 def gross_margin_pct(lines: WindowCells, line_rows: LineRows, orders: OrderRows,
                      windows: Windows, n_clients: int) -> MetricValues:
-    """100 * gross margin / revenue over non-cancelled lines of orders dated in the window."""
-    margin = lines.total((line_rows.price - line_rows.cost) * line_rows.quantity)
+    """100 * gross margin / revenue over non-cancelled lines of orders dated in the window.
+
+    The numerator is 100 * gross margin, so that value = numerator / denominator.
+    """
+    margin_x100 = lines.total(100.0 * (line_rows.price - line_rows.cost) * line_rows.quantity)
     sales = lines.total(line_rows.price * line_rows.quantity)
-    value = 100.0 * ratio(margin, sales)
+    value = ratio(margin_x100, sales)
     emitted = windows.cells(orders.client, orders.day, n_clients).total() > 0
-    return MetricValues("gross_margin_pct", value, emitted, margin, sales,
+    return MetricValues("gross_margin_pct", value, emitted, margin_x100, sales,
                         undefined_notes(value, emitted, NO_REVENUE))

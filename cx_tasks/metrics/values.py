@@ -22,6 +22,8 @@ class MetricValues:
     A cell is emitted when the client has records the metric looks at in that window
     (or, for counts, whenever the client is known). An emitted cell whose value is
     undefined holds NaN and a ``note`` saying why: undefined is never reported as 0.
+    Where both numerator and denominator are given, value = numerator / denominator, so
+    a ratio can be pooled over clients (sum of numerators / sum of denominators).
     """
 
     metric: str

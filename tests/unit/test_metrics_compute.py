@@ -95,6 +95,15 @@ def test_long_format_columns_and_types() -> None:
     assert all(str(metrics[c].dtype) == "float64" for c in ("value", "numerator", "denominator"))
 
 
+def test_value_is_numerator_over_denominator_wherever_both_are_given() -> None:
+    metrics = compute_metrics(_frames(), AS_OF, MetricParameters())
+    both = metrics.dropna(subset=["numerator", "denominator"])
+    both = both[both["denominator"] > 0]
+    assert len(both) > 50 and both["metric"].nunique() == 11
+    pd.testing.assert_series_equal(both["value"], both["numerator"] / both["denominator"],
+                                   check_names=False)
+
+
 def test_a_client_missing_from_the_erp_table_is_still_measured() -> None:
     metrics = compute_metrics(_frames(), AS_OF, MetricParameters())
     # C9 (only in orders): L3 4 of 4 on 02-11 for promise 02-12 -> OTIF 1.0

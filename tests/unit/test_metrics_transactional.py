@@ -67,7 +67,7 @@ def test_gross_margin_over_non_cancelled_lines(metrics: pd.DataFrame) -> None:
     assert metrics.loc[("C1", "revenue", 30), "value"] == 1200.0
     assert metrics.loc[("C1", "gross_margin", 30), "value"] == 350.0
     row = metrics.loc[("C1", "gross_margin_pct", 30)]
-    assert (row["numerator"], row["denominator"]) == (350.0, 1200.0)
+    assert (row["numerator"], row["denominator"]) == (100 * 350.0, 1200.0)
     assert row["value"] == pytest.approx(100 * 350 / 1200)
     # window 90 adds O4: 350 / 1250 = 28 %
     assert metrics.loc[("C1", "gross_margin_pct", 90), "value"] == pytest.approx(28.0)
