@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import re
 import sqlite3
+import sys
 from datetime import date
 from pathlib import Path
 
@@ -14,7 +15,7 @@ import pytest
 from pydantic import ValidationError
 
 from cx_tasks.collect.contract import SOURCE_TABLES, source_table
-from cx_tasks.simulate import SimulationSummary, simulate
+from cx_tasks.simulate import SimulationSummary, simulate, writer
 from cx_tasks.simulate.feedback import _tidy, _typo
 from cx_tasks.simulate.names import feminine, translit
 from cx_tasks.simulate.operations import NO_TIME, rounded
@@ -230,6 +231,28 @@ def test_same_seed_gives_identical_tables_and_another_seed_does_not(
         _table_digests(tmp_path / "other.db")["erp_order_lines"]
         != _table_digests(source)["erp_order_lines"]
     )
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="the forked writer is Linux-only")
+def test_forked_writer_writes_the_same_tables(
+    small: tuple, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    source, _, _ = small
+    monkeypatch.setattr(writer, "PARALLEL_ROWS", 0)  # even a small simulation writes in two
+    seen: list[tuple[str, int, int]] = []
+    summary = simulate(
+        _sqlite_url(tmp_path / "forked.db"),
+        tmp_path / "t.db",
+        clients=20,
+        days=30,
+        seed=11,
+        end=END,
+        progress=lambda *p: seen.append(p),
+    )
+    assert _table_digests(tmp_path / "forked.db") == _table_digests(source)
+    assert seen[-1] == ("generate", 9, 9)
+    assert max(d for s, d, _ in seen if s == "write") == sum(summary.rows.values())
+    assert not (tmp_path / "forked.db.simulating-part").exists()
 
 
 def test_rerun_replaces_the_database(small: tuple, tmp_path: Path) -> None:
