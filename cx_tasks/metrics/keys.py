@@ -79,11 +79,11 @@ def _fixed_width_text(*columns: np.ndarray) -> tuple[np.ndarray, ...]:
 def _unicode(values: np.ndarray) -> np.ndarray:
     """``values`` as a fixed-width unicode array, its width guessed from the first values.
 
-    The width is the longest of the first values' texts plus two, made even; should the
+    The width is the longest of the first values' texts plus one, made even; should the
     last character of any converted value be used (a value may have been cut), the
     conversion is repeated at twice the width. This spares a pass measuring every value.
     """
-    longest = max((len(str(v)) for v in values[:_WIDTH_SAMPLE]), default=0) + 2
+    longest = max((len(str(v)) for v in values[:_WIDTH_SAMPLE]), default=0) + 1
     width = longest + longest % 2
     while True:
         text = values.astype(f"<U{width}")

@@ -40,6 +40,14 @@ def test_arrow_backed_strings_and_empty_sides() -> None:
     assert key_positions(["a"], []).tolist() == []
 
 
+def test_a_long_value_after_short_ones_is_not_cut() -> None:
+    # the width is guessed from the first 256 values ("k0".."k299" -> 4 characters)
+    long_key = "k-" + "x" * 40
+    table = np.array([f"k{i}" for i in range(300)] + [long_key, long_key[:4]], dtype=object)
+    wanted = np.array([f"k{i}" for i in range(300)] + [long_key, long_key[:4]], dtype=object)
+    assert key_positions(table, wanted).tolist() == list(range(302))
+
+
 def test_hash_collisions_are_resolved_exactly(monkeypatch: pytest.MonkeyPatch) -> None:
     # every string gets the same hash: each match must come from the exact comparison
     monkeypatch.setattr(keys, "_text_hash", lambda text: np.zeros(len(text), dtype=np.uint64))
