@@ -8,7 +8,8 @@ times the read.
 
     .venv/bin/python bench/bench_metrics.py                 # 2,000,000 order lines
     .venv/bin/python bench/bench_metrics.py --lines 500000 --runs 3
-    .venv/bin/python bench/bench_metrics.py --warehouse sqlite:///data/warehouse.db
+    .venv/bin/python bench/bench_metrics.py --warehouse sqlite:///data/warehouse.db \\
+        --as-of 2026-11-01
 """
 
 from __future__ import annotations
@@ -189,6 +190,8 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=5, help="timed runs of compute_metrics")
     parser.add_argument("--seed", type=int, default=11)
     parser.add_argument("--warehouse", help="read staging from this warehouse URL instead")
+    parser.add_argument("--as-of", type=date.fromisoformat, default=AS_OF,
+                        help=f"the day the windows end before (default {AS_OF})")
     args = parser.parse_args()
 
     began = time.perf_counter()
@@ -201,10 +204,10 @@ def main() -> None:
     n_lines = len(frames["erp_order_lines"])
     params = metric_parameters()
 
-    wall, cpu, metrics = timed(args.runs, lambda: compute_metrics(frames, AS_OF, params))
+    wall, cpu, metrics = timed(args.runs, lambda: compute_metrics(frames, args.as_of, params))
     join_wall, join_cpu, _ = timed(args.runs, lambda: ledger(frames))
     median, median_cpu = statistics.median(wall), statistics.median(cpu)
-    print(f"compute_metrics as of {AS_OF}, windows {list(params.windows)}: "
+    print(f"compute_metrics as of {args.as_of}, windows {list(params.windows)}: "
           f"{len(metrics):,} metric rows, {metrics['client_id'].nunique():,} clients")
     print(f"  runs, wall-clock (s):     {', '.join(f'{s:.2f}' for s in wall)}")
     print(f"  runs, CPU (s):            {', '.join(f'{s:.2f}' for s in cpu)}")
