@@ -146,7 +146,7 @@ def publish_metrics(conn: Connection, metrics: pd.DataFrame, kpis: pd.DataFrame)
     dates = sorted(set(metrics["as_of"]) | set(kpis["as_of"]))
     if dates:
         conn.execute(delete(metric_values).where(metric_values.c.as_of.in_(dates),
-                                                 metric_values.c.metric.in_(METRIC_FUNCTIONS)))
+                                                 metric_values.c.metric.in_(list(METRIC_FUNCTIONS))))
     return upsert(conn, metric_values, _records(metrics)) + upsert(conn, kpi_values,
                                                                    _records(kpis))
 
