@@ -16,7 +16,7 @@ import pandas as pd
 
 from cx_tasks.collect.contract import ROLES
 from cx_tasks.simulate import keys
-from cx_tasks.simulate.operations import HOUR, NO_TIME, UNITS, Operations
+from cx_tasks.simulate.operations import HOUR, NO_TIME, UNITS, Operations, days_late
 from cx_tasks.simulate.parameters import SimulationRules
 from cx_tasks.simulate.phrases import (
     CAUSES,
@@ -27,7 +27,7 @@ from cx_tasks.simulate.phrases import (
     TEMPLATES,
 )
 from cx_tasks.simulate.phrases import UNITS as UNIT_WORDS
-from cx_tasks.simulate.world import DAY, MONTH, World
+from cx_tasks.simulate.world import DAY, MONTH, World, unresponsive_managers_clients
 
 SLOT_DEFAULTS = {
     "order": -1,
@@ -72,8 +72,8 @@ def _late_orders(
     line = s["line"].to_numpy()
     delivered_at = s["delivered_at"].to_numpy()
     promised = lines["promised_day"].to_numpy()[line]
-    late_days = delivered_at // DAY - promised
-    late = np.flatnonzero((delivered_at != NO_TIME) & (late_days > 0))
+    late_days = days_late(lines, s)
+    late = np.flatnonzero(late_days > 0)
     order = lines["order"].to_numpy()[line[late]]
     first = late[np.unique(order, return_index=True)[1]]
     asked = (promised[first] + 1) * DAY + rng.integers(8 * HOUR, 30 * HOUR, len(first))
@@ -229,18 +229,13 @@ def _service(world: World, rules: SimulationRules, rng: np.random.Generator) -> 
     clients, now = world.clients, world.clock.now
     since = np.maximum(clients["contract_day"].to_numpy(), 0) * DAY
     rate = rules.feedback.service_complaints_per_client_month * (now - since) / MONTH
-    rate = rate * np.where(_unresponsive(world), rules.feedback.unresponsive_multiplier, 1.0)
+    rate = rate * np.where(
+        unresponsive_managers_clients(world), rules.feedback.unresponsive_multiplier, 1.0
+    )
     count = rng.poisson(rate)
     client = np.repeat(np.arange(len(clients)), count)
     at = since[client] + (rng.random(len(client)) * (now - since[client])).astype(np.int64)
     return _events("slow_response", client, at)
-
-
-def _unresponsive(world: World) -> np.ndarray:
-    """Per client: is its account manager the target of an unresponsive-manager problem?"""
-    manager = world.clients["manager"].to_numpy()
-    targets = [p.target for p in world.problems if p.spec.kind == "manager_unresponsive"]
-    return np.isin(manager, targets)
 
 
 def _worsening(
@@ -260,14 +255,7 @@ def _worsening(
         if problem.spec.slope_per_30_days <= 0 or problem.start is None:
             continue
         if problem.spec.kind == "carrier_late":
-            late = (
-                (s["delivered_at"].to_numpy() != NO_TIME)
-                & (
-                    s["delivered_at"].to_numpy() // DAY
-                    > lines["promised_day"].to_numpy()[s["line"].to_numpy()]
-                )
-                & (s["carrier"].to_numpy() == problem.target)
-            )
+            late = (days_late(lines, s) > 0) & (s["carrier"].to_numpy() == problem.target)
             hit = np.flatnonzero(late)
             when, whose = s["delivered_at"].to_numpy()[hit], s["client"].to_numpy()[hit]
             causes, renamed = ["late_delivery"], "worsening_lateness"
@@ -378,7 +366,9 @@ def _closures(
     n = len(events)
     claim = events["table"].to_numpy() == "sd_claims"
     slow = np.where(
-        _unresponsive(world)[events["client"].to_numpy()], fb.unresponsive_multiplier, 1.0
+        unresponsive_managers_clients(world)[events["client"].to_numpy()],
+        fb.unresponsive_multiplier,
+        1.0,
     )
     median = np.where(
         claim, fb.claim_close_days_median * DAY, fb.ticket_resolve_hours_median * HOUR

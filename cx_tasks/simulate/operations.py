@@ -467,6 +467,14 @@ def collect_payments(
     return payments.iloc[order].reset_index(drop=True)
 
 
+def days_late(lines: pd.DataFrame, shipments: pd.DataFrame) -> np.ndarray:
+    """Per shipment, days its delivery came after its line's promised day (<= 0: on time or
+    not delivered yet)."""
+    delivered_at = shipments["delivered_at"].to_numpy()
+    promised = lines["promised_day"].to_numpy()[shipments["line"].to_numpy()]
+    return np.where(delivered_at != NO_TIME, delivered_at // DAY - promised, 0)
+
+
 def line_outcomes(
     lines: pd.DataFrame, shipments: pd.DataFrame, per_line: pd.DataFrame, days: int
 ) -> pd.DataFrame:

@@ -21,7 +21,7 @@ from cx_tasks.simulate.feedback import Feedback, feedback_labels
 from cx_tasks.simulate.operations import NO_TIME, Operations
 from cx_tasks.simulate.parameters import FACTORS, SimulationRules
 from cx_tasks.simulate.phrases import CAUSES
-from cx_tasks.simulate.world import DAY, World, rng_for
+from cx_tasks.simulate.world import DAY, World, rng_for, unresponsive_managers_clients
 
 NEUTRAL_SCORE = 80.0
 
@@ -88,13 +88,17 @@ def experience(
 
 
 def factor_scores(world: World, lived: pd.DataFrame, rng: np.random.Generator) -> pd.DataFrame:
-    """Per client a 0-100 score per factor (``NEUTRAL_SCORE`` where it experienced nothing)."""
+    """Per client a 0-100 score per factor (``NEUTRAL_SCORE`` where it experienced nothing).
+
+    On-time share 0.6 -> 0 .. 1 -> 100; in-full share 0.7 -> 0 .. 1 -> 100; documents within
+    SLA 0.3 -> 0 .. 1 -> 100; packaging 100 * (1 - 8 * incidents per shipment); quality
+    100 * (1 - 15 * quality claims per shipment); claims handling 100 * (1 - days to close
+    / 40); responsiveness 85 (55 with the unresponsive manager) +- 5; payment terms 25 +
+    days; price and product range are the client's latent opinions.
+    """
     clients = world.clients
     n = len(clients)
-    unresponsive = np.isin(
-        clients["manager"].to_numpy(),
-        [p.target for p in world.problems if p.spec.kind == "manager_unresponsive"],
-    )
+    unresponsive = unresponsive_managers_clients(world)
     scores = pd.DataFrame(
         {
             "on_time_delivery": _share_score(lived["on_time"].to_numpy(), 0.6),

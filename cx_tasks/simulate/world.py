@@ -101,6 +101,12 @@ class World:
     problems: list[ActiveProblem]
 
 
+def unresponsive_managers_clients(world: World) -> np.ndarray:
+    """Per client: is its account manager the target of an unresponsive-manager problem?"""
+    targets = [p.target for p in world.problems if p.spec.kind == "manager_unresponsive"]
+    return np.isin(world.clients["manager"].to_numpy(), targets)
+
+
 def build_world(rules: SimulationRules, n_clients: int, period: Clock, seed: int) -> World:
     """The world of ``n_clients`` clients over ``period``, drawn from ``seed``."""
     segments, regions = list(rules.segments), list(rules.regions)

@@ -18,7 +18,7 @@ from cx_tasks.collect.contract import SOURCE_TABLES, source_table
 from cx_tasks.simulate import SimulationSummary, simulate, writer
 from cx_tasks.simulate.feedback import _tidy, _typo
 from cx_tasks.simulate.names import feminine, translit
-from cx_tasks.simulate.operations import NO_TIME, rounded
+from cx_tasks.simulate.operations import NO_TIME, days_late, rounded
 from cx_tasks.simulate.parameters import SimulationRules, simulation_rules
 from cx_tasks.simulate.rows import Dates, Keys, SourceRows, Stamps
 from cx_tasks.simulate.truth import _share_score
@@ -95,6 +95,19 @@ def test_quantities_round_to_their_unit() -> None:
     # 7.25 m -> 7.2 (half to even on 72.5 steps), 3.4 pcs -> 3
     got = rounded(np.array([1.23456, 12.6, 7.25, 3.4]), np.array([0, 1, 2, 3]))
     assert got.tolist() == [1.235, 13.0, 7.2, 3.0]
+
+
+def test_days_late_counts_whole_days_after_the_promised_day() -> None:
+    lines = pd.DataFrame({"promised_day": [10, 12]})
+    shipments = pd.DataFrame(
+        {
+            "line": [0, 1, 1],
+            # day 11 10:00 -> 11 - 10 = 1 day late; day 12 09:00 -> 0 (on the day);
+            # not delivered -> 0
+            "delivered_at": [11 * DAY + 36_000, 12 * DAY + 32_400, NO_TIME],
+        }
+    )
+    assert days_late(lines, shipments).tolist() == [1, 0, 0]
 
 
 def test_share_score_maps_floor_to_zero_and_one_to_hundred() -> None:
