@@ -23,7 +23,9 @@ catch-up on, one run at a time. The first interval starts at `CX_START_DATE`
 
 **History load.** Trigger a run with the param `history_from` (YYYY-MM-DD) and its
 extraction (and event detection) starts at that date instead of the interval's start:
-one run loads the whole history before the nightly runs take over.
+one run loads the whole history before the nightly runs take over. Master data (clients,
+products, contacts) changes rarely: pick a date before its oldest `updated_at` (e.g.
+2000-01-01), or orders referring to older clients are quarantined as unresolved.
 
 **Re-running** any interval is safe: every write is an upsert on a natural key, and an
 alert already sent is not sent again. Connections: `cx_source`, `cx_warehouse` (else
@@ -34,6 +36,7 @@ from __future__ import annotations
 
 import os
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 from airflow.sdk import CronDataIntervalTimetable, Param, dag, get_current_context, task
@@ -51,7 +54,9 @@ def _window() -> tuple[datetime, datetime]:
     as naive UTC datetimes (the warehouse's convention)."""
     context = get_current_context()
     end = context["data_interval_end"].astimezone(UTC).replace(tzinfo=None)
-    history_from = context["params"].get("history_from") or ""
+    # Read from the run's own conf: dag.test() leaks one run's conf into the DAG's params
+    # for every later run in the process (Airflow 3.3), params would repeat a history load.
+    history_from = (context["dag_run"].conf or {}).get("history_from") or ""
     if history_from:
         return datetime.fromisoformat(history_from), end
     return context["data_interval_start"].astimezone(UTC).replace(tzinfo=None), end
@@ -79,8 +84,8 @@ def cx_collect_nightly() -> None:
     def extract(table: str) -> dict[str, Any]:
         """Land the window's new and changed rows of one source table."""
         from cx_airflow.connections import source_url
-        from cx_tasks.collect.extract import extract_interval, land
 
+        from cx_tasks.collect.extract import extract_interval, land
         from cx_tasks.config import settings
 
         start, end = _window()
@@ -92,11 +97,14 @@ def cx_collect_nightly() -> None:
     def validate_and_load(landed: list[dict[str, Any]]) -> dict[str, Any]:
         """Validate the landed rows, quarantine the bad ones, load the rest into staging."""
         from cx_airflow.connections import source_url, warehouse_url
-        from cx_tasks.collect.extract import read_landed
+
+        from cx_tasks.collect.quality import LandedFrames
         from cx_tasks.collect.quality import validate_and_load as gate_and_load
 
         start, end = _window()
-        frames = {item["table"]: read_landed(item["path"]) for item in landed}
+        # one slice fetches every mapped result at once (iterating asks one by one, then
+        # once more past the end, which Airflow logs as an error)
+        frames = LandedFrames({item["table"]: Path(item["path"]) for item in landed[:]})
         result = gate_and_load(warehouse_url(), source_url(), frames, start, end)
         return {
             "passed": bool(result.passed),
@@ -115,6 +123,7 @@ def cx_collect_nightly() -> None:
     def compute_metrics() -> dict[str, Any]:
         """Compute and publish every computable metric as of the interval's end day."""
         from cx_airflow.connections import warehouse_url
+
         from cx_tasks.metrics.compute import compute_and_publish
 
         as_of = _window()[1].date()
@@ -153,6 +162,7 @@ def cx_collect_nightly() -> None:
     def detect_events(summary: dict[str, Any]) -> dict[str, Any]:
         """Detect and store the window's trigger events from the validated staging rows."""
         from cx_airflow.connections import warehouse_url
+
         from cx_tasks.collect.events import detect_and_store
 
         start, end = _window()
