@@ -160,15 +160,16 @@ def cx_collect_nightly() -> None:
 
     @task(outlets=[CX_EVENTS])
     def detect_events(summary: dict[str, Any]) -> dict[str, Any]:
-        """Detect and store the window's trigger events from the validated staging rows."""
+        """Record the window's trigger events from validated staging rows; the Asset event
+        says which window, and how many events were new (stored with this interval_start)."""
         from cx_airflow.connections import warehouse_url
 
         from cx_tasks.collect.events import detect_and_store
 
         start, end = _window()
-        stored = detect_and_store(warehouse_url(), start, end)
+        counts = detect_and_store(warehouse_url(), start, end)
         extra = {"interval_start": start.isoformat(), "interval_end": end.isoformat(),
-                 "events": stored, "gate_passed": summary["passed"]}
+                 **counts, "gate_passed": summary["passed"]}
         get_current_context()["outlet_events"][CX_EVENTS].extra = extra
         return extra
 

@@ -34,9 +34,8 @@ from datetime import UTC, datetime
 from typing import Literal
 
 from sqlalchemy import Connection, func, select, tuple_, update
-from sqlalchemy.dialects import postgresql, sqlite
 
-from cx_tasks.warehouse.db import engine_for
+from cx_tasks.warehouse.db import engine_for, insert_if_absent
 from cx_tasks.warehouse.schema import outbox
 
 Status = Literal["queued", "sending", "sent", "failed", "suppressed"]
@@ -105,7 +104,6 @@ def enqueue(
     With ``suppressed_reason`` the message is recorded as ``suppressed`` (kept for the
     record, with the reason in ``last_error``) and never delivered.
     """
-    insert = {"sqlite": sqlite.insert, "postgresql": postgresql.insert}[conn.dialect.name]
     row = {
         "idempotency_key": idempotency_key,
         "message_id": message_id_for(idempotency_key),
@@ -120,8 +118,7 @@ def enqueue(
         "created_at": created_at,
         "sent_at": None,
     }
-    stmt = insert(outbox).values(row).on_conflict_do_nothing(index_elements=["idempotency_key"])
-    return conn.execute(stmt).rowcount == 1
+    return insert_if_absent(conn, outbox, [row]) == 1
 
 
 def claim_batch(

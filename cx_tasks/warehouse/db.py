@@ -90,3 +90,16 @@ def upsert(
     for start in range(0, len(rows), chunk_size):
         conn.execute(stmt, rows[start:start + chunk_size])
     return len(rows)
+
+
+def insert_if_absent(
+    conn: Connection, table: Table, rows: Iterable[Mapping[str, Any]], *, chunk_size: int = 20_000
+) -> int:
+    """Insert the rows whose primary key is not stored yet (stored rows stay as they are);
+    return how many were new."""
+    rows = list(rows)
+    insert = {"sqlite": sqlite.insert, "postgresql": postgresql.insert}[conn.dialect.name]
+    keys = [c.name for c in table.primary_key.columns]
+    stmt = insert(table).on_conflict_do_nothing(index_elements=keys)
+    return sum(conn.execute(stmt, rows[start:start + chunk_size]).rowcount
+               for start in range(0, len(rows), chunk_size))

@@ -7,7 +7,9 @@ from airflow.sdk import Asset
 CX_EVENTS = Asset(name="cx_events", uri="cx://collect/events")
 """Trigger events detected (delivery completed, OTIF miss, claim closed, ticket resolved,
 document delay); updated by ``cx_collect_nightly``'s ``detect_events``. The event's
-``extra`` holds the detection window and the number of events stored."""
+``extra`` holds the detection window (``interval_start``, ``interval_end``), the events
+``detected`` and how many were ``new`` (stored with ``interval_start`` = the window's start),
+and ``gate_passed``."""
 
 CX_METRICS = Asset(name="cx_metrics", uri="cx://collect/metrics")
 """Computable metrics published for a day (``extra``: ``as_of``); updated by

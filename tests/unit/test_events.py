@@ -254,10 +254,12 @@ def url(request, tmp_path) -> str:
     return url
 
 
-def test_store_events_upserts_on_event_id(url) -> None:
+def test_store_events_keeps_the_first_record_of_an_event(url) -> None:
     found = detect_events(_frames(), START, END, MetricParameters(otif=TOLERANCE))
     assert store_events(url, found, START) == 3
-    assert store_events(url, found, START) == 3  # rerun: the same three rows rewritten
+    assert store_events(url, found, START) == 0  # rerun: nothing new
+    later = found.assign(payload="{}")  # a later run's view of the same events
+    assert store_events(url, later, END) == 0
     with engine_for(url).connect() as conn:
         rows = conn.execute(select(events_table).order_by(events_table.c.event_id)).mappings().all()
     assert [r["event_id"] for r in rows] == [
@@ -266,3 +268,37 @@ def test_store_events_upserts_on_event_id(url) -> None:
     assert rows[0]["occurred_at"] == datetime(2026, 5, 11, 0, 30)
     assert json.loads(rows[0]["payload"]) == {"lines": 1, "shipments": 1, "completed_by": "S1"}
     assert rows[1]["contact_id"] is None and rows[1]["client_id"] == "C-O1"
+
+
+# ---- what was known when: rows loaded by later runs, rows that arrive late ------------------
+
+NEXT_START, NEXT_END = END, datetime(2026, 5, 12, 2)
+
+
+def test_a_row_loaded_by_a_later_run_is_unknown_and_reported_when_it_arrives() -> None:
+    # K1 closed 05-10 12:00, inside the window, but entered late: loaded by the next run
+    claims = frame_of("sd_claims", [
+        dict(claim_id="K1", client_id="C1", contact_id="P1", order_id=None,
+             opened_at=datetime(2026, 5, 10, 2), closed_at=datetime(2026, 5, 10, 12),
+             text="t", updated_at=datetime(2026, 5, 11, 9))]).assign(interval_start=NEXT_START)
+    frames = {**_frames(), "sd_claims": claims}
+    params = MetricParameters(otif=TOLERANCE)
+    assert "claim_closed:K1" not in set(detect_events(frames, START, END, params)["event_id"])
+    late = detect_events(frames, NEXT_START, NEXT_END, params).set_index("event_id")
+    assert late.loc["claim_closed:K1", "occurred_at"] == pd.Timestamp("2026-05-10 12:00")
+
+
+def test_a_late_delivery_record_completes_the_order_when_it_is_loaded() -> None:
+    # S1 delivered 05-10 09:00 (in the window) but its record was loaded by the next run
+    lines = _lines(_line("L1", "O1")).assign(interval_start=START)
+    shipments = _shipments(("S1", "L1", 100.0, datetime(2026, 5, 10, 9))).assign(
+        interval_start=NEXT_START)
+    orders = _orders("O1")
+    frames = {**_frames(), "erp_order_lines": lines, "wms_shipments": shipments,
+              "erp_orders": orders}
+    params = MetricParameters(otif=TOLERANCE)
+    on_time = detect_events(frames, START, END, params)
+    assert "delivery_completed:O1" not in set(on_time["event_id"])
+    assert "otif_miss:O1" in set(on_time["event_id"])  # what was known: nothing delivered
+    late = detect_events(frames, NEXT_START, NEXT_END, params).set_index("event_id")
+    assert late.loc["delivery_completed:O1", "occurred_at"] == pd.Timestamp("2026-05-10 09:00")
