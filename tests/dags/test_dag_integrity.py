@@ -48,6 +48,19 @@ def test_every_dag_has_tags_owner_and_retries(dag_bag) -> None:
             assert task.retries >= 1, f"{dag_id}.{task.task_id}: retries"
 
 
+def test_a_task_failing_for_good_mails_the_data_engineers(dag_bag) -> None:
+    from airflow.providers.smtp.notifications.smtp import SmtpNotifier
+
+    for dag_id, dag in dag_bag.dags.items():
+        for task in dag.tasks:
+            callbacks = task.on_failure_callback
+            if not isinstance(callbacks, list):
+                callbacks = [callbacks]
+            notifiers = [c for c in callbacks if isinstance(c, SmtpNotifier)]
+            assert [n.to for n in notifiers] == [["data-engineers@example.com"]], (
+                f"{dag_id}.{task.task_id}")
+
+
 @pytest.mark.parametrize("dag_file", DAG_FILES, ids=lambda p: p.name)
 def test_dag_file_parses_fast_without_heavy_imports(dag_file: Path) -> None:
     out = subprocess.run([sys.executable, "-c", _PARSE_TIMER, str(dag_file)],
