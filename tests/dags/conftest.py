@@ -6,8 +6,6 @@ import os
 
 import pytest
 
-pytestmark = pytest.mark.airflow
-
 
 @pytest.fixture(scope="session")
 def dag_bag():
