@@ -18,8 +18,10 @@ from collections.abc import Iterator, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
+import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 from sqlalchemy import (
     Boolean,
     Connection,
@@ -138,6 +140,34 @@ def previous_rows_in(conn: Connection, table_name: str, interval_start: datetime
     return list(conn.scalars(query))
 
 
+def _text(values: pd.Series | Sequence[str]) -> pa.Array:
+    return pa.array(values, type=pa.string(), from_pandas=True)
+
+
+def is_in(values: pd.Series, candidates: pd.Series | Sequence[str]) -> np.ndarray:
+    """Which of the text ``values`` are among ``candidates`` (a null never is)."""
+    found = pc.is_in(_text(values), value_set=_text(candidates).drop_null())
+    return found.to_numpy(zero_copy_only=False).astype(bool)
+
+
+def lookup(keys: pd.Series, table: pd.Series) -> np.ndarray:
+    """For each text key, the float ``table`` holds under it (its index); NaN where none."""
+    where = pc.index_in(_text(keys), value_set=_text(table.index.to_series()))
+    positions = where.fill_null(-1).to_numpy(zero_copy_only=False)
+    found = positions >= 0
+    values = np.full(len(keys), np.nan)
+    values[found] = table.to_numpy(dtype="float64")[positions[found]]
+    return values
+
+
+def only_where(values: pd.Series, mask: np.ndarray) -> pd.Series:
+    """``values`` where ``mask`` holds, None elsewhere, as an object column."""
+    out = np.full(len(values), None, dtype=object)
+    chosen = np.flatnonzero(mask)
+    out[chosen] = values.iloc[chosen].to_numpy(dtype=object)
+    return pd.Series(out, index=values.index, dtype=object)
+
+
 def staged_rows(conn: Connection, table_name: str, column: str, values: Sequence[str],
                 columns: Sequence[str]) -> pd.DataFrame:
     """``columns`` of the staged rows of a table whose ``column`` is one of ``values``."""
@@ -148,7 +178,7 @@ def staged_rows(conn: Connection, table_name: str, column: str, values: Sequence
         return pd.DataFrame({c: pd.Series([], dtype=object) for c in columns})
     if len(values) > LOOKUP_WHOLE_TABLE:
         frame = pd.read_sql(selected, conn)
-        return frame[frame[column].isin(values)].reset_index(drop=True)
+        return frame[is_in(frame[column], values)].reset_index(drop=True)
     parts = [pd.read_sql(selected.where(staging.c[column].in_(values[i:i + LOOKUP_CHUNK])), conn)
              for i in range(0, len(values), LOOKUP_CHUNK)]
     return pd.concat(parts, ignore_index=True)

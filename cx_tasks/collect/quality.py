@@ -27,8 +27,10 @@ from __future__ import annotations
 
 import hashlib
 import json
+import multiprocessing
 import time
 from collections.abc import Iterator, Mapping
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -51,9 +53,8 @@ from cx_tasks.collect.expectations import (
     GxRunner,
     Outcome,
     QualityRules,
-    delivered_cap_column,
-    delivered_total_column,
     freshness_check,
+    over_cap_column,
     quality_rules,
     quarantine_share_check,
     row_checks,
@@ -73,7 +74,10 @@ from cx_tasks.collect.extract import (
 )
 from cx_tasks.collect.load import (
     gate_record,
+    is_in,
     load_staging,
+    lookup,
+    only_where,
     previous_rows_in,
     record_gate,
     record_load,
@@ -153,38 +157,38 @@ def parse_column(column: Column, text: pd.Series) -> pd.Series:
 def unresolved(conn: Connection, values: pd.Series, parent: SourceTable,
                accepted: pd.Series) -> pd.Series:
     """Reference values found neither among ``accepted`` parent keys nor in staging; else null."""
-    present = values.notna()
-    missing = present & ~values.isin(accepted)
-    candidates = values[missing].unique().tolist()
+    missing = values.notna().to_numpy() & ~is_in(values, accepted)
+    candidates = pd.unique(values[missing]).tolist()
     staged = staged_rows(conn, parent.name, parent.key, candidates, [parent.key])[parent.key]
-    return values.where(missing & ~values.isin(staged))
+    return only_where(values, missing & ~is_in(values, staged))
 
 
-def delivered_columns(conn: Connection, raw: pd.DataFrame, delivered: pd.Series,
-                      accepted_quantity: pd.Series, rules: QualityRules,
-                      ) -> tuple[pd.Series, pd.Series]:
-    """Per shipment, its line's delivered total (all its shipments) and the line's cap.
+def delivered_over_cap(conn: Connection, raw: pd.DataFrame, delivered: pd.Series,
+                       accepted_quantity: pd.Series, rules: QualityRules) -> pd.Series:
+    """Per shipment with a delivered quantity, how much its line's delivered total exceeds
+    the line's cap (negative: below it; NaN when the line's ordered quantity is unknown).
 
     The total adds this interval's shipments with a unique key to the staged shipments
     of the line that this interval does not replace; the cap is the line's ordered
     quantity (from this interval's valid lines, else staging) times the allowed share.
     """
     ids, lines = raw["shipment_id"], raw["order_line_id"]
-    counted = delivered.notna() & ids.notna() & lines.notna() & ~ids.duplicated(keep=False)
-    touched = lines[counted].unique().tolist()
-    staged = staged_rows(conn, DELIVERY_TABLE, "order_line_id", touched,
+    counted = ((delivered.notna() & ids.notna() & lines.notna()).to_numpy()
+               & ~ids.duplicated(keep=False).to_numpy())
+    touched = pd.Series(pd.unique(lines[counted]), dtype="str")
+    staged = staged_rows(conn, DELIVERY_TABLE, "order_line_id", touched.tolist(),
                          ["shipment_id", "order_line_id", DELIVERED])
-    staged = staged[~staged["shipment_id"].isin(ids)]
+    staged = staged[~is_in(staged["shipment_id"], ids)]
     totals = delivered[counted].groupby(lines[counted]).sum().add(
         staged.groupby("order_line_id")[DELIVERED].sum(), fill_value=0)
-    unknown = [line for line in touched if line not in accepted_quantity.index]
-    staged_lines = staged_rows(conn, ORDERED_TABLE, "order_line_id", unknown,
+    unknown = touched[~is_in(touched, accepted_quantity.index.to_series())]
+    staged_lines = staged_rows(conn, ORDERED_TABLE, "order_line_id", unknown.tolist(),
                                ["order_line_id", ORDERED])
     ordered = pd.concat([accepted_quantity,
                          staged_lines.set_index("order_line_id")[ORDERED].astype("float64")])
-    total = lines.map(totals).astype("float64").where(delivered.notna())
-    cap = lines.map(ordered).astype("float64") * rules.max_delivered_share
-    return total, cap
+    total = lookup(lines, totals)
+    cap = lookup(lines, ordered) * rules.max_delivered_share
+    return pd.Series(total - cap, index=raw.index).where(delivered.notna())
 
 
 def check_frame(conn: Connection, table: SourceTable, raw: pd.DataFrame,
@@ -197,18 +201,15 @@ def check_frame(conn: Connection, table: SourceTable, raw: pd.DataFrame,
             continue
         value = parse_column(column, raw[column.name])
         columns[value_column(column.name)] = value
-        columns[unparsed_column(column.name)] = raw[column.name].where(
-            value.isna() & raw[column.name].notna()).astype(object)
+        columns[unparsed_column(column.name)] = only_where(
+            raw[column.name], (value.isna() & raw[column.name].notna()).to_numpy())
     for ref in table.references:
         parent = source_table(ref.table)
         columns[unresolved_column(ref.column)] = unresolved(
-            conn, raw[ref.column], parent, accepted.get(parent.name, pd.Series([], dtype=str)),
-        ).astype(object)
+            conn, raw[ref.column], parent, accepted.get(parent.name, pd.Series([], dtype=str)))
     if table.name == DELIVERY_TABLE:
-        total, cap = delivered_columns(conn, raw, columns[value_column(DELIVERED)],
-                                       accepted_quantity, rules)
-        columns[delivered_total_column()] = total
-        columns[delivered_cap_column()] = cap
+        columns[over_cap_column()] = delivered_over_cap(
+            conn, raw, columns[value_column(DELIVERED)], accepted_quantity, rules)
     return pd.DataFrame(columns, index=pd.RangeIndex(len(raw)))
 
 
@@ -230,14 +231,12 @@ def row_key(key: Any, row_payload: str, duplicated: bool) -> str:
 
 
 def _detail(meaning: str, value: Any) -> str:
-    if isinstance(value, tuple | list):
-        return f"{meaning}: " + ", ".join(f"{v:g}" if isinstance(v, float) else str(v)
-                                          for v in value)
+    """A quarantine entry's detail: what the rule means, then the offending value if any."""
     if value is None or (isinstance(value, float) and np.isnan(value)):
         return meaning
     if isinstance(value, datetime):
         return f"{meaning}: {value.isoformat(sep=' ')}"
-    return f"{meaning}: {value}"
+    return f"{meaning}: {value:g}" if isinstance(value, float) else f"{meaning}: {value}"
 
 
 def quarantine_entries(table: SourceTable, raw: pd.DataFrame,
@@ -297,7 +296,9 @@ def _gate_table(conn: Connection, gx: GxRunner, table: SourceTable, frame: pd.Da
     entries, quarantined = quarantine_entries(table, raw, outcomes)
     valid = np.ones(len(raw), dtype=bool)
     valid[list(quarantined)] = False
-    rows = _typed_source(table, checked)[valid].reset_index(drop=True)
+    rows = _typed_source(table, checked)
+    if quarantined:
+        rows = rows[valid].reset_index(drop=True)
     state.accepted[table.name] = rows[table.key]
     if table.name == ORDERED_TABLE:
         state.accepted_quantity = rows.set_index(table.key)[ORDERED]
@@ -412,13 +413,37 @@ class LandedFrames(Mapping[str, pd.DataFrame]):
         return len(self.paths)
 
 
+def extract_and_land(source_url: str, table_name: str, landing_dir: Path, start: datetime,
+                     end: datetime) -> Path:
+    """Extract one table's rows of ``[start, end)`` and land them; return the file."""
+    return land(extract_interval(source_url, table_name, start, end), landing_dir, table_name,
+                start)
+
+
+def land_interval(source_url: str, landing_dir: Path, start: datetime, end: datetime,
+                  workers: int = 1) -> dict[str, Path]:
+    """Extract and land every contract table, ``workers`` tables at a time.
+
+    With more than one worker each table is extracted in a process of its own (started
+    afresh, which costs a second or two: worth it for a history load, not for a night).
+    """
+    if workers <= 1:
+        return {t.name: extract_and_land(source_url, t.name, landing_dir, start, end)
+                for t in SOURCE_TABLES}
+    with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")) as pool:
+        futures = {t.name: pool.submit(extract_and_land, source_url, t.name, landing_dir,
+                                       start, end) for t in SOURCE_TABLES}
+        import great_expectations  # noqa: F401 - its slow import overlaps the extraction
+
+        return {name: future.result() for name, future in futures.items()}
+
+
 def collect_interval(warehouse_url: str, source_url: str, landing_dir: Path,
-                     start: datetime, end: datetime, *,
-                     quality_dir: Path | None = None) -> GateResult:
+                     start: datetime, end: datetime, *, quality_dir: Path | None = None,
+                     workers: int = 1) -> GateResult:
     """Extract every contract table for ``[start, end)``, land it, validate and load it."""
     began = time.perf_counter()
-    paths = {t.name: land(extract_interval(source_url, t.name, start, end),
-                          landing_dir, t.name, start) for t in SOURCE_TABLES}
+    paths = land_interval(source_url, landing_dir, start, end, workers)
     extracted = time.perf_counter() - began
     result = validate_and_load(warehouse_url, source_url, LandedFrames(paths), start, end,
                                quality_dir=quality_dir)
