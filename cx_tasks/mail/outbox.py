@@ -38,7 +38,6 @@ from sqlalchemy import Connection, func, select, tuple_, update
 from cx_tasks.warehouse.db import engine_for, insert_if_absent
 from cx_tasks.warehouse.schema import outbox
 
-Status = Literal["queued", "sending", "sent", "failed", "suppressed"]
 Result = Literal["sent", "transient", "permanent"]
 
 MESSAGE_ID_DOMAIN = "cx-loop"
