@@ -180,7 +180,7 @@ def row_checks(table: SourceTable, rules: QualityRules, end: datetime) -> list[C
         checks.append(Check(
             f"{DELIVERY_TABLE}.{DELIVERED}.within_{percent}pct_of_ordered",
             "ExpectColumnValuesToBeBetween", {"column": over_cap_column(), "max_value": 0},
-            f"the line delivers more than {percent}% of its ordered quantity, by"))
+            f"the line's deliveries exceed {percent}% of its ordered quantity; excess"))
     return checks
 
 

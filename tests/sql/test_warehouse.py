@@ -1,0 +1,76 @@
+"""Warehouse writes of the collect stage on SQLite and PostgreSQL: migrations and upserts."""
+
+from __future__ import annotations
+
+import sqlite3
+from datetime import datetime
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from sqlalchemy import inspect, select
+
+from cx_tasks.collect.load import load_staging, upsert_frame
+from cx_tasks.warehouse.db import engine_for, migrate, upsert
+from cx_tasks.warehouse.schema import STAGING, metadata, schema_version
+
+
+def test_migrate_creates_every_table_and_a_second_run_changes_nothing(warehouse_url: str) -> None:
+    engine = engine_for(warehouse_url)
+    assert {t.name for t in metadata.sorted_tables} <= set(inspect(engine).get_table_names())
+    with engine.connect() as conn:
+        versions = conn.execute(select(schema_version)).all()
+    assert migrate(engine) == max(v for v, _ in versions)
+    with engine.connect() as conn:
+        assert conn.execute(select(schema_version)).all() == versions
+
+
+def _product(name: str, updated_at: str) -> pd.DataFrame:
+    return pd.DataFrame({"product_id": ["P1"], "name": [name], "category": [None],
+                         "unit": ["t"], "updated_at": [pd.Timestamp(updated_at)]})
+
+
+def test_an_older_version_never_replaces_a_newer_one(warehouse_url: str) -> None:
+    staged = STAGING["erp_products"]
+    engine = engine_for(warehouse_url)
+
+    def load(name: str, updated_at: str, interval: datetime) -> tuple[str, datetime]:
+        with engine.begin() as conn:
+            load_staging(conn, "erp_products", _product(name, updated_at), interval)
+            return conn.execute(select(staged.c.name, staged.c.updated_at)).one()
+
+    assert load("v2", "2026-05-02 10:00", datetime(2026, 5, 2)) == (
+        "v2", datetime(2026, 5, 2, 10))
+    # re-running the day before brings the older version 1: it must not win
+    assert load("v1", "2026-05-01 09:00", datetime(2026, 5, 1)) == (
+        "v2", datetime(2026, 5, 2, 10))
+    assert load("v3", "2026-05-03 08:00", datetime(2026, 5, 3)) == (
+        "v3", datetime(2026, 5, 3, 8))
+
+
+def test_sqlite_bulk_path_stores_exactly_what_sqlalchemy_stores(tmp_path: Path) -> None:
+    table = STAGING["wms_shipments"]
+    frame = pd.DataFrame({
+        "shipment_id": ["S1", "S2"], "order_line_id": ["L1", "L2"],
+        "warehouse": ["WH1", "WH2"], "carrier": ["A", "B"],
+        "shipped_qty": [10.0, 2.5], "delivered_qty": [9.5, np.nan],
+        "shipped_at": pd.to_datetime(["2026-05-01 06:00:00.123456", "2026-05-01 07:00"],
+                                     format="ISO8601"),
+        "delivered_at": pd.to_datetime(["2026-05-01 09:30", None]),
+        "updated_at": pd.to_datetime(["2026-05-01 09:30", "2026-05-01 07:00"]),
+        "interval_start": pd.to_datetime(["2026-05-01", "2026-05-01"]),
+    })
+    stored = []
+    for name, write in (("bulk", lambda conn: upsert_frame(conn, table, frame)),
+                        ("rows", lambda conn: upsert(conn, table, [
+                            {k: (None if pd.isna(v) else v) for k, v in row.items()}
+                            for row in frame.to_dict("records")]))):
+        path = tmp_path / f"{name}.db"
+        engine = engine_for(f"sqlite:///{path}")
+        migrate(engine)
+        with engine.begin() as conn:
+            write(conn)
+        with sqlite3.connect(path) as raw:
+            stored.append(raw.execute("SELECT * FROM stg_wms_shipments ORDER BY 1").fetchall())
+    assert stored[0] == stored[1]
+    assert stored[0][0][6] == "2026-05-01 06:00:00.123456"  # SQLAlchemy's storage form

@@ -1,0 +1,135 @@
+"""The quality gate's pure parts: parsing raw text, rule names and ranges, keys, thresholds."""
+
+from __future__ import annotations
+
+import hashlib
+import math
+from datetime import datetime
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from pydantic import ValidationError
+
+from cx_tasks.collect.contract import source_table
+from cx_tasks.collect.expectations import (
+    QualityRules,
+    date_range,
+    quality_rules,
+    row_checks,
+    volume_check,
+)
+from cx_tasks.collect.extract import interval_params, naive_utc, text_array, text_frame
+from cx_tasks.collect.quality import (
+    parse_booleans,
+    parse_numbers,
+    parse_times,
+    payload,
+    row_key,
+)
+from cx_tasks.sqltemplates import render_sql
+
+END = datetime(2026, 5, 2)
+
+
+def _text(*values: str | None) -> pd.Series:
+    return pd.Series(list(values), dtype="str")
+
+
+def test_numbers_parse_only_plain_decimal_text() -> None:
+    parsed = parse_numbers(_text("10", " 2.5 ", "-3", "1e3", ".5", "n/a", "12,5", "inf", None))
+    expected = [10.0, 2.5, -3.0, 1000.0, 0.5]  # then five values that are not numbers
+    assert parsed.iloc[:5].tolist() == expected
+    assert parsed.iloc[5:].isna().all()
+
+
+def test_integers_reject_fractions() -> None:
+    parsed = parse_numbers(_text("7", "7.5"), pattern=r"^[+-]?\d+$")
+    assert parsed.iloc[0] == 7.0 and math.isnan(parsed.iloc[1])
+
+
+def test_booleans_accept_the_usual_spellings_only() -> None:
+    parsed = parse_booleans(_text("1", "0", "TRUE", "f", "yes", "maybe", None))
+    assert parsed.tolist()[:5] == [True, False, True, False, True]
+    assert parsed.isna().tolist()[5:] == [True, True]
+
+
+def test_times_parse_iso_text_and_reject_impossible_dates() -> None:
+    parsed = parse_times(_text("2026-05-01", "2026-05-01 10:30:00", "2026-05-01T10:30:00+03:00",
+                               "2026-02-30", "yesterday", "9999-12-31"))
+    assert parsed.dtype == "datetime64[ns]"
+    assert parsed.iloc[:3].tolist() == [pd.Timestamp("2026-05-01"),
+                                        pd.Timestamp("2026-05-01 10:30"),
+                                        pd.Timestamp("2026-05-01 07:30")]  # +03:00 -> UTC
+    assert parsed.iloc[3:5].isna().all()
+    # beyond datetime64[ns] (year 2262): clipped, so it fails the sane range, not the parse
+    assert parsed.iloc[5] == pd.Timestamp("2262-01-01")
+
+
+def test_source_values_become_their_text() -> None:
+    mixed = text_array([1.5, "n/a", None, 2]).to_pylist()
+    assert mixed == ["1.5", "n/a", None, "2"]
+    frame = text_frame(pd.DataFrame({"when": [datetime(2026, 5, 1, 8)], "flag": [True]}))
+    assert frame.iloc[0].tolist() == ["2026-05-01 08:00:00.000000", "true"]
+
+
+def test_row_key_is_the_key_or_a_hash_of_the_row() -> None:
+    text = payload({"order_line_id": None, "quantity": 2.0})
+    assert text == '{"order_line_id": null, "quantity": "2.0"}'
+    digest = hashlib.sha1(text.encode()).hexdigest()
+    assert row_key("L1", text, duplicated=False) == "L1"
+    assert row_key(None, text, duplicated=False) == f"sha1:{digest}"
+    assert row_key("L1", text, duplicated=True) == f"L1#sha1:{digest}"
+
+
+def test_row_rules_of_order_lines_follow_the_contract() -> None:
+    rules = {c.rule for c in row_checks(source_table("erp_order_lines"), QualityRules(), END)}
+    for name in ("order_line_id.not_null", "order_line_id.unique", "quantity.numeric",
+                 "quantity.non_negative", "price.numeric", "cancelled.boolean",
+                 "promised_date.valid_date", "promised_date.sane_range",
+                 "order_id.resolves_to.erp_orders", "product_id.resolves_to.erp_products"):
+        assert f"erp_order_lines.{name}" in rules
+    shipments = {c.rule for c in row_checks(source_table("wms_shipments"), QualityRules(), END)}
+    assert "wms_shipments.delivered_qty.within_110pct_of_ordered" in shipments
+    assert "wms_shipments.delivered_qty.not_null" not in shipments  # optional column
+
+
+def test_planned_dates_may_lie_two_years_ahead_events_not_after_the_end() -> None:
+    rules = QualityRules()
+    lines, shipments = source_table("erp_order_lines"), source_table("wms_shipments")
+    # 2026-05-02 + 730 days = 2028-05-01
+    assert date_range(lines, "promised_date", rules, END) == (datetime(2000, 1, 1),
+                                                               datetime(2028, 5, 1))
+    assert date_range(shipments, "delivered_at", rules, END) == (datetime(2000, 1, 1), END)
+
+
+def test_volume_band_is_half_the_median_either_side() -> None:
+    check = volume_check(source_table("erp_orders"), QualityRules(), [90, 100, 130, 80])
+    # median of 80, 90, 100, 130 = 95; band [ceil(47.5), floor(142.5)] = [48, 142]
+    assert check.kwargs == {"min_value": 48, "max_value": 142}
+    skipped = volume_check(source_table("erp_orders"), QualityRules(), [100, 100])
+    assert skipped == "erp_orders.row_volume: skipped, 2 previous interval(s), needs 3"
+
+
+def test_quality_rules_load_and_reject_unknown_columns(tmp_path: Path) -> None:
+    rules = quality_rules()
+    assert rules.max_delivered_share == 1.10 and rules.volume.history == 7
+    (tmp_path / "quality.yaml").write_text("planned_date_columns: [erp_orders.shipped_at]\n")
+    with pytest.raises(ValidationError, match="not a date column"):
+        quality_rules(tmp_path)
+
+
+def test_interval_bounds_are_text_on_sqlite_and_naive_utc_everywhere() -> None:
+    start = datetime.fromisoformat("2026-05-01T02:00:00+02:00")
+    assert naive_utc(start) == datetime(2026, 5, 1)
+    assert interval_params("sqlite", start, END) == {"start": "2026-05-01 00:00:00",
+                                                     "end": "2026-05-02 00:00:00"}
+    assert interval_params("postgresql", start, END) == {"start": datetime(2026, 5, 1),
+                                                         "end": END}
+
+
+def test_templates_render_with_bind_parameters_not_values() -> None:
+    statement = render_sql("extract/erp_orders")
+    assert set(statement.compile().params) == {"start", "end"}
+    freshness = render_sql("extract/freshness.sql", table="erp_orders")
+    assert "FROM erp_orders" in str(freshness)
