@@ -239,7 +239,6 @@ class GxRunner:
             analytics_enabled=False,
             progress_bars=ProgressBarsConfig(globally=False),
         ))
-        self.source = self.context.data_sources.add_pandas("cx_collect")
         self.results_dir = results_dir
 
     def run(self, name: str, frame: pd.DataFrame, checks: Sequence[Check]) -> list[Outcome]:
@@ -252,11 +251,16 @@ class GxRunner:
         by_rule = {c.rule: c for c in checks}
         suite = self.context.suites.add(gx.ExpectationSuite(name=name, expectations=[
             getattr(gxe, c.expectation)(**c.kwargs, meta={"rule": c.rule}) for c in checks]))
-        batch = self.source.add_dataframe_asset(name).add_batch_definition_whole_dataframe(name)
-        definition = self.context.validation_definitions.add(
-            gx.ValidationDefinition(name=name, data=batch, suite=suite))
-        result = definition.run(batch_parameters={"dataframe": frame}, result_format={
-            "result_format": "COMPLETE", "return_unexpected_index_query": False})
+        # a data source per run, dropped after it: its engine caches the batch and metrics
+        source = self.context.data_sources.add_pandas(name)
+        try:
+            batch = source.add_dataframe_asset(name).add_batch_definition_whole_dataframe(name)
+            definition = self.context.validation_definitions.add(
+                gx.ValidationDefinition(name=name, data=batch, suite=suite))
+            result = definition.run(batch_parameters={"dataframe": frame}, result_format={
+                "result_format": "COMPLETE", "return_unexpected_index_query": False})
+        finally:
+            self.context.data_sources.delete(name)
         if self.results_dir is not None:
             self.results_dir.mkdir(parents=True, exist_ok=True)
             (self.results_dir / f"{name}.json").write_text(

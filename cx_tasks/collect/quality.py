@@ -286,9 +286,20 @@ def _typed_source(table: SourceTable, checked: pd.DataFrame) -> pd.DataFrame:
                          for c in table.columns})
 
 
-def _gate_table(conn: Connection, gx: GxRunner, table: SourceTable, frame: pd.DataFrame,
-                start: datetime, end: datetime, rules: QualityRules, state: _Interval) -> None:
-    began = time.perf_counter()
+@dataclass
+class _Validated:
+    """One table of the interval after validation: what to load and what to quarantine."""
+
+    rows: pd.DataFrame
+    entries: list[dict[str, str]]
+    rows_in: int
+    rows_quarantined: int
+    max_updated_at: datetime | None
+
+
+def _validate_table(conn: Connection, gx: GxRunner, table: SourceTable, frame: pd.DataFrame,
+                    start: datetime, end: datetime, rules: QualityRules,
+                    state: _Interval) -> _Validated:
     raw = text_frame(frame.reindex(columns=table.column_names))
     checked = check_frame(conn, table, raw, rules, state.accepted, state.accepted_quantity)
     outcomes = gx.run(f"{table.name}.rows", checked, row_checks(table, rules, end)) if len(
@@ -302,7 +313,6 @@ def _gate_table(conn: Connection, gx: GxRunner, table: SourceTable, frame: pd.Da
     state.accepted[table.name] = rows[table.key]
     if table.name == ORDERED_TABLE:
         state.accepted_quantity = rows.set_index(table.key)[ORDERED]
-    flags = pd.DataFrame({QUARANTINED: (~valid).astype("float64")})
     checks: list[Check] = []
     volume = volume_check(table, rules, previous_rows_in(
         conn, table.name, start, rules.volume.history)) if (
@@ -313,24 +323,37 @@ def _gate_table(conn: Connection, gx: GxRunner, table: SourceTable, frame: pd.Da
         checks.append(volume)
     if len(raw):
         checks.append(quarantine_share_check(table, rules))
+    flags = pd.DataFrame({QUARANTINED: (~valid).astype("float64")})
     state.suite_outcomes += gx.run(f"{table.name}.table", flags, checks)
-    state.seconds["validate"] += time.perf_counter() - began
+    updated = checked[value_column("updated_at")].max()
+    return _Validated(rows, entries, len(raw), len(quarantined),
+                      None if pd.isna(updated) else updated.to_pydatetime())
 
-    began = time.perf_counter()
-    loaded = load_staging(conn, table.name, rows, start)
-    replace_quarantine(conn, table.name, start, entries)
-    counts = {"rows_in": len(raw), "rows_loaded": loaded, "rows_quarantined": len(quarantined)}
+
+def _load_table(conn: Connection, table: SourceTable, validated: _Validated, start: datetime,
+                end: datetime, state: _Interval) -> None:
+    loaded = load_staging(conn, table.name, validated.rows, start)
+    replace_quarantine(conn, table.name, start, validated.entries)
+    counts = {"rows_in": validated.rows_in, "rows_loaded": loaded,
+              "rows_quarantined": validated.rows_quarantined}
     if counts["rows_in"] != counts["rows_loaded"] + counts["rows_quarantined"]:
         raise RuntimeError(f"{table.name}: {counts['rows_in']} rows in but "
                            f"{counts['rows_loaded']} loaded + {counts['rows_quarantined']} "
                            "quarantined")
-    updated = checked[value_column("updated_at")].max()
-    record_load(conn, table.name, start, end, counts,
-                None if pd.isna(updated) else updated.to_pydatetime())
+    record_load(conn, table.name, start, end, counts, validated.max_updated_at)
     state.tables[table.name] = counts
-    for entry in entries:
+    for entry in validated.entries:
         state.quarantined_by_rule[entry["rule"]] = state.quarantined_by_rule.get(
             entry["rule"], 0) + 1
+
+
+def _gate_table(conn: Connection, gx: GxRunner, table: SourceTable, frame: pd.DataFrame,
+                start: datetime, end: datetime, rules: QualityRules, state: _Interval) -> None:
+    began = time.perf_counter()
+    validated = _validate_table(conn, gx, table, frame, start, end, rules, state)
+    state.seconds["validate"] += time.perf_counter() - began
+    began = time.perf_counter()
+    _load_table(conn, table, validated, start, end, state)
     state.seconds["load"] += time.perf_counter() - began
 
 
