@@ -173,22 +173,31 @@ def delivered_over_cap(conn: Connection, raw: pd.DataFrame, delivered: pd.Series
     quantity (from this interval's valid lines, else staging) times the allowed share.
     """
     ids, lines = raw["shipment_id"], raw["order_line_id"]
-    counted = ((delivered.notna() & ids.notna() & lines.notna()).to_numpy()
+    encoded = pc.dictionary_encode(_arrow(lines))  # each line once, and each row's line
+    codes = encoded.indices.fill_null(-1).to_numpy(zero_copy_only=False)
+    line_ids = pd.Series(encoded.dictionary.to_pandas(), dtype="str")
+    amounts = delivered.to_numpy(dtype="float64")
+    counted = ((codes >= 0) & ~np.isnan(amounts) & ids.notna().to_numpy()
                & ~ids.duplicated(keep=False).to_numpy())
-    touched = pd.Series(pd.unique(lines[counted]), dtype="str")
+    totals = np.bincount(codes[counted], weights=amounts[counted], minlength=len(line_ids))
+    shipped = np.bincount(codes[counted], minlength=len(line_ids)) > 0
+    touched = line_ids[shipped]
     staged = staged_rows(conn, DELIVERY_TABLE, "order_line_id", touched.tolist(),
                          ["shipment_id", "order_line_id", DELIVERED])
     staged = staged[~is_in(staged["shipment_id"], ids)]
-    totals = delivered[counted].groupby(lines[counted]).sum().add(
-        staged.groupby("order_line_id")[DELIVERED].sum(), fill_value=0)
-    unknown = touched[~is_in(touched, accepted_quantity.index.to_series())]
+    staged_codes = pc.index_in(_arrow(staged["order_line_id"]), value_set=encoded.dictionary)
+    np.add.at(totals, staged_codes.to_numpy(zero_copy_only=False).astype(int),
+              staged[DELIVERED].fillna(0).to_numpy(dtype="float64"))
+    ordered = lookup(line_ids, accepted_quantity)
+    unknown = line_ids[np.isnan(ordered) & shipped]
     staged_lines = staged_rows(conn, ORDERED_TABLE, "order_line_id", unknown.tolist(),
                                ["order_line_id", ORDERED])
-    ordered = pd.concat([accepted_quantity,
-                         staged_lines.set_index("order_line_id")[ORDERED].astype("float64")])
-    total = lookup(lines, totals)
-    cap = lookup(lines, ordered) * rules.max_delivered_share
-    return pd.Series(total - cap, index=raw.index).where(delivered.notna())
+    found = pc.index_in(_arrow(staged_lines["order_line_id"]), value_set=encoded.dictionary)
+    ordered[found.to_numpy(zero_copy_only=False).astype(int)] = (
+        staged_lines[ORDERED].to_numpy(dtype="float64"))
+    over = totals - ordered * rules.max_delivered_share
+    per_row = np.where(codes >= 0, over[np.maximum(codes, 0)], np.nan)
+    return pd.Series(per_row, index=raw.index).where(delivered.notna())
 
 
 def check_frame(conn: Connection, table: SourceTable, raw: pd.DataFrame,
