@@ -126,10 +126,10 @@ def cx_collect_nightly() -> None:
 
         from cx_tasks.metrics.compute import compute_and_publish
 
-        as_of = _window()[1].date()
-        published = compute_and_publish(warehouse_url(), as_of)
-        get_current_context()["outlet_events"][CX_METRICS].extra = {"as_of": as_of.isoformat()}
-        return {"as_of": as_of.isoformat(), **published}
+        start, end = _window()
+        published = compute_and_publish(warehouse_url(), end.date(), known_by=start)
+        get_current_context()["outlet_events"][CX_METRICS].extra = {"as_of": published["as_of"]}
+        return published
 
     @task
     def alert_data_engineers(summary: dict[str, Any]) -> dict[str, int]:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from datetime import date
+from datetime import date, datetime
 from typing import Any
 
 import numpy as np
@@ -164,12 +164,19 @@ def segment_means(metrics: pd.DataFrame, clients: pd.DataFrame,
     return summary
 
 
-def compute_and_publish(warehouse_url: str, as_of: date) -> dict[str, Any]:
-    """Read staging, compute every metric as of ``as_of``, publish them; return a summary."""
+def compute_and_publish(
+    warehouse_url: str, as_of: date, known_by: datetime | None = None
+) -> dict[str, Any]:
+    """Read staging, compute every metric as of ``as_of``, publish them; return a summary.
+
+    ``known_by`` (the run's interval start) limits staging to the rows first loaded by
+    that interval or earlier, so a rerun publishes what the first run published even
+    after later intervals have loaded more.
+    """
     params = metric_parameters()
     engine = engine_for(warehouse_url)
     with engine.connect() as conn:
-        frames = {table: read_staging(conn, table, columns)
+        frames = {table: read_staging(conn, table, columns, known_by=known_by)
                   for table, columns in INPUT_COLUMNS.items()}
     metrics = compute_metrics(frames, as_of, params)
     catalogue = metric_catalogue()

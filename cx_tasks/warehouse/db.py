@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy import Connection, Engine, Insert, Table, create_engine, event, select
 from sqlalchemy.dialects import postgresql, sqlite
 
-from cx_tasks.warehouse.schema import metadata, schema_version
+from cx_tasks.warehouse.schema import KEEP_ON_UPDATE, metadata, schema_version
 
 
 @cache
@@ -52,7 +52,8 @@ def migrate(engine: Engine) -> int:
 
 
 def upsert_statement(dialect: str, table: Table, *, newer_than: str | None = None) -> Insert:
-    """``INSERT ... ON CONFLICT (primary key) DO UPDATE`` of every column of ``table``.
+    """``INSERT ... ON CONFLICT (primary key) DO UPDATE`` of every column of ``table``
+    except the key and the columns flagged ``KEEP_ON_UPDATE``.
 
     With ``newer_than`` the update only happens when the incoming row's value in that
     column is at least as new as the stored one.
@@ -60,7 +61,8 @@ def upsert_statement(dialect: str, table: Table, *, newer_than: str | None = Non
     insert = {"sqlite": sqlite.insert, "postgresql": postgresql.insert}[dialect]
     keys = [c.name for c in table.primary_key.columns]
     stmt = insert(table)
-    updates = {c.name: stmt.excluded[c.name] for c in table.columns if c.name not in keys}
+    updates = {c.name: stmt.excluded[c.name] for c in table.columns
+               if c.name not in keys and not c.info.get(KEEP_ON_UPDATE)}
     where = None
     if newer_than is not None:
         where = stmt.excluded[newer_than] >= table.c[newer_than]

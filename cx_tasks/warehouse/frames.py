@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from datetime import datetime
 from typing import Any
 
 import pandas as pd
@@ -40,10 +41,20 @@ def frame_of(table_name: str, rows: Iterable[Mapping[str, Any]]) -> pd.DataFrame
 
 
 def read_staging(
-    bind: Engine | Connection, table_name: str, columns: list[str] | None = None
+    bind: Engine | Connection,
+    table_name: str,
+    columns: list[str] | None = None,
+    known_by: datetime | None = None,
 ) -> pd.DataFrame:
-    """The validated rows of one source table as loaded in staging, with contract dtypes."""
+    """The validated rows of one source table as loaded in staging, with contract dtypes.
+
+    With ``known_by`` (an interval's start) only rows first loaded by that interval or
+    an earlier one: what the pipeline knew when that interval ran.
+    """
     staging = STAGING[table_name]
     selected = [staging.c[c] for c in columns] if columns else list(staging.c)
-    frame = pd.read_sql(select(*selected), bind)
+    query = select(*selected)
+    if known_by is not None:
+        query = query.where(staging.c.interval_start <= known_by)
+    frame = pd.read_sql(query, bind)
     return typed_frame(source_table(table_name), frame)

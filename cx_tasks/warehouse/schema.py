@@ -1,8 +1,11 @@
 """Warehouse tables (SQLAlchemy Core); every table has a natural key, every write upserts.
 
 Staging tables (``stg_<source table>``) mirror the data contract column for column and
-carry ``interval_start``, the data interval that last loaded the row. Nothing stores a
-wall-clock time of the run, so re-running an interval leaves the warehouse identical.
+carry ``interval_start``, the data interval that FIRST loaded the row: a newer version of
+the row replaces its columns but keeps that mark (``KEEP_ON_UPDATE``), so any stage can
+ask "what was known by the end of interval X" and a rerun of X sees what its first run
+saw. Nothing stores a wall-clock time of the run, so re-running an interval leaves the
+warehouse identical.
 """
 
 from __future__ import annotations
@@ -24,6 +27,9 @@ from sqlalchemy.types import TypeEngine
 from cx_tasks.collect.contract import SOURCE_TABLES, ColumnType, SourceTable
 
 metadata = MetaData()
+
+KEEP_ON_UPDATE = "keep_on_update"
+"""Column ``info`` flag: an upsert never changes this column of a stored row."""
 
 _SQL_TYPES: dict[ColumnType, type[TypeEngine]] = {
     "text": Text,
@@ -47,7 +53,8 @@ def _staging_table(source: SourceTable) -> Table:
         for c in source.columns
     ]
     return Table(staging_name(source.name), metadata, *columns,
-                 Column("interval_start", DateTime, nullable=False))
+                 Column("interval_start", DateTime, nullable=False,
+                        info={KEEP_ON_UPDATE: True}))
 
 
 STAGING: dict[str, Table] = {s.name: _staging_table(s) for s in SOURCE_TABLES}
