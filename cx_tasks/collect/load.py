@@ -140,19 +140,21 @@ def previous_rows_in(conn: Connection, table_name: str, interval_start: datetime
     return list(conn.scalars(query))
 
 
-def _text(values: pd.Series | Sequence[str]) -> pa.Array:
-    return pa.array(values, type=pa.string(), from_pandas=True)
+def arrow_text(values: pd.Series | Sequence[str]) -> pa.Array:
+    """Text values as one contiguous Arrow string array (nulls kept)."""
+    array = pa.array(values, type=pa.string(), from_pandas=True)
+    return array.combine_chunks() if isinstance(array, pa.ChunkedArray) else array
 
 
 def is_in(values: pd.Series, candidates: pd.Series | Sequence[str]) -> np.ndarray:
     """Which of the text ``values`` are among ``candidates`` (a null never is)."""
-    found = pc.is_in(_text(values), value_set=_text(candidates).drop_null())
+    found = pc.is_in(arrow_text(values), value_set=arrow_text(candidates).drop_null())
     return found.to_numpy(zero_copy_only=False).astype(bool)
 
 
 def lookup(keys: pd.Series, table: pd.Series) -> np.ndarray:
     """For each text key, the float ``table`` holds under it (its index); NaN where none."""
-    where = pc.index_in(_text(keys), value_set=_text(table.index.to_series()))
+    where = pc.index_in(arrow_text(keys), value_set=arrow_text(table.index.to_series()))
     positions = where.fill_null(-1).to_numpy(zero_copy_only=False)
     found = positions >= 0
     values = np.full(len(keys), np.nan)

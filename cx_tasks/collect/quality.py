@@ -73,6 +73,7 @@ from cx_tasks.collect.extract import (
     text_frame,
 )
 from cx_tasks.collect.load import (
+    arrow_text,
     gate_record,
     is_in,
     load_staging,
@@ -113,13 +114,9 @@ class GateResult:
 
 # --- helper columns -------------------------------------------------------------------
 
-def _arrow(text: pd.Series) -> pa.Array:
-    return pa.array(text, type=pa.string(), from_pandas=True)
-
-
 def parse_numbers(text: pd.Series, pattern: str = NUMBER) -> pd.Series:
     """Text parsed as numbers (float64); NaN where null or not a number matching ``pattern``."""
-    trimmed = pc.utf8_trim_whitespace(_arrow(text))
+    trimmed = pc.utf8_trim_whitespace(arrow_text(text))
     numeric = pc.match_substring_regex(trimmed, pattern)
     values = pc.cast(pc.if_else(numeric, trimmed, pa.scalar(None, pa.string())), pa.float64())
     return pd.Series(values.to_numpy(zero_copy_only=False), index=text.index, dtype="float64")
@@ -127,7 +124,7 @@ def parse_numbers(text: pd.Series, pattern: str = NUMBER) -> pd.Series:
 
 def parse_booleans(text: pd.Series) -> pd.Series:
     """Text parsed as booleans (true/false, t/f, 1/0, yes/no, any case); NA otherwise."""
-    lowered = pc.utf8_lower(pc.utf8_trim_whitespace(_arrow(text)))
+    lowered = pc.utf8_lower(pc.utf8_trim_whitespace(arrow_text(text)))
     true = pc.is_in(lowered, value_set=pa.array(TRUE_TEXT))
     false = pc.is_in(lowered, value_set=pa.array(FALSE_TEXT))
     values = pc.if_else(true, True, pc.if_else(false, False, pa.scalar(None, pa.bool_())))
@@ -173,7 +170,7 @@ def delivered_over_cap(conn: Connection, raw: pd.DataFrame, delivered: pd.Series
     quantity (from this interval's valid lines, else staging) times the allowed share.
     """
     ids, lines = raw["shipment_id"], raw["order_line_id"]
-    encoded = pc.dictionary_encode(_arrow(lines))  # each line once, and each row's line
+    encoded = pc.dictionary_encode(arrow_text(lines))  # each line once, and each row's line
     codes = encoded.indices.fill_null(-1).to_numpy(zero_copy_only=False)
     line_ids = pd.Series(encoded.dictionary.to_pandas(), dtype="str")
     amounts = delivered.to_numpy(dtype="float64")
@@ -185,14 +182,14 @@ def delivered_over_cap(conn: Connection, raw: pd.DataFrame, delivered: pd.Series
     staged = staged_rows(conn, DELIVERY_TABLE, "order_line_id", touched.tolist(),
                          ["shipment_id", "order_line_id", DELIVERED])
     staged = staged[~is_in(staged["shipment_id"], ids)]
-    staged_codes = pc.index_in(_arrow(staged["order_line_id"]), value_set=encoded.dictionary)
+    staged_codes = pc.index_in(arrow_text(staged["order_line_id"]), value_set=encoded.dictionary)
     np.add.at(totals, staged_codes.to_numpy(zero_copy_only=False).astype(int),
               staged[DELIVERED].fillna(0).to_numpy(dtype="float64"))
     ordered = lookup(line_ids, accepted_quantity)
     unknown = line_ids[np.isnan(ordered) & shipped]
     staged_lines = staged_rows(conn, ORDERED_TABLE, "order_line_id", unknown.tolist(),
                                ["order_line_id", ORDERED])
-    found = pc.index_in(_arrow(staged_lines["order_line_id"]), value_set=encoded.dictionary)
+    found = pc.index_in(arrow_text(staged_lines["order_line_id"]), value_set=encoded.dictionary)
     ordered[found.to_numpy(zero_copy_only=False).astype(int)] = (
         staged_lines[ORDERED].to_numpy(dtype="float64"))
     over = totals - ordered * rules.max_delivered_share
@@ -203,8 +200,14 @@ def delivered_over_cap(conn: Connection, raw: pd.DataFrame, delivered: pd.Series
 def check_frame(conn: Connection, table: SourceTable, raw: pd.DataFrame,
                 rules: QualityRules, accepted: Mapping[str, pd.Series],
                 accepted_quantity: pd.Series) -> pd.DataFrame:
-    """The frame GX validates: the raw columns plus every helper column the checks read."""
-    columns: dict[str, pd.Series] = {c: raw[c] for c in raw.columns}
+    """The frame GX validates row by row beyond required values: the key, the columns with
+    allowed values, and every helper column the checks read.
+
+    (Required values are checked on the raw frame itself: GX copies the whole frame
+    for each check that skips nulls, so this frame carries no other raw text.)
+    """
+    columns: dict[str, pd.Series] = {c.name: raw[c.name] for c in table.columns
+                                     if c.name == table.key or c.allowed}
     for column in table.columns:
         if column.type == "text":
             continue
@@ -280,8 +283,8 @@ class _Interval:
     """What validating earlier tables of the interval left for later ones."""
 
     accepted: dict[str, pd.Series] = field(default_factory=dict)
-    accepted_quantity: pd.Series = field(
-        default_factory=lambda: pd.Series([], dtype="float64"))
+    accepted_quantity: pd.Series = field(default_factory=lambda: pd.Series(
+        [], dtype="float64", index=pd.Index([], dtype="str")))
     tables: dict[str, dict[str, int]] = field(default_factory=dict)
     quarantined_by_rule: dict[str, int] = field(default_factory=dict)
     suite_outcomes: list[Outcome] = field(default_factory=list)
@@ -289,9 +292,9 @@ class _Interval:
     seconds: dict[str, float] = field(default_factory=lambda: {"validate": 0.0, "load": 0.0})
 
 
-def _typed_source(table: SourceTable, checked: pd.DataFrame) -> pd.DataFrame:
-    """The contract's columns with parsed values in place of the raw text."""
-    return pd.DataFrame({c.name: checked[c.name if c.type == "text" else value_column(c.name)]
+def _typed_source(table: SourceTable, raw: pd.DataFrame, checked: pd.DataFrame) -> pd.DataFrame:
+    """The contract's columns: text as extracted, other types as parsed for the checks."""
+    return pd.DataFrame({c.name: raw[c.name] if c.type == "text" else checked[value_column(c.name)]
                          for c in table.columns})
 
 
@@ -311,29 +314,34 @@ def _validate_table(conn: Connection, gx: GxRunner, table: SourceTable, frame: p
                     state: _Interval) -> _Validated:
     raw = text_frame(frame.reindex(columns=table.column_names))
     checked = check_frame(conn, table, raw, rules, state.accepted, state.accepted_quantity)
-    outcomes = gx.run(f"{table.name}.rows", checked, row_checks(table, rules, end)) if len(
-        raw) else []
+    outcomes: list[Outcome] = []
+    if len(raw):
+        checks = row_checks(table, rules, end)
+        required = [c for c in checks if c.expectation == "ExpectColumnValuesToNotBeNull"]
+        outcomes = (gx.run(f"{table.name}.required", raw, required)
+                    + gx.run(f"{table.name}.rows", checked,
+                             [c for c in checks if c not in required]))
     entries, quarantined = quarantine_entries(table, raw, outcomes)
     valid = np.ones(len(raw), dtype=bool)
     valid[list(quarantined)] = False
-    rows = _typed_source(table, checked)
+    rows = _typed_source(table, raw, checked)
     if quarantined:
         rows = rows[valid].reset_index(drop=True)
     state.accepted[table.name] = rows[table.key]
     if table.name == ORDERED_TABLE:
         state.accepted_quantity = rows.set_index(table.key)[ORDERED]
-    checks: list[Check] = []
+    table_checks: list[Check] = []
     volume = volume_check(table, rules, previous_rows_in(
         conn, table.name, start, rules.volume.history)) if (
         table.name in rules.volume.tables) else None
     if isinstance(volume, str):
         state.skipped.append(volume)
     elif volume is not None:
-        checks.append(volume)
+        table_checks.append(volume)
     if len(raw):
-        checks.append(quarantine_share_check(table, rules))
+        table_checks.append(quarantine_share_check(table, rules))
     flags = pd.DataFrame({QUARANTINED: (~valid).astype("float64")})
-    state.suite_outcomes += gx.run(f"{table.name}.table", flags, checks)
+    state.suite_outcomes += gx.run(f"{table.name}.table", flags, table_checks)
     updated = checked[value_column("updated_at")].max()
     return _Validated(rows, entries, len(raw), len(quarantined),
                       None if pd.isna(updated) else updated.to_pydatetime())
@@ -401,6 +409,8 @@ def validate_and_load(warehouse_url: str, source_url: str, frames: Mapping[str, 
         failed = sorted(o.rule for o in state.suite_outcomes if not o.success)
         record_gate(conn, start, end, not failed, failed, state.skipped, str(results_dir))
         state.seconds["validate"] += time.perf_counter() - began
+        began = time.perf_counter()
+    state.seconds["load"] += time.perf_counter() - began  # the commit
     return GateResult(
         interval_start=start, interval_end=end, passed=not failed, failed_expectations=failed,
         tables=state.tables, quarantined_by_rule=dict(sorted(state.quarantined_by_rule.items())),
