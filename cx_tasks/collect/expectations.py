@@ -42,6 +42,7 @@ class VolumeRules(BaseModel):
     band: float = Field(0.5, gt=0, lt=1)
     history: int = Field(7, ge=1)
     min_history: int = Field(3, ge=1)
+    min_median_rows: int = Field(50, ge=0)
     tables: list[str] = ["erp_orders", "erp_order_lines", "wms_shipments"]
 
     @field_validator("tables")
@@ -62,6 +63,7 @@ class QualityRules(BaseModel):
     planned_horizon_days: int = Field(730, ge=0)
     max_delivered_share: float = Field(1.10, ge=1)
     max_quarantine_share: float = Field(0.05, ge=0, le=1)
+    min_rows_for_share: int = Field(20, ge=1)
     volume: VolumeRules = VolumeRules()
 
     @field_validator("planned_date_columns")
@@ -191,6 +193,9 @@ def volume_check(table: SourceTable, rules: QualityRules,
         return (f"{table.name}.row_volume: skipped, {len(history)} previous interval(s), "
                 f"needs {rules.volume.min_history}")
     median = statistics.median(history)
+    if median < rules.volume.min_median_rows:
+        return (f"{table.name}.row_volume: skipped, median {median:g} rows of the last "
+                f"{len(history)} intervals is below {rules.volume.min_median_rows}")
     low = math.ceil((1 - rules.volume.band) * median)
     high = math.floor((1 + rules.volume.band) * median)
     return Check(f"{table.name}.row_volume", "ExpectTableRowCountToBeBetween",

@@ -171,10 +171,13 @@ def only_where(values: pd.Series, mask: np.ndarray) -> pd.Series:
 
 
 def staged_rows(conn: Connection, table_name: str, column: str, values: Sequence[str],
-                columns: Sequence[str]) -> pd.DataFrame:
-    """``columns`` of the staged rows of a table whose ``column`` is one of ``values``."""
+                columns: Sequence[str], known_by: datetime) -> pd.DataFrame:
+    """``columns`` of the staged rows of a table whose ``column`` is one of ``values``,
+    among the rows first loaded by the interval starting at ``known_by`` or earlier
+    (so a rerun of an old interval sees what its first run saw)."""
     staging = STAGING[table_name]
-    selected = select(*(staging.c[c] for c in columns))
+    selected = select(*(staging.c[c] for c in columns)).where(
+        staging.c.interval_start <= known_by)
     values = list(values)
     if not values:
         return pd.DataFrame({c: pd.Series([], dtype=object) for c in columns})

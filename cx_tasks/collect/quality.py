@@ -152,16 +152,18 @@ def parse_column(column: Column, text: pd.Series) -> pd.Series:
 
 
 def unresolved(conn: Connection, values: pd.Series, parent: SourceTable,
-               accepted: pd.Series) -> pd.Series:
+               accepted: pd.Series, known_by: datetime) -> pd.Series:
     """Reference values found neither among ``accepted`` parent keys nor in staging; else null."""
     missing = values.notna().to_numpy() & ~is_in(values, accepted)
     candidates = pd.unique(values[missing]).tolist()
-    staged = staged_rows(conn, parent.name, parent.key, candidates, [parent.key])[parent.key]
+    staged = staged_rows(conn, parent.name, parent.key, candidates, [parent.key],
+                         known_by)[parent.key]
     return only_where(values, missing & ~is_in(values, staged))
 
 
 def delivered_over_cap(conn: Connection, raw: pd.DataFrame, delivered: pd.Series,
-                       accepted_quantity: pd.Series, rules: QualityRules) -> pd.Series:
+                       accepted_quantity: pd.Series, rules: QualityRules,
+                       known_by: datetime) -> pd.Series:
     """Per shipment with a delivered quantity, how much its line's delivered total exceeds
     the line's cap (negative: below it; NaN when the line's ordered quantity is unknown).
 
@@ -180,7 +182,7 @@ def delivered_over_cap(conn: Connection, raw: pd.DataFrame, delivered: pd.Series
     shipped = np.bincount(codes[counted], minlength=len(line_ids)) > 0
     touched = line_ids[shipped]
     staged = staged_rows(conn, DELIVERY_TABLE, "order_line_id", touched.tolist(),
-                         ["shipment_id", "order_line_id", DELIVERED])
+                         ["shipment_id", "order_line_id", DELIVERED], known_by)
     staged = staged[~is_in(staged["shipment_id"], ids)]
     staged_codes = pc.index_in(arrow_text(staged["order_line_id"]), value_set=encoded.dictionary)
     np.add.at(totals, staged_codes.to_numpy(zero_copy_only=False).astype(int),
@@ -188,7 +190,7 @@ def delivered_over_cap(conn: Connection, raw: pd.DataFrame, delivered: pd.Series
     ordered = lookup(line_ids, accepted_quantity)
     unknown = line_ids[np.isnan(ordered) & shipped]
     staged_lines = staged_rows(conn, ORDERED_TABLE, "order_line_id", unknown.tolist(),
-                               ["order_line_id", ORDERED])
+                               ["order_line_id", ORDERED], known_by)
     found = pc.index_in(arrow_text(staged_lines["order_line_id"]), value_set=encoded.dictionary)
     ordered[found.to_numpy(zero_copy_only=False).astype(int)] = (
         staged_lines[ORDERED].to_numpy(dtype="float64"))
@@ -199,7 +201,7 @@ def delivered_over_cap(conn: Connection, raw: pd.DataFrame, delivered: pd.Series
 
 def check_frame(conn: Connection, table: SourceTable, raw: pd.DataFrame,
                 rules: QualityRules, accepted: Mapping[str, pd.Series],
-                accepted_quantity: pd.Series) -> pd.DataFrame:
+                accepted_quantity: pd.Series, known_by: datetime) -> pd.DataFrame:
     """The frame GX validates row by row beyond required values: the key, the columns with
     allowed values, and every helper column the checks read.
 
@@ -218,10 +220,11 @@ def check_frame(conn: Connection, table: SourceTable, raw: pd.DataFrame,
     for ref in table.references:
         parent = source_table(ref.table)
         columns[unresolved_column(ref.column)] = unresolved(
-            conn, raw[ref.column], parent, accepted.get(parent.name, pd.Series([], dtype=str)))
+            conn, raw[ref.column], parent, accepted.get(parent.name, pd.Series([], dtype=str)),
+            known_by)
     if table.name == DELIVERY_TABLE:
         columns[over_cap_column()] = delivered_over_cap(
-            conn, raw, columns[value_column(DELIVERED)], accepted_quantity, rules)
+            conn, raw, columns[value_column(DELIVERED)], accepted_quantity, rules, known_by)
     return pd.DataFrame(columns, index=pd.RangeIndex(len(raw)))
 
 
@@ -313,7 +316,8 @@ def _validate_table(conn: Connection, gx: GxRunner, table: SourceTable, frame: p
                     start: datetime, end: datetime, rules: QualityRules,
                     state: _Interval) -> _Validated:
     raw = text_frame(frame.reindex(columns=table.column_names))
-    checked = check_frame(conn, table, raw, rules, state.accepted, state.accepted_quantity)
+    checked = check_frame(conn, table, raw, rules, state.accepted, state.accepted_quantity,
+                          known_by=start)
     outcomes: list[Outcome] = []
     if len(raw):
         checks = row_checks(table, rules, end)
@@ -338,7 +342,7 @@ def _validate_table(conn: Connection, gx: GxRunner, table: SourceTable, frame: p
         state.skipped.append(volume)
     elif volume is not None:
         table_checks.append(volume)
-    if len(raw):
+    if len(raw) >= rules.min_rows_for_share:
         table_checks.append(quarantine_share_check(table, rules))
     flags = pd.DataFrame({QUARANTINED: (~valid).astype("float64")})
     state.suite_outcomes += gx.run(f"{table.name}.table", flags, table_checks)

@@ -137,3 +137,29 @@ def test_a_fresh_normal_interval_passes(warehouse_url: str, tmp_path: Path) -> N
     assert result.passed and result.failed_expectations == []
     assert result.tables == {"erp_products": {"rows_in": 1, "rows_loaded": 1,
                                               "rows_quarantined": 0}}
+
+
+def test_quarantine_share_blocks_only_a_table_with_enough_rows(
+        warehouse_url: str, tmp_path: Path) -> None:
+    source = write_source(tmp_path / "supplier.db")
+    start, end = INTERVAL
+    product = extract_interval(source, "erp_products", start, end)
+
+    def products(good: int, bad: int) -> dict[str, object]:
+        rows = product.iloc[[0] * (good + bad)].reset_index(drop=True)
+        rows["product_id"] = [f"P{i:02d}" for i in range(good + bad)]
+        rows.loc[good:, "unit"] = None  # a required column missing: quarantined
+        return {"erp_products": rows}
+
+    # 18 good + 2 bad = 20 rows, the least the share is judged on: 2/20 = 10% > 5%
+    blocked = validate_and_load(warehouse_url, source, products(18, 2), start, end,
+                                quality_dir=tmp_path)
+    assert blocked.failed_expectations == ["erp_products.quarantine_share"]
+    assert blocked.tables["erp_products"] == {"rows_in": 20, "rows_loaded": 18,
+                                              "rows_quarantined": 2}
+    # 17 good + 2 bad = 19 rows: too few to judge a feed by; the rows are still quarantined
+    nxt = (start + timedelta(days=1), end + timedelta(days=1))
+    judged_not = validate_and_load(warehouse_url, source, products(17, 2), *nxt,
+                                   quality_dir=tmp_path)
+    assert judged_not.passed
+    assert judged_not.tables["erp_products"]["rows_quarantined"] == 2

@@ -109,6 +109,12 @@ def test_volume_band_is_half_the_median_either_side() -> None:
     assert check.kwargs == {"min_value": 48, "max_value": 142}
     skipped = volume_check(source_table("erp_orders"), QualityRules(), [100, 100])
     assert skipped == "erp_orders.row_volume: skipped, 2 previous interval(s), needs 3"
+    # median of 40, 49, 60 = 49 < 50 rows: too small a feed for a band; 50 is enough
+    small = volume_check(source_table("erp_orders"), QualityRules(), [40, 49, 60])
+    assert small == ("erp_orders.row_volume: skipped, median 49 rows of the last 3 intervals "
+                     "is below 50")
+    at_limit = volume_check(source_table("erp_orders"), QualityRules(), [40, 50, 60])
+    assert at_limit.kwargs == {"min_value": 25, "max_value": 75}
 
 
 def test_quality_rules_load_and_reject_unknown_columns(tmp_path: Path) -> None:
