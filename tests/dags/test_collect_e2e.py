@@ -29,7 +29,9 @@ SIM_END = date(2026, 11, 1)
 NIGHTS = [SIM_END - timedelta(days=n) for n in range(6, -1, -1)]  # 10-26 .. 11-01
 HISTORY_NIGHT = NIGHTS[0] - timedelta(days=1)
 HISTORY_FROM = date(2000, 1, 1)  # before the oldest master data
-STALE_NIGHT = SIM_END + timedelta(days=1)
+# The source's newest row is from before 2026-11-01 00:00; the interval ending 11-05 02:00
+# allows 72 h (orders, lines, shipments): anything older than 11-02 02:00 is stale.
+STALE_NIGHT = SIM_END + timedelta(days=4)
 
 
 def interval_end(night: date) -> datetime:
@@ -146,16 +148,18 @@ def test_a_stale_night_is_blocked_and_alerts_once(week) -> None:
     seconds = [run_night(week.dag, STALE_NIGHT), run_night(week.dag, STALE_NIGHT)]
     failed = _verdicts(url)[interval_start(STALE_NIGHT)]
     assert failed, "a night without source rows passed the gate"
+    assert {"erp_orders.freshness", "erp_order_lines.freshness",
+            "wms_shipments.freshness"} <= set(failed)
     with engine_for(url).connect() as conn:
         assert STALE_NIGHT not in set(conn.scalars(select(metric_values.c.as_of).distinct()))
         alert = conn.execute(select(outbox.c.status, outbox.c.recipient).where(
-            outbox.c.idempotency_key.startswith("quality_alert:2026-11-01T02:00:00"))).all()
+            outbox.c.idempotency_key.startswith("quality_alert:2026-11-04T02:00:00"))).all()
     assert alert == [("sent", "oncall@example.com")]
     mails = week.sink.mail.messages()
     assert len(mails) == before + 1  # the rerun sent nothing more
     mail = mails[-1]
     assert mail["To"] == "oncall@example.com"
-    assert mail["Subject"].startswith("[CX Loop] Data-quality gate failed for 2026-11-01 02:00")
+    assert mail["Subject"].startswith("[CX Loop] Data-quality gate failed for 2026-11-04 02:00")
     body = mail.get_body(preferencelist=("plain",)).get_content().splitlines()
     assert all(f"  - {name}" in body for name in failed)
     print(f"\nstale night: {seconds[0]:.1f} s, rerun {seconds[1]:.1f} s")
