@@ -47,13 +47,16 @@ def staging_name(source: str) -> str:
 
 
 def _staging_table(source: SourceTable) -> Table:
+    """``stg_<source>``: the contract's columns, an index on every reference column (the
+    gate looks children up by parent) and on ``interval_start`` ("known by")."""
+    referencing = {ref.column for ref in source.references}
     columns = [
         Column(c.name, _SQL_TYPES[c.type](), primary_key=c.name == source.key,
-               nullable=c.name != source.key)
+               nullable=c.name != source.key, index=c.name in referencing)
         for c in source.columns
     ]
     return Table(staging_name(source.name), metadata, *columns,
-                 Column("interval_start", DateTime, nullable=False,
+                 Column("interval_start", DateTime, nullable=False, index=True,
                         info={KEEP_ON_UPDATE: True}))
 
 
