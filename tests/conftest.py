@@ -15,6 +15,7 @@ import shutil
 import sys
 import tempfile
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -70,3 +71,21 @@ def postgres_url():
     with server.begin() as conn:
         conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
     server.dispose()
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def warehouse_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A migrated, empty warehouse: a SQLite temp file, or a fresh schema of PostgreSQL.
+
+    The PostgreSQL schema comes from the root ``postgres_url`` fixture (dropped after the
+    test; skipped with the reason when no server answers, failed when ``CI=true``).
+    """
+    from cx_tasks.warehouse.db import engine_for, migrate
+
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path / 'warehouse.db'}"
+    else:
+        url = request.getfixturevalue("postgres_url")
+    migrate(engine_for(url))
+    yield url
+    engine_for(url).dispose()

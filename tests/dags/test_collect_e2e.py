@@ -9,19 +9,19 @@ ends (the sources went stale) must be blocked and alert through a real SMTP serv
 
 from __future__ import annotations
 
-import hashlib
 import json
 import time
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
+from fixtures.checksums import table_checksums
 from sqlalchemy import func, select
 
 from cx_tasks.config import Settings
 from cx_tasks.demo.smtp_sink import SmtpSink
 from cx_tasks.warehouse.db import engine_for, migrate
-from cx_tasks.warehouse.schema import events, metadata, metric_values, outbox, quality_runs
+from cx_tasks.warehouse.schema import events, metric_values, outbox, quality_runs
 
 pytestmark = [pytest.mark.airflow, pytest.mark.slow]
 
@@ -42,18 +42,6 @@ def interval_end(night: date) -> datetime:
 def interval_start(night: date) -> datetime:
     """The (naive UTC) start of that interval, as the warehouse stores it."""
     return interval_end(night).replace(tzinfo=None) - timedelta(days=1)
-
-
-def table_checksums(url: str) -> dict[str, str]:
-    """sha256 of each warehouse table's rows in primary-key order."""
-    sums = {}
-    with engine_for(url).connect() as conn:
-        for table in metadata.sorted_tables:
-            digest = hashlib.sha256()
-            for row in conn.execute(select(table).order_by(*table.primary_key.columns)):
-                digest.update(repr(tuple(row)).encode())
-            sums[table.name] = digest.hexdigest()
-    return sums
 
 
 def run_night(dag, night: date, history_from: date | None = None) -> float:

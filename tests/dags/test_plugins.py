@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import json
-import socket
 from datetime import datetime
 from email import message_from_bytes, policy
 
 import pytest
-from aiosmtpd.controller import Controller
+from fixtures.smtp_peers import answering_server, free_port
 
 from cx_tasks.mail.outbox import OutboxMessage, message_id_for
 
@@ -44,31 +43,6 @@ def test_urls_come_from_connections_else_settings(monkeypatch, tmp_path) -> None
     assert source_url() == f"sqlite:///{tmp_path / 'erp.db'}"
 
 
-class Answering:
-    """550 for bounce@, 451 for later@, otherwise accept and keep the message."""
-
-    def __init__(self) -> None:
-        self.received: list[bytes] = []
-
-    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
-        if address.startswith("bounce@"):
-            return "550 5.1.1 no such user"
-        if address.startswith("later@"):
-            return "451 4.3.0 mailbox busy"
-        envelope.rcpt_tos.append(address)
-        return "250 OK"
-
-    async def handle_DATA(self, server, session, envelope):
-        self.received.append(envelope.original_content or envelope.content)
-        return "250 queued"
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def _smtp_conn(port: int) -> str:
     return json.dumps({"conn_type": "smtp", "host": "127.0.0.1", "port": port,
                        "extra": {"from_email": "cx@example.com", "disable_ssl": True,
@@ -84,16 +58,11 @@ def _message(key: str, recipient: str) -> OutboxMessage:
 def test_smtp_transport_sends_a_batch_over_the_smtp_default_connection(monkeypatch) -> None:
     from cx_airflow.mailer import smtp_transport
 
-    handler, port = Answering(), _free_port()
-    controller = Controller(handler, hostname="127.0.0.1", port=port)
-    controller.start()
-    try:
+    with answering_server() as (handler, port):
         monkeypatch.setenv("AIRFLOW_CONN_SMTP_DEFAULT", _smtp_conn(port))
         outcomes = smtp_transport()([_message("a", "ok@example.com"),
                                      _message("b", "bounce@example.com"),
                                      _message("c", "later@example.com")])
-    finally:
-        controller.stop()
     assert [(o.result, o.answer) for o in outcomes] == [
         ("sent", None), ("permanent", "550 5.1.1 no such user"),
         ("transient", "451 4.3.0 mailbox busy")]
@@ -107,7 +76,7 @@ def test_smtp_transport_sends_a_batch_over_the_smtp_default_connection(monkeypat
 def test_smtp_transport_leaves_everything_queued_when_the_server_refuses(monkeypatch) -> None:
     from cx_airflow.mailer import smtp_transport
 
-    monkeypatch.setenv("AIRFLOW_CONN_SMTP_DEFAULT", _smtp_conn(_free_port()))  # nobody listens
+    monkeypatch.setenv("AIRFLOW_CONN_SMTP_DEFAULT", _smtp_conn(free_port()))  # nobody listens
     outcomes = smtp_transport()([_message("a", "ok@example.com"), _message("b", "x@example.com")])
     assert [o.result for o in outcomes] == ["transient", "transient"]
     assert all(o.answer.startswith("no SMTP session: ConnectionRefusedError") for o in outcomes)

@@ -10,7 +10,6 @@ import json
 from datetime import date, datetime
 
 import pandas as pd
-import pytest
 from sqlalchemy import select
 
 from cx_tasks.collect.events import (
@@ -24,7 +23,7 @@ from cx_tasks.collect.events import (
     tickets_resolved,
 )
 from cx_tasks.metrics.parameters import MetricParameters, OtifTolerance
-from cx_tasks.warehouse.db import engine_for, migrate
+from cx_tasks.warehouse.db import engine_for
 from cx_tasks.warehouse.frames import frame_of
 from cx_tasks.warehouse.schema import events as events_table
 
@@ -243,24 +242,15 @@ def test_detect_events_gathers_every_type_in_time_order() -> None:
     ]
 
 
-@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
-def url(request, tmp_path) -> str:
-    """An empty warehouse: a SQLite file, or a fresh schema of the test PostgreSQL."""
-    if request.param == "sqlite":
-        url = f"sqlite:///{tmp_path / 'w.db'}"
-    else:
-        url = request.getfixturevalue("postgres_url")
-    migrate(engine_for(url))
-    return url
 
 
-def test_store_events_keeps_the_first_record_of_an_event(url) -> None:
+def test_store_events_keeps_the_first_record_of_an_event(warehouse_url) -> None:
     found = detect_events(_frames(), START, END, MetricParameters(otif=TOLERANCE))
-    assert store_events(url, found, START) == 3
-    assert store_events(url, found, START) == 0  # rerun: nothing new
+    assert store_events(warehouse_url, found, START) == 3
+    assert store_events(warehouse_url, found, START) == 0  # rerun: nothing new
     later = found.assign(payload="{}")  # a later run's view of the same events
-    assert store_events(url, later, END) == 0
-    with engine_for(url).connect() as conn:
+    assert store_events(warehouse_url, later, END) == 0
+    with engine_for(warehouse_url).connect() as conn:
         rows = conn.execute(select(events_table).order_by(events_table.c.event_id)).mappings().all()
     assert [r["event_id"] for r in rows] == [
         "delivery_completed:O1", "document_delay:D1", "otif_miss:O1"]

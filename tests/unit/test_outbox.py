@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import smtplib
-import socket
 from datetime import datetime
 from email import message_from_bytes, policy
 
 import pytest
-from aiosmtpd.controller import Controller
+from fixtures.smtp_peers import answering_server
 from sqlalchemy import select
 
 from cx_tasks.mail.outbox import (
@@ -22,32 +21,23 @@ from cx_tasks.mail.outbox import (
 from cx_tasks.mail.quality_alert import enqueue_quality_alert
 from cx_tasks.mail.recipients import alert_recipients
 from cx_tasks.mail.smtp import mime_message, send_over
-from cx_tasks.warehouse.db import engine_for, migrate
+from cx_tasks.warehouse.db import engine_for
 from cx_tasks.warehouse.schema import outbox
 
 CREATED = datetime(2026, 5, 2, 2, 0)
 
 
-@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
-def url(request, tmp_path) -> str:
-    """An empty warehouse: a SQLite file, or a fresh schema of the test PostgreSQL."""
-    if request.param == "sqlite":
-        url = f"sqlite:///{tmp_path / 'w.db'}"
-    else:
-        url = request.getfixturevalue("postgres_url")
-    migrate(engine_for(url))
-    return url
 
 
-def _enqueue(url: str, key: str, *, kind: str = "test", minute: int = 0, **extra) -> bool:
-    with engine_for(url).begin() as conn:
+def _enqueue(warehouse_url: str, key: str, *, kind: str = "test", minute: int = 0, **extra) -> bool:
+    with engine_for(warehouse_url).begin() as conn:
         return enqueue(conn, idempotency_key=key, kind=kind, recipient=f"{key}@example.com",
                        subject=f"subject {key}", body_text=f"text {key}",
                        created_at=CREATED.replace(minute=minute), **extra)
 
 
-def _rows(url: str) -> dict[str, dict]:
-    with engine_for(url).connect() as conn:
+def _rows(warehouse_url: str) -> dict[str, dict]:
+    with engine_for(warehouse_url).connect() as conn:
         return {r["idempotency_key"]: dict(r) for r in conn.execute(select(outbox)).mappings()}
 
 
@@ -73,29 +63,29 @@ def test_message_id_is_the_first_32_hex_of_the_keys_sha256() -> None:
     assert message_id_for("abc") == "<ba7816bf8f01cfea414140de5dae2223@cx-loop>"
 
 
-def test_enqueue_inserts_once_per_key_and_keeps_the_first_version(url) -> None:
-    assert _enqueue(url, "k1") is True
-    with engine_for(url).begin() as conn:
+def test_enqueue_inserts_once_per_key_and_keeps_the_first_version(warehouse_url) -> None:
+    assert _enqueue(warehouse_url, "k1") is True
+    with engine_for(warehouse_url).begin() as conn:
         again = enqueue(conn, idempotency_key="k1", kind="test", recipient="other@example.com",
                         subject="changed", body_text="changed", created_at=CREATED)
     assert again is False
-    row = _rows(url)["k1"]
+    row = _rows(warehouse_url)["k1"]
     assert (row["status"], row["attempts"], row["subject"]) == ("queued", 0, "subject k1")
     assert row["message_id"] == message_id_for("k1")
     assert row["created_at"] == CREATED and row["sent_at"] is None
 
 
-def test_deliver_records_sent_transient_and_permanent_outcomes(url) -> None:
+def test_deliver_records_sent_transient_and_permanent_outcomes(warehouse_url) -> None:
     for minute, key in enumerate(["ok", "later", "bounce"]):
-        _enqueue(url, key, minute=minute)
+        _enqueue(warehouse_url, key, minute=minute)
     transport = ScriptedTransport({
         "later": DeliveryOutcome("later", "transient", "451 4.3.0 try again later"),
         "bounce": DeliveryOutcome("bounce", "permanent", "550 5.1.1 no such user"),
     })
-    summary = deliver(url, transport)
+    summary = deliver(warehouse_url, transport)
     assert (summary.sent, summary.retry, summary.failed) == (1, 1, 1)
     assert transport.keys == ["ok", "later", "bounce"]  # created_at order
-    rows = _rows(url)
+    rows = _rows(warehouse_url)
     assert rows["ok"]["status"] == "sent" and rows["ok"]["sent_at"] is not None
     assert (rows["later"]["status"], rows["later"]["attempts"]) == ("queued", 1)
     assert rows["later"]["last_error"] == "451 4.3.0 try again later"
@@ -104,69 +94,72 @@ def test_deliver_records_sent_transient_and_permanent_outcomes(url) -> None:
 
     # the next run retries only the transient one, and it goes through now
     second = ScriptedTransport()
-    summary = deliver(url, second)
+    summary = deliver(warehouse_url, second)
     assert second.keys == ["later"]
     assert (summary.sent, summary.retry, summary.failed) == (1, 0, 0)
-    assert (_rows(url)["later"]["status"], _rows(url)["later"]["attempts"]) == ("sent", 2)
-    assert deliver(url, ScriptedTransport()).sent == 0  # nothing left
+    later = _rows(warehouse_url)["later"]
+    assert (later["status"], later["attempts"]) == ("sent", 2)
+    assert deliver(warehouse_url, ScriptedTransport()).sent == 0  # nothing left
 
 
-def test_a_message_left_sending_by_a_crash_is_resent_with_the_same_message_id(url) -> None:
-    _enqueue(url, "orphan")
-    with engine_for(url).begin() as conn:  # a run claimed it and died before the outcome
+def test_a_message_left_sending_by_a_crash_is_resent_with_the_same_message_id(
+        warehouse_url) -> None:
+    _enqueue(warehouse_url, "orphan")
+    # a run claimed it and died before the outcome
+    with engine_for(warehouse_url).begin() as conn:
         claimed = claim_batch(conn, limit=10)
     assert [m.attempts for m in claimed] == [1]
-    assert _rows(url)["orphan"]["status"] == "sending"
+    assert _rows(warehouse_url)["orphan"]["status"] == "sending"
 
     transport = ScriptedTransport()
-    summary = deliver(url, transport)
+    summary = deliver(warehouse_url, transport)
     assert summary.resent_after_crash == 1 and summary.sent == 1
     (resent,) = transport.calls[0]
     assert resent.message_id == claimed[0].message_id == message_id_for("orphan")
     assert resent.attempts == 2
 
 
-def test_a_transport_that_raises_leaves_the_batch_sending(url) -> None:
-    _enqueue(url, "k1")
+def test_a_transport_that_raises_leaves_the_batch_sending(warehouse_url) -> None:
+    _enqueue(warehouse_url, "k1")
 
     def broken(messages: list[OutboxMessage]) -> list[DeliveryOutcome]:
         raise RuntimeError("worker killed mid-batch")
 
     with pytest.raises(RuntimeError):
-        deliver(url, broken)
-    assert _rows(url)["k1"]["status"] == "sending"
+        deliver(warehouse_url, broken)
+    assert _rows(warehouse_url)["k1"]["status"] == "sending"
 
 
-def test_transient_failures_give_up_after_max_attempts(url) -> None:
-    _enqueue(url, "k1")
+def test_transient_failures_give_up_after_max_attempts(warehouse_url) -> None:
+    _enqueue(warehouse_url, "k1")
     always_later = ScriptedTransport({"k1": DeliveryOutcome("k1", "transient", "421 busy")})
-    assert deliver(url, always_later, max_attempts=2).retry == 1  # attempt 1 of 2
-    assert deliver(url, always_later, max_attempts=2).failed == 1  # attempt 2 of 2
-    row = _rows(url)["k1"]
+    assert deliver(warehouse_url, always_later, max_attempts=2).retry == 1  # attempt 1 of 2
+    assert deliver(warehouse_url, always_later, max_attempts=2).failed == 1  # attempt 2 of 2
+    row = _rows(warehouse_url)["k1"]
     assert (row["status"], row["attempts"]) == ("failed", 2)
     assert row["last_error"] == "gave up after 2 attempts: 421 busy"
 
 
-def test_a_run_stops_when_a_whole_batch_fails_transiently(url) -> None:
+def test_a_run_stops_when_a_whole_batch_fails_transiently(warehouse_url) -> None:
     for minute in range(5):
-        _enqueue(url, f"k{minute}", minute=minute)
+        _enqueue(warehouse_url, f"k{minute}", minute=minute)
     down = ScriptedTransport({f"k{i}": DeliveryOutcome(f"k{i}", "transient", "refused")
                               for i in range(5)})
-    summary = deliver(url, down, batch_size=2)
+    summary = deliver(warehouse_url, down, batch_size=2)
     # first batch k0, k1 both transient -> stop: k2..k4 untouched
     assert down.keys == ["k0", "k1"] and summary.retry == 2
-    assert [_rows(url)[f"k{i}"]["attempts"] for i in range(5)] == [1, 1, 0, 0, 0]
+    assert [_rows(warehouse_url)[f"k{i}"]["attempts"] for i in range(5)] == [1, 1, 0, 0, 0]
 
 
-def test_suppressed_messages_are_recorded_and_never_delivered(url) -> None:
-    _enqueue(url, "opted-out", suppressed_reason="contact opted out")
-    _enqueue(url, "other", kind="other")
+def test_suppressed_messages_are_recorded_and_never_delivered(warehouse_url) -> None:
+    _enqueue(warehouse_url, "opted-out", suppressed_reason="contact opted out")
+    _enqueue(warehouse_url, "other", kind="other")
     transport = ScriptedTransport()
-    assert deliver(url, transport, kinds=["test"]).sent == 0
+    assert deliver(warehouse_url, transport, kinds=["test"]).sent == 0
     assert transport.calls == []
-    row = _rows(url)["opted-out"]
+    row = _rows(warehouse_url)["opted-out"]
     assert (row["status"], row["last_error"]) == ("suppressed", "contact opted out")
-    assert _rows(url)["other"]["status"] == "queued"  # another kind: not this run's
+    assert _rows(warehouse_url)["other"]["status"] == "queued"  # another kind: not this run's
 
 
 def test_alert_recipients_come_from_the_environment() -> None:
@@ -175,16 +168,17 @@ def test_alert_recipients_come_from_the_environment() -> None:
         "a@x.org", "b@x.org", "c@x.org"]
 
 
-def test_quality_alert_is_enqueued_once_per_recipient_and_names_every_failure(url) -> None:
+def test_quality_alert_is_enqueued_once_per_recipient_and_names_every_failure(
+        warehouse_url) -> None:
     gate = dict(interval_start=datetime(2026, 5, 1, 2), interval_end=datetime(2026, 5, 2, 2),
                 failed_expectations=["erp_orders.volume_within_band", "wms_shipments.freshness"],
                 quarantined_by_rule={"null_key": 3, "negative_quantity": 12},
                 results_path="/data/quality/2026-05-01T02.json")
     recipients = ["a@x.org", "b@x.org"]
-    with engine_for(url).begin() as conn:
+    with engine_for(warehouse_url).begin() as conn:
         assert enqueue_quality_alert(conn, recipients=recipients, **gate) == 2
         assert enqueue_quality_alert(conn, recipients=recipients, **gate) == 0  # rerun
-    rows = _rows(url)
+    rows = _rows(warehouse_url)
     assert sorted(rows) == ["quality_alert:2026-05-01T02:00:00:a@x.org",
                             "quality_alert:2026-05-01T02:00:00:b@x.org"]
     row = rows["quality_alert:2026-05-01T02:00:00:a@x.org"]
@@ -198,35 +192,10 @@ def test_quality_alert_is_enqueued_once_per_recipient_and_names_every_failure(ur
     assert "/data/quality/2026-05-01T02.json" in text and "/data/quality" in row["body_html"]
 
 
-class Answering:
-    """An aiosmtpd handler: 550 for bounce@, 451 for later@, otherwise accept and keep."""
-
-    def __init__(self) -> None:
-        self.received: list[bytes] = []
-
-    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
-        if address.startswith("bounce@"):
-            return "550 5.1.1 no such user"
-        if address.startswith("later@"):
-            return "451 4.3.0 mailbox busy"
-        envelope.rcpt_tos.append(address)
-        return "250 OK"
-
-    async def handle_DATA(self, server, session, envelope):
-        self.received.append(envelope.original_content or envelope.content)
-        return "250 queued"
-
-
 @pytest.fixture()
 def smtp_server():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    handler = Answering()
-    controller = Controller(handler, hostname="127.0.0.1", port=port)
-    controller.start()
-    yield handler, port
-    controller.stop()
+    with answering_server() as server:
+        yield server
 
 
 def _message(key: str, recipient: str, html: str | None = "<p>Привет</p>") -> OutboxMessage:
