@@ -47,8 +47,8 @@ def staging_name(source: str) -> str:
 
 
 def _staging_table(source: SourceTable) -> Table:
-    """``stg_<source>``: the contract's columns, an index on every reference column (the
-    gate looks children up by parent) and on ``interval_start`` ("known by")."""
+    """``stg_<source>``: the contract's columns and an index on every reference column
+    (the nightly gate looks staged children up by their parent)."""
     referencing = {ref.column for ref in source.references}
     columns = [
         Column(c.name, _SQL_TYPES[c.type](), primary_key=c.name == source.key,
@@ -56,7 +56,7 @@ def _staging_table(source: SourceTable) -> Table:
         for c in source.columns
     ]
     return Table(staging_name(source.name), metadata, *columns,
-                 Column("interval_start", DateTime, nullable=False, index=True,
+                 Column("interval_start", DateTime, nullable=False,
                         info={KEEP_ON_UPDATE: True}))
 
 
