@@ -158,9 +158,16 @@ def history_ledger(history: pd.DataFrame, now: datetime, ignore: set[str]) -> Le
     return ledger
 
 
-def _within(entries: list[dict[str, Any]], at: pd.Timestamp, window: pd.Timedelta) -> Iterator:
-    """Entries less than ``window`` away from ``at`` (either side)."""
-    return (e for e in entries if abs(e["at"] - at) < window)
+def matching(entries: list[dict[str, Any]], **match: Any) -> list[dict[str, Any]]:
+    """Entries whose fields equal ``match``."""
+    return [e for e in entries if all(e[k] == v for k, v in match.items())]
+
+
+def near(entries: list[dict[str, Any]], at: pd.Timestamp, days: float,
+         **match: Any) -> list[dict[str, Any]]:
+    """Entries matching ``match`` less than ``days`` away from ``at`` (either side)."""
+    window = pd.Timedelta(days=days)
+    return [e for e in matching(entries, **match) if abs(e["at"] - at) < window]
 
 
 def refusal(candidate: dict[str, Any], ledger: Ledger, blocked: set[str],
@@ -169,28 +176,23 @@ def refusal(candidate: dict[str, Any], ledger: Ledger, blocked: set[str],
     at, contact, client = candidate["scheduled_at"], candidate["contact_id"], candidate["client_id"]
     mine, account = ledger.by_contact[contact], ledger.by_client[client]
     transactional = candidate["kind"] == "transactional"
-    days = pd.Timedelta(days=1)
+    order = candidate["order_id"]
     checks = (
         ("opted_out", lambda: contact in blocked),
         ("open_claim", lambda: rules.skip_open_claim and client in claimed),
-        ("order_already_surveyed", lambda: transactional and pd.notna(candidate["order_id"])
-         and sum(e["kind"] == "transactional" and e["order_id"] == candidate["order_id"]
-                 for e in account) >= rules.order_limit),
-        ("duplicate_content", lambda: any(
-            e["content_key"] == candidate["content_key"]
-            for e in _within(mine, at, pd.Timedelta(hours=rules.duplicate_content_hours)))),
+        ("order_already_surveyed", lambda: transactional and pd.notna(order) and len(
+            matching(account, kind="transactional", order_id=order)) >= rules.order_limit),
+        ("duplicate_content", lambda: bool(near(mine, at, rules.duplicate_content_hours / 24,
+                                                content_key=candidate["content_key"]))),
         ("awaiting_answer", lambda: any(
-            not e["answered"] and pd.Timedelta(0) <= at - e["at"] < rules.awaiting_answer_days
-            * days for e in mine)),
-        ("throttled_contact", lambda: transactional and sum(
-            e["kind"] == "transactional"
-            for e in _within(mine, at, rules.contact_window_days * days))
+            pd.Timedelta(0) <= at - e["at"]
+            for e in near(mine, at, rules.awaiting_answer_days, answered=False))),
+        ("throttled_contact", lambda: transactional and len(
+            near(mine, at, rules.contact_window_days, kind="transactional"))
          >= rules.contact_transactional_limit),
-        ("throttled_role", lambda: sum(
-            e["role"] == candidate["role"] for e in _within(account, at, rules.role_window_days
-                                                             * days)) >= rules.role_limit),
-        ("throttled_account", lambda: sum(
-            1 for _ in _within(account, at, rules.account_window_days * days))
+        ("throttled_role", lambda: len(near(account, at, rules.role_window_days,
+                                            role=candidate["role"])) >= rules.role_limit),
+        ("throttled_account", lambda: len(near(account, at, rules.account_window_days))
          >= rules.account_limit),
     )
     return next((reason for reason, refuses in checks if refuses()), None)
@@ -200,7 +202,7 @@ def decide(candidates: pd.DataFrame, contacts: pd.DataFrame, unsubscribed: Itera
            open_claims: pd.DataFrame, history: pd.DataFrame, rules: ContactRules,
            now: datetime) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Candidates split into invitations and skips (with reason), decided in order
-    (scheduled_at, event_id, rank, contact_id), each invitation counting against the next."""
+    (scheduled_at, event_id, rank, invitation_id), each invitation counting against the next."""
     ordered = candidates.sort_values(["scheduled_at", "event_id", "rank", "invitation_id"],
                                      kind="stable")
     ledger = history_ledger(history, pd.Timestamp(now), set(candidates["invitation_id"]))
