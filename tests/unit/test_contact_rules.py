@@ -241,10 +241,10 @@ def test_relationship_interval_at_exactly_18_months() -> None:
 
 def test_relationship_due_at_its_interval_not_before() -> None:
     rules, now = loose(), datetime(2026, 6, 1)
-    clients = pd.DataFrame([dict(client_id="A", contract_start=date(2020, 1, 1))])
     operator = contacts(("op1", "A", "operator", "ru", False))
 
-    def planned(last: timedelta) -> list:
+    def planned(last: timedelta, contract_start: date = date(2020, 1, 1)) -> list:
+        clients = pd.DataFrame([dict(client_id="A", contract_start=contract_start)])
         hist = history(sent("r", "op1", "operator", now - last, kind="relationship",
                             survey="rel_operator"))
         invited, skipped = plan_relationship_surveys(clients, operator, frozenset(), NO_CLAIMS,
@@ -256,6 +256,10 @@ def test_relationship_due_at_its_interval_not_before() -> None:
     # established client: a year exactly -> due; a day less -> the operator is not due
     assert planned(timedelta(days=365)) == [*nobody, ("operator", "op1", "rel_operator")]
     assert planned(timedelta(days=364)) == nobody
+    # a client of 12 months: twice a year, every 182.5 days
+    young = date(2025, 6, 1)
+    assert planned(timedelta(days=182.5), young) == [*nobody, ("operator", "op1", "rel_operator")]
+    assert planned(timedelta(days=182), young) == nobody
 
 
 # --- reminders ------------------------------------------------------------------------------
