@@ -10,6 +10,7 @@ ends (the sources went stale) must be blocked and alert through a real SMTP serv
 from __future__ import annotations
 
 import json
+import os
 import time
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
@@ -72,12 +73,15 @@ class Week:
 
 
 @pytest.fixture(scope="module")
-def week(tmp_path_factory, dag_bag, airflow_db):
+def week(tmp_path_factory, airflow_db):
     """A simulated supplier run through the week twice, with an SMTP server listening."""
+    from airflow.dag_processing.dagbag import DagBag
+
     from cx_tasks.config import settings
     from cx_tasks.simulate import simulate
 
-    dag = dag_bag.dags["cx_collect_nightly"]
+    # a DAG of its own: the session's DagBag must keep the real retries for the policy test
+    dag = DagBag(dag_folder=os.environ["AIRFLOW__CORE__DAGS_FOLDER"]).dags["cx_collect_nightly"]
     for task in dag.tasks:  # a failing task fails the test now, not after a retry delay
         task.retries = 0
     data = tmp_path_factory.mktemp("e2e")
