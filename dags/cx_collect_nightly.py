@@ -40,9 +40,9 @@ from pathlib import Path
 from typing import Any
 
 from airflow.sdk import CronDataIntervalTimetable, Param, dag, get_current_context, task
+
 from cx_airflow.assets import CX_EVENTS, CX_METRICS
 from cx_airflow.defaults import default_args, tags
-
 from cx_tasks.collect.contract import SOURCE_TABLES
 
 START_DATE = datetime.fromisoformat(os.environ.get("CX_START_DATE", "2026-05-01")).replace(
@@ -84,7 +84,6 @@ def cx_collect_nightly() -> None:
     def extract(table: str) -> dict[str, Any]:
         """Land the window's new and changed rows of one source table."""
         from cx_airflow.connections import source_url
-
         from cx_tasks.collect.extract import extract_interval, land
         from cx_tasks.config import settings
 
@@ -97,7 +96,6 @@ def cx_collect_nightly() -> None:
     def validate_and_load(landed: list[dict[str, Any]]) -> dict[str, Any]:
         """Validate the landed rows, quarantine the bad ones, load the rest into staging."""
         from cx_airflow.connections import source_url, warehouse_url
-
         from cx_tasks.collect.quality import LandedFrames
         from cx_tasks.collect.quality import validate_and_load as gate_and_load
 
@@ -123,7 +121,6 @@ def cx_collect_nightly() -> None:
     def compute_metrics() -> dict[str, Any]:
         """Compute and publish every computable metric as of the interval's end day."""
         from cx_airflow.connections import warehouse_url
-
         from cx_tasks.metrics.compute import compute_and_publish
 
         start, end = _window()
@@ -138,7 +135,6 @@ def cx_collect_nightly() -> None:
 
         from cx_airflow.connections import warehouse_url
         from cx_airflow.mailer import smtp_transport
-
         from cx_tasks.mail.outbox import deliver
         from cx_tasks.mail.quality_alert import KIND, enqueue_quality_alert
         from cx_tasks.mail.recipients import alert_recipients
@@ -163,7 +159,6 @@ def cx_collect_nightly() -> None:
         """Record the window's trigger events from validated staging rows; the Asset event
         says which window, and how many events were new (stored with this interval_start)."""
         from cx_airflow.connections import warehouse_url
-
         from cx_tasks.collect.events import detect_and_store
 
         start, end = _window()
