@@ -13,6 +13,7 @@ other databases get the row dictionaries.
 
 from __future__ import annotations
 
+import itertools
 import json
 from collections.abc import Iterator, Mapping, Sequence
 from datetime import datetime
@@ -131,13 +132,16 @@ def record_gate(conn: Connection, interval_start: datetime, interval_end: dateti
 
 
 def previous_rows_in(conn: Connection, table_name: str, interval_start: datetime,
-                     limit: int) -> list[int]:
-    """``rows_in`` of the table's latest ``limit`` intervals before ``interval_start``."""
-    query = (select(load_log.c.rows_in)
+                     interval_end: datetime, limit: int) -> list[int]:
+    """``rows_in`` of the table's latest ``limit`` intervals before ``interval_start`` that
+    are as long as this one (a history load is no yardstick for a night)."""
+    query = (select(load_log.c.interval_start, load_log.c.interval_end, load_log.c.rows_in)
              .where(load_log.c.source_table == table_name,
                     load_log.c.interval_start < interval_start)
-             .order_by(load_log.c.interval_start.desc()).limit(limit))
-    return list(conn.scalars(query))
+             .order_by(load_log.c.interval_start.desc()))
+    length = interval_end - interval_start
+    alike = (rows_in for start, end, rows_in in conn.execute(query) if end - start == length)
+    return list(itertools.islice(alike, limit))
 
 
 def arrow_text(values: pd.Series | Sequence[str]) -> pa.Array:

@@ -336,7 +336,7 @@ def _validate_table(conn: Connection, gx: GxRunner, table: SourceTable, frame: p
         state.accepted_quantity = rows.set_index(table.key)[ORDERED]
     table_checks: list[Check] = []
     volume = volume_check(table, rules, previous_rows_in(
-        conn, table.name, start, rules.volume.history)) if (
+        conn, table.name, start, end, rules.volume.history)) if (
         table.name in rules.volume.tables) else None
     if isinstance(volume, str):
         state.skipped.append(volume)

@@ -17,6 +17,7 @@ from fixtures.malformed_source import (
 from sqlalchemy import select
 
 from cx_tasks.collect.extract import extract_interval
+from cx_tasks.collect.load import previous_rows_in
 from cx_tasks.collect.quality import collect_interval, gate_status, validate_and_load
 from cx_tasks.warehouse.db import engine_for, upsert
 from cx_tasks.warehouse.schema import STAGING, load_log, quarantine
@@ -163,3 +164,23 @@ def test_quarantine_share_blocks_only_a_table_with_enough_rows(
                                    quality_dir=tmp_path)
     assert judged_not.passed
     assert judged_not.tables["erp_products"]["rows_quarantined"] == 2
+
+
+def test_volume_history_counts_only_intervals_as_long_as_this_one(warehouse_url: str) -> None:
+    night = datetime(2026, 5, 20)
+    day = timedelta(days=1)
+    rows = [  # a history load (2000-01-01 .. 05-17) and three nights of 10, 20 and 30 rows
+        (datetime(2000, 1, 1), datetime(2026, 5, 17), 61_441),
+        (datetime(2026, 5, 17), datetime(2026, 5, 18), 10),
+        (datetime(2026, 5, 18), datetime(2026, 5, 19), 20),
+        (datetime(2026, 5, 19), datetime(2026, 5, 20), 30),
+        (datetime(2026, 5, 21), datetime(2026, 5, 22), 99),  # after this night: not history
+    ]
+    with engine_for(warehouse_url).begin() as conn:
+        upsert(conn, load_log, [
+            {"source_table": "erp_orders", "interval_start": s, "interval_end": e,
+             "rows_in": n, "rows_loaded": n, "rows_quarantined": 0, "max_updated_at": None}
+            for s, e, n in rows])
+        # newest first; the history load is skipped however large it is
+        assert previous_rows_in(conn, "erp_orders", night, night + day, 7) == [30, 20, 10]
+        assert previous_rows_in(conn, "erp_orders", night, night + day, 2) == [30, 20]
