@@ -113,6 +113,16 @@ def warehouse_quarantine() -> None:
     console.print(_frame_table(quarantine_by_rule(engine), "quarantined rows by rule"))
 
 
+@warehouse_app.command("gate")
+def warehouse_gate() -> None:
+    """The data-quality gate's verdict per interval."""
+    from cx_tasks.config import settings
+    from cx_tasks.warehouse.db import engine_for
+    from cx_tasks.warehouse.inspect import gate_verdicts
+
+    console.print(_frame_table(gate_verdicts(engine_for(settings().warehouse_url)), "gate"))
+
+
 @warehouse_app.command("events")
 def warehouse_events() -> None:
     """Trigger events detected, by type."""
@@ -170,7 +180,7 @@ def demo(
     """Simulate a supplier, run cx_collect_nightly through Airflow, and show what it produced."""
     from cx_tasks.demo.run import DemoPlan, run_demo
     from cx_tasks.warehouse.db import engine_for
-    from cx_tasks.warehouse.inspect import events_by_type, kpis, quarantine_by_rule
+    from cx_tasks.warehouse.inspect import events_by_type, gate_verdicts, kpis, quarantine_by_rule
 
     plan = DemoPlan(clients=clients, days=days, nightly_runs=nightly_runs)
     with _progress() as progress:
@@ -186,6 +196,8 @@ def demo(
     engine = engine_for(config.warehouse_url)
     console.print(_segment_table(engine, 30))
     console.print(_frame_table(quarantine_by_rule(engine), "quarantined rows by rule"))
+    console.print(_frame_table(gate_verdicts(engine), "data-quality gate per interval "
+                               "(a blocked interval publishes no metrics and alerts by e-mail)"))
     console.print(_frame_table(events_by_type(engine), "trigger events detected"))
     console.print(_frame_table(kpis(engine), "KPIs"))
     mail = sorted(config.mail_dir.glob("*.eml"))
@@ -198,4 +210,4 @@ def demo(
         f"  e-mails        {config.mail_dir} ({len(mail)} received)\n"
         f"  Airflow home   {config.data_dir / 'airflow'}\n"
         f"  Airflow log    {config.data_dir / 'airflow-demo.log'}\n"
-        "  inspect with   cx warehouse status | quarantine | events | metrics")
+        "  inspect with   cx warehouse status | quarantine | gate | events | metrics")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pandas as pd
 from sqlalchemy import Engine, func, inspect, select
 
@@ -11,6 +13,7 @@ from cx_tasks.warehouse.schema import (
     kpi_values,
     metadata,
     metric_values,
+    quality_runs,
     quarantine,
 )
 
@@ -34,6 +37,17 @@ def quarantine_by_rule(engine: Engine) -> pd.DataFrame:
         .order_by(func.count().desc(), quarantine.c.rule)
     )
     return pd.read_sql(query, engine)
+
+
+def gate_verdicts(engine: Engine) -> pd.DataFrame:
+    """The data-quality gate's verdict per interval, with the expectations that failed."""
+    query = select(quality_runs.c.interval_start, quality_runs.c.interval_end,
+                   quality_runs.c.status, quality_runs.c.failed_expectations
+                   ).order_by(quality_runs.c.interval_start)
+    frame = pd.read_sql(query, engine)
+    frame["failed_expectations"] = frame["failed_expectations"].map(
+        lambda text: ", ".join(json.loads(text)) or "-")
+    return frame
 
 
 def events_by_type(engine: Engine) -> pd.DataFrame:

@@ -69,3 +69,22 @@ def test_quarantine_counts_rows_per_rule(engine) -> None:
 def test_no_published_metrics_gives_an_empty_frame(engine) -> None:
     assert metrics_by_segment(engine).empty
     assert isinstance(metrics_by_segment(engine), pd.DataFrame)
+
+
+def test_gate_verdicts_list_each_interval_with_its_failed_expectations(engine) -> None:
+    from cx_tasks.warehouse.inspect import gate_verdicts
+    from cx_tasks.warehouse.schema import quality_runs
+
+    night = datetime(2026, 10, 30, 2)
+    with engine.begin() as conn:
+        upsert(conn, quality_runs, [
+            dict(interval_start=night, interval_end=datetime(2026, 10, 31, 2), status="blocked",
+                 failed_expectations='["wms_shipments.row_volume", "erp_orders.freshness"]',
+                 results_path=None, skipped_checks="[]"),
+            dict(interval_start=START, interval_end=datetime(2026, 10, 2), status="passed",
+                 failed_expectations="[]", results_path=None, skipped_checks="[]"),
+        ])
+    frame = gate_verdicts(engine)
+    assert list(frame["status"]) == ["passed", "blocked"]  # in interval order
+    assert list(frame["failed_expectations"]) == [
+        "-", "wms_shipments.row_volume, erp_orders.freshness"]
