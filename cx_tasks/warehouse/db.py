@@ -51,6 +51,11 @@ def migrate(engine: Engine) -> int:
     return max(v for v, _, _ in MIGRATIONS)
 
 
+def _dialect_insert(dialect: str) -> Callable[[Table], Insert]:
+    """The ``INSERT`` construct with ``ON CONFLICT`` of the warehouse's dialect."""
+    return {"sqlite": sqlite.insert, "postgresql": postgresql.insert}[dialect]
+
+
 def upsert_statement(dialect: str, table: Table, *, newer_than: str | None = None) -> Insert:
     """``INSERT ... ON CONFLICT (primary key) DO UPDATE`` of every column of ``table``
     except the key and the columns flagged ``KEEP_ON_UPDATE``.
@@ -58,7 +63,7 @@ def upsert_statement(dialect: str, table: Table, *, newer_than: str | None = Non
     With ``newer_than`` the update only happens when the incoming row's value in that
     column is at least as new as the stored one.
     """
-    insert = {"sqlite": sqlite.insert, "postgresql": postgresql.insert}[dialect]
+    insert = _dialect_insert(dialect)
     keys = [c.name for c in table.primary_key.columns]
     stmt = insert(table)
     updates = {c.name: stmt.excluded[c.name] for c in table.columns
@@ -100,7 +105,7 @@ def insert_if_absent(
     """Insert the rows whose primary key is not stored yet (stored rows stay as they are);
     return how many were new."""
     rows = list(rows)
-    insert = {"sqlite": sqlite.insert, "postgresql": postgresql.insert}[conn.dialect.name]
+    insert = _dialect_insert(conn.dialect.name)
     keys = [c.name for c in table.primary_key.columns]
     stmt = insert(table).on_conflict_do_nothing(index_elements=keys)
     return sum(conn.execute(stmt, rows[start:start + chunk_size]).rowcount
