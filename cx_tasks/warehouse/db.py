@@ -6,10 +6,27 @@ from collections.abc import Callable, Iterable, Mapping
 from functools import cache
 from typing import Any
 
-from sqlalchemy import Connection, Engine, Insert, Table, create_engine, event, select
+from sqlalchemy import (
+    Connection,
+    Engine,
+    Insert,
+    Table,
+    create_engine,
+    event,
+    inspect,
+    select,
+    text,
+)
 from sqlalchemy.dialects import postgresql, sqlite
 
-from cx_tasks.warehouse.schema import KEEP_ON_UPDATE, metadata, schema_version
+from cx_tasks.warehouse.schema import (
+    KEEP_ON_UPDATE,
+    OUTBOX_V2_COLUMNS,
+    V2_TABLES,
+    metadata,
+    outbox,
+    schema_version,
+)
 
 
 @cache
@@ -30,11 +47,23 @@ def engine_for(url: str) -> Engine:
 
 
 def _v1_initial(conn: Connection) -> None:
-    metadata.create_all(conn)
+    metadata.create_all(conn, tables=[t for t in metadata.sorted_tables if t not in V2_TABLES])
+
+
+def _v2_surveys(conn: Connection) -> None:
+    metadata.create_all(conn, tables=list(V2_TABLES))
+    present = {c["name"] for c in inspect(conn).get_columns(outbox.name)}
+    for name in OUTBOX_V2_COLUMNS:
+        if name not in present:
+            column = outbox.c[name]
+            kind = column.type.compile(dialect=conn.dialect)
+            conn.execute(text(f"ALTER TABLE {outbox.name} ADD COLUMN {name} {kind}"))
 
 
 MIGRATIONS: list[tuple[int, str, Callable[[Connection], None]]] = [
     (1, "staging, quarantine, load log, quality runs, metrics, events, outbox", _v1_initial),
+    (2, "survey invitations, skips, responses, answers, unsubscribes, feedback; outbox "
+        "contact, headers and retry time", _v2_surveys),
 ]
 
 

@@ -140,7 +140,94 @@ outbox = Table(
     Column("last_error", Text),
     Column("created_at", DateTime, nullable=False),
     Column("sent_at", DateTime),
+    Column("contact_id", String(64)),
+    Column("headers", Text),
+    Column("next_attempt_at", DateTime),
 )
+OUTBOX_V2_COLUMNS = ("contact_id", "headers", "next_attempt_at")
+"""Outbox columns added by migration 2: the contact (an opt-out suppresses at send time),
+extra headers as JSON (``List-Unsubscribe``), and the earliest retry after a 4xx answer."""
+
+# --- surveys and feedback (migration 2) ------------------------------------------------------
+
+_SURVEY_TARGET = ("event_id", "survey_id", "kind", "client_id", "contact_id", "role",
+                  "language", "order_id", "content_key", "scheduled_at")
+
+
+def _survey_target_columns() -> list[Column]:
+    """The columns an invitation and a skipped candidate share (see surveys.targeting)."""
+    types: dict[str, TypeEngine] = {"event_id": String(200), "survey_id": String(64),
+                                    "kind": String(16), "client_id": String(64),
+                                    "contact_id": String(64), "role": String(32),
+                                    "language": String(8), "order_id": String(64),
+                                    "content_key": String(200), "scheduled_at": DateTime()}
+    required = {"survey_id", "kind", "client_id", "role", "scheduled_at"}
+    return [Column(name, types[name], nullable=name not in required) for name in _SURVEY_TARGET]
+
+
+survey_invitations = Table(
+    "survey_invitations", metadata,
+    Column("invitation_id", String(240), primary_key=True),
+    *_survey_target_columns(),
+    Column("planned_in", DateTime, nullable=False),
+    Column("sent_at", DateTime),
+    Column("answered_at", DateTime),
+    Column("reminded_at", DateTime),
+)
+
+survey_skips = Table(
+    "survey_skips", metadata,
+    Column("invitation_id", String(240), primary_key=True),
+    *_survey_target_columns(),
+    Column("reason", String(40), nullable=False),
+    Column("planned_in", DateTime, nullable=False),
+)
+
+survey_responses = Table(
+    "survey_responses", metadata,
+    Column("invitation_id", String(240), primary_key=True),
+    Column("survey_id", String(64), nullable=False),
+    Column("client_id", String(64), nullable=False),
+    Column("contact_id", String(64), nullable=False),
+    Column("role", String(32), nullable=False),
+    Column("comment", Text),
+    Column("first_answered_at", DateTime, nullable=False),
+    Column("updated_at", DateTime, nullable=False),
+    Column("submitted", Boolean, nullable=False, default=False),
+)
+
+survey_answers = Table(
+    "survey_answers", metadata,
+    Column("invitation_id", String(240), primary_key=True),
+    Column("question_id", String(64), primary_key=True),
+    Column("score", Integer, nullable=False),
+    Column("answered_at", DateTime, nullable=False),
+)
+
+unsubscribes = Table(
+    "unsubscribes", metadata,
+    Column("contact_id", String(64), primary_key=True),
+    Column("unsubscribed_at", DateTime, nullable=False),
+    Column("channel", String(32), nullable=False),
+)
+
+feedback = Table(
+    "feedback", metadata,
+    Column("feedback_id", String(240), primary_key=True),
+    Column("source", String(16), nullable=False),
+    Column("channel", String(32), nullable=False),
+    Column("client_id", String(64), nullable=False),
+    Column("contact_id", String(64)),
+    Column("role", String(32)),
+    Column("text", Text),
+    Column("scores", Text),
+    Column("ref_id", String(240)),
+    Column("occurred_at", DateTime, nullable=False),
+    Column("recorded_at", DateTime, nullable=False),
+)
+
+V2_TABLES = (survey_invitations, survey_skips, survey_responses, survey_answers, unsubscribes,
+             feedback)
 
 schema_version = Table(
     "schema_version", metadata,

@@ -8,11 +8,12 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import inspect, select
+from sqlalchemy import inspect, select, text
 
 from cx_tasks.collect.load import load_staging, upsert_frame
+from cx_tasks.warehouse import db
 from cx_tasks.warehouse.db import engine_for, migrate, upsert
-from cx_tasks.warehouse.schema import STAGING, metadata, schema_version
+from cx_tasks.warehouse.schema import OUTBOX_V2_COLUMNS, STAGING, metadata, schema_version
 
 
 def test_migrate_creates_every_table_and_a_second_run_changes_nothing(warehouse_url: str) -> None:
@@ -24,6 +25,24 @@ def test_migrate_creates_every_table_and_a_second_run_changes_nothing(warehouse_
     with engine.connect() as conn:
         assert conn.execute(select(schema_version)).all() == versions
 
+
+
+def test_a_version_1_warehouse_is_migrated_to_version_2(tmp_path: Path, monkeypatch) -> None:
+    engine = engine_for(f"sqlite:///{tmp_path / 'v1.db'}")
+    monkeypatch.setattr(db, "MIGRATIONS", db.MIGRATIONS[:1])
+    migrate(engine)
+    with engine.begin() as conn:  # the outbox as version 1 shipped it
+        for name in OUTBOX_V2_COLUMNS:
+            conn.execute(text(f"ALTER TABLE outbox DROP COLUMN {name}"))
+    outbox_v1 = {c["name"] for c in inspect(engine).get_columns("outbox")}
+    assert not outbox_v1 & set(OUTBOX_V2_COLUMNS)
+    assert "feedback" not in inspect(engine).get_table_names()
+    monkeypatch.undo()
+    assert migrate(engine) == 2
+    assert {c["name"] for c in inspect(engine).get_columns("outbox")} == (
+        outbox_v1 | set(OUTBOX_V2_COLUMNS))
+    assert {"survey_invitations", "survey_skips", "survey_responses", "survey_answers",
+            "unsubscribes", "feedback"} <= set(inspect(engine).get_table_names())
 
 def _product(name: str, updated_at: str) -> pd.DataFrame:
     return pd.DataFrame({"product_id": ["P1"], "name": [name], "category": [None],
