@@ -28,8 +28,9 @@ rerun never sends a sent message again).
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+import json
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Literal
 
@@ -56,6 +57,8 @@ class OutboxMessage:
     body_html: str | None
     created_at: datetime
     attempts: int
+    contact_id: str | None = None
+    headers: Mapping[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -97,11 +100,15 @@ def enqueue(
     body_html: str | None = None,
     created_at: datetime,
     suppressed_reason: str | None = None,
+    contact_id: str | None = None,
+    headers: Mapping[str, str] | None = None,
 ) -> bool:
     """Record a message under its key unless the key exists; True if it was new.
 
     With ``suppressed_reason`` the message is recorded as ``suppressed`` (kept for the
-    record, with the reason in ``last_error``) and never delivered.
+    record, with the reason in ``last_error``) and never delivered. ``contact_id`` names
+    the client contact a message goes to (None for the supplier's own staff); ``headers``
+    are extra MIME headers such as ``List-Unsubscribe``.
     """
     row = {
         "idempotency_key": idempotency_key,
@@ -116,6 +123,8 @@ def enqueue(
         "last_error": suppressed_reason,
         "created_at": created_at,
         "sent_at": None,
+        "contact_id": contact_id,
+        "headers": json.dumps(dict(headers), sort_keys=True) if headers else None,
     }
     return insert_if_absent(conn, outbox, [row]) == 1
 
@@ -154,6 +163,7 @@ def claim_batch(
             idempotency_key=r["idempotency_key"], message_id=r["message_id"], kind=r["kind"],
             recipient=r["recipient"], subject=r["subject"], body_text=r["body_text"],
             body_html=r["body_html"], created_at=r["created_at"], attempts=r["attempts"] + 1,
+            contact_id=r["contact_id"], headers=json.loads(r["headers"]) if r["headers"] else {},
         )
         for r in rows
     ]

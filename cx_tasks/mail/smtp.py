@@ -20,7 +20,8 @@ def mime_message(message: OutboxMessage, sender: str) -> EmailMessage:
     """The MIME form of a message: plain text, plus an HTML alternative when there is one.
 
     ``Message-ID`` is the outbox's (derived from the idempotency key), so a resent copy
-    is recognisably the same message; ``Date`` is the moment of sending.
+    is recognisably the same message; ``Date`` is the moment of sending; the message's
+    own headers (``List-Unsubscribe``) follow.
     """
     mime = EmailMessage()
     mime["From"] = sender
@@ -28,6 +29,8 @@ def mime_message(message: OutboxMessage, sender: str) -> EmailMessage:
     mime["Subject"] = message.subject
     mime["Message-ID"] = message.message_id
     mime["Date"] = formatdate(usegmt=True)
+    for name, value in message.headers.items():
+        mime[name] = value
     mime.set_content(message.body_text)
     if message.body_html is not None:
         mime.add_alternative(message.body_html, subtype="html")
