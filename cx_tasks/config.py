@@ -12,12 +12,16 @@ CX_DATA_DIR            the data folder                            ``./data``
 CX_WAREHOUSE_URL       SQLAlchemy URL of the warehouse            ``sqlite:///DATA/warehouse.db``
 CX_SOURCE_URL          SQLAlchemy URL of the supplier's systems   ``sqlite:///DATA/supplier.db``
 CX_RULES_DIR           folder of YAML files overriding the rules  (the packaged defaults)
+CX_SURVEY_SECRET       HMAC key of survey and unsubscribe links   ``DATA/survey_secret`` (made
+                                                                  once, mode 0600)
+CX_SURVEY_BASE_URL     public address of the response app         ``http://127.0.0.1:8765``
 =====================  =========================================  ==========================
 """
 
 from __future__ import annotations
 
 import os
+import secrets
 from dataclasses import dataclass
 from functools import cache
 from importlib import resources
@@ -38,6 +42,21 @@ class Settings:
     warehouse_url: str
     source_url: str
     rules_dir: Path | None
+    survey_base_url: str = "http://127.0.0.1:8765"
+    survey_secret_text: str | None = None
+
+    @property
+    def survey_secret(self) -> bytes:
+        """The HMAC key of survey links: ``CX_SURVEY_SECRET``, else a random key made once
+        in the data folder (readable by its owner only)."""
+        if self.survey_secret_text:
+            return self.survey_secret_text.encode("utf-8")
+        path = self.data_dir / "survey_secret"
+        if not path.exists():
+            self.data_dir.mkdir(parents=True, exist_ok=True)
+            with os.fdopen(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "w") as f:
+                f.write(secrets.token_hex(32))
+        return path.read_text(encoding="utf-8").strip().encode("utf-8")
 
     @property
     def ground_truth_path(self) -> Path:
@@ -70,6 +89,8 @@ def settings(environ: dict[str, str] | None = None) -> Settings:
         warehouse_url=env.get("CX_WAREHOUSE_URL", f"sqlite:///{data_dir / 'warehouse.db'}"),
         source_url=env.get("CX_SOURCE_URL", f"sqlite:///{data_dir / 'supplier.db'}"),
         rules_dir=Path(rules_dir) if rules_dir else None,
+        survey_base_url=env.get("CX_SURVEY_BASE_URL", "http://127.0.0.1:8765").rstrip("/"),
+        survey_secret_text=env.get("CX_SURVEY_SECRET") or None,
     )
 
 
