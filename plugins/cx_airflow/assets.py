@@ -14,3 +14,13 @@ and ``gate_passed``."""
 CX_METRICS = Asset(name="cx_metrics", uri="cx://collect/metrics")
 """Computable metrics published for a day (``extra``: ``as_of``); updated by
 ``cx_collect_nightly``'s ``compute_metrics`` when the data-quality gate passed."""
+
+CX_EXTERNAL_EVENTS = Asset(name="cx_external_events", uri="cx://collect/external-events")
+"""Trigger events pushed in real time by the supplier's systems through Airflow's REST API
+(``POST /api/v2/assets/events``); the event itself is the asset event's ``extra``:
+``event_type``, ``client_id``, ``ref_id``, ``occurred_at`` and, where known, ``contact_id``
+and ``order_id``."""
+
+CX_FEEDBACK = Asset(name="cx_feedback", uri="cx://collect/feedback")
+"""New feedback stored (a survey response, a claim or ticket, an informal note); ``extra``
+names the ``feedback_ids``. The acknowledgement and the analyze stage are scheduled on it."""
