@@ -78,6 +78,8 @@ class SurveyCatalogue(BaseModel):
 
     questions: dict[str, Question]
     surveys: tuple[Survey, ...]
+    link_valid_days: int = Field(30, ge=1, description="days an e-mailed answer link works")
+    unsubscribe_valid_days: int = Field(365, ge=1, description="days an unsubscribe link works")
 
     @model_validator(mode="after")
     def _complete(self) -> SurveyCatalogue:

@@ -70,3 +70,19 @@ def test_the_default_secret_is_made_once_and_readable_by_its_owner_only(tmp_path
     assert len(first) == 64 and config.survey_secret == first
     assert (tmp_path / "survey_secret").stat().st_mode & 0o777 == 0o600
     assert settings({"CX_DATA_DIR": str(tmp_path), "CX_SURVEY_SECRET": "s"}).survey_secret == b"s"
+
+
+def test_score_links_carry_one_token_valid_for_the_first_questions_range() -> None:
+    from cx_tasks.surveys.catalogue import survey_catalogue
+    from cx_tasks.surveys.links import answer_token, score_links
+
+    catalogue = survey_catalogue()
+    survey = catalogue.for_event("delivery_completed")  # csat first: 1-5
+    issued = datetime(2026, 11, 1)  # naive UTC
+    token = answer_token("inv:e1:C1", "C1", survey, catalogue, issued, SECRET)
+    links = score_links("https://cx.example.com", token, 1, 5)
+    assert [score for score, _ in links] == [1, 2, 3, 4, 5]
+    assert links[0][1] == f"https://cx.example.com/r/{token}?score=1"
+    claims = verify(token, SECRET, purpose="answer", now=NOW, score=5)
+    assert (claims.question_id, claims.score_min, claims.score_max) == ("csat", 1, 5)
+    assert claims.expires_at == int(datetime(2026, 12, 1, tzinfo=UTC).timestamp())
