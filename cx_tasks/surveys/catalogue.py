@@ -80,6 +80,7 @@ class SurveyCatalogue(BaseModel):
     surveys: tuple[Survey, ...]
     link_valid_days: int = Field(30, ge=1, description="days an e-mailed answer link works")
     unsubscribe_valid_days: int = Field(365, ge=1, description="days an unsubscribe link works")
+    comment_max_chars: int = Field(2000, ge=1, description="longest comment a response keeps")
 
     @model_validator(mode="after")
     def _complete(self) -> SurveyCatalogue:
