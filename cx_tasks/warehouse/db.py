@@ -23,6 +23,7 @@ from cx_tasks.warehouse.schema import (
     KEEP_ON_UPDATE,
     OUTBOX_V2_COLUMNS,
     V2_TABLES,
+    V3_TABLES,
     metadata,
     outbox,
     schema_version,
@@ -47,7 +48,8 @@ def engine_for(url: str) -> Engine:
 
 
 def _v1_initial(conn: Connection) -> None:
-    metadata.create_all(conn, tables=[t for t in metadata.sorted_tables if t not in V2_TABLES])
+    later = (*V2_TABLES, *V3_TABLES)
+    metadata.create_all(conn, tables=[t for t in metadata.sorted_tables if t not in later])
 
 
 def _v2_surveys(conn: Connection) -> None:
@@ -60,10 +62,15 @@ def _v2_surveys(conn: Connection) -> None:
             conn.execute(text(f"ALTER TABLE {outbox.name} ADD COLUMN {name} {kind}"))
 
 
+def _v3_feedback(conn: Connection) -> None:
+    metadata.create_all(conn, tables=list(V3_TABLES))
+
+
 MIGRATIONS: list[tuple[int, str, Callable[[Connection], None]]] = [
     (1, "staging, quarantine, load log, quality runs, metrics, events, outbox", _v1_initial),
     (2, "survey invitations, skips, responses, answers, unsubscribes, feedback; outbox "
         "contact, headers and retry time", _v2_surveys),
+    (3, "informal feedback, feedback inbox files, feedback acknowledgements", _v3_feedback),
 ]
 
 

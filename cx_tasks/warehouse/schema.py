@@ -229,6 +229,51 @@ feedback = Table(
 V2_TABLES = (survey_invitations, survey_skips, survey_responses, survey_answers, unsubscribes,
              feedback)
 
+# --- feedback intake and acknowledgement (migration 3) ---------------------------------------
+
+informal_feedback = Table(
+    "informal_feedback", metadata,
+    Column("note_id", String(200), primary_key=True),
+    Column("client_id", String(64)),
+    Column("contact_email", String(320)),
+    Column("contact_id", String(64)),
+    Column("channel", String(32)),
+    Column("text", Text),
+    Column("score", Integer),
+    Column("occurred_at", DateTime),
+    Column("captured_by", String(120)),
+    Column("captured_at", DateTime, nullable=False),
+)
+"""Informal feedback written by sales and support tools (the CSV drop folder's columns plus
+the writer's ``note_id``); every column but the key is nullable because the intake, not
+the table, validates a row (a bad one is quarantined). See docs/feedback-intake.md."""
+
+feedback_inbox_files = Table(
+    "feedback_inbox_files", metadata,
+    Column("file_hash", String(64), primary_key=True),
+    Column("file_name", Text, nullable=False),
+    Column("rows_in", Integer, nullable=False),
+    Column("rows_loaded", Integer, nullable=False),
+    Column("rows_quarantined", Integer, nullable=False),
+    Column("processed_at", DateTime, nullable=False),
+)
+"""One row per CSV file taken from the feedback drop folder, by the SHA-256 of its bytes:
+a file dropped again (or a rerun) is not loaded twice."""
+
+feedback_acknowledgements = Table(
+    "feedback_acknowledgements", metadata,
+    Column("feedback_id", String(240), primary_key=True),
+    Column("reference", String(32), nullable=False, unique=True),
+    Column("owner", String(64), nullable=False),
+    Column("status", String(20), nullable=False),
+    Column("reason", String(40)),
+    Column("decided_at", DateTime, nullable=False),
+)
+"""The acknowledgement decision per feedback, made once: ``acknowledged`` (an e-mail is in
+the outbox under ``ack:<feedback_id>``) or ``not_acknowledged`` with the ``reason``."""
+
+V3_TABLES = (informal_feedback, feedback_inbox_files, feedback_acknowledgements)
+
 schema_version = Table(
     "schema_version", metadata,
     Column("version", Integer, primary_key=True),
