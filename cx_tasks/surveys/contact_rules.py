@@ -33,7 +33,7 @@ class ContactRules(BaseModel):
         1, ge=0, description="invitations per account and role within role_window_days")
     role_window_days: float = Field(30, gt=0, description="rolling window of the role limit")
     order_limit: int = Field(
-        1, ge=0, description="transactional invitations per order, ever (all roles together)")
+        1, ge=0, description="transactional invitations per order and role, ever")
     duplicate_content_hours: float = Field(
         12, ge=0, description="the same content (survey) never twice to a contact within this")
     relationship_tenure_months: int = Field(

@@ -181,7 +181,8 @@ def refusal(candidate: dict[str, Any], ledger: Ledger, blocked: set[str],
         ("opted_out", lambda: contact in blocked),
         ("open_claim", lambda: rules.skip_open_claim and client in claimed),
         ("order_already_surveyed", lambda: transactional and pd.notna(order) and len(
-            matching(account, kind="transactional", order_id=order)) >= rules.order_limit),
+            matching(account, kind="transactional", order_id=order, role=candidate["role"]))
+         >= rules.order_limit),
         ("duplicate_content", lambda: bool(near(mine, at, rules.duplicate_content_hours / 24,
                                                 content_key=candidate["content_key"]))),
         ("awaiting_answer", lambda: any(

@@ -172,16 +172,22 @@ def test_role_limit_per_account_at_30_days() -> None:
     assert outcome(evts, history(sent("o", "op1", "operator", S)), rules) == [("tb1", "invited")]
 
 
-def test_one_invitation_per_order_ever() -> None:
+def test_one_invitation_per_order_and_role_ever() -> None:
     rules = loose(order_limit=1)
     delivered = events(event("delivery_completed:O1", "delivery_completed", order="O1"))
-    # operator first, the technical buyer is then refused by the batch's own decision
-    assert outcome(delivered, history(), rules) == [("op1", "invited"),
-                                                    ("tb1", "order_already_surveyed")]
+    # the operator and the technical buyer are each asked once about the order
+    assert outcome(delivered, history(), rules) == [("op1", "invited"), ("tb1", "invited")]
+    # a second technical buyer is refused by the batch's own decision for tb1
+    two_buyers = contacts(("op1", "A", "operator", "ru", False),
+                          ("tb1", "A", "technical_buyer", "en", False),
+                          ("tb2", "A", "technical_buyer", "en", False))
+    assert outcome(delivered, history(), rules, people=two_buyers) == [
+        ("op1", "invited"), ("tb1", "invited"), ("tb2", "order_already_surveyed")]
+    # the operator was asked about O1 years ago (another survey): only the operator is refused
     years_ago = history(sent("m", "op1", "operator", E - timedelta(days=900), order="O1",
                              survey="tx_otif_miss"))
     assert outcome(delivered, years_ago, rules) == [("op1", "order_already_surveyed"),
-                                                    ("tb1", "order_already_surveyed")]
+                                                    ("tb1", "invited")]
 
 
 def test_duplicate_content_within_12_hours_either_side() -> None:

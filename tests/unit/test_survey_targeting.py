@@ -110,6 +110,18 @@ def test_delivery_asks_operator_then_every_technical_buyer_48_hours_later() -> N
     assert first["scheduled_at"] == pd.Timestamp(E + timedelta(hours=48))
 
 
+def test_default_rules_ask_both_roles_about_an_order_once_each() -> None:
+    # order_limit counts per order AND role: the operator and one technical buyer are asked;
+    # the second technical buyer is refused by the order rule (checked before the role rule)
+    evts = events(("delivery_completed:O1", "delivery_completed", "A", None, "O1"))
+    invited, skipped = plan_invitations(evts, CONTACTS, set(), NO_CLAIMS, NO_HISTORY,
+                                        ContactRules(), CATALOGUE, NOW)
+    assert list(zip(invited["contact_id"], invited["role"], strict=True)) == [
+        ("op1", "operator"), ("tb1", "technical_buyer")]
+    assert list(zip(skipped["contact_id"], skipped["reason"], strict=True)) == [
+        ("tb2", "order_already_surveyed")]
+
+
 def test_claim_asks_its_raiser_first_and_the_technical_buyers_once() -> None:
     raised_by_operator = events(("claim_closed:K1", "claim_closed", "A", "op1", None))
     assert [r for _, r, _ in targets(raised_by_operator)] == [
