@@ -1,0 +1,1 @@
+"""Feedback beyond surveys (service desk, informal notes) into one table; its acknowledgement."""

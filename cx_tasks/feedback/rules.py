@@ -1,0 +1,90 @@
+"""The feedback rule tables: intake limits and acknowledgement age (``rules/feedback.yaml``),
+and who owns each source of feedback (``rules/owners.yaml``)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from cx_tasks.collect.contract import LANGUAGES
+from cx_tasks.config import load_rules
+
+FEEDBACK_SOURCES = ("survey", "claim", "ticket", "informal")
+"""Where a piece of feedback came from (``feedback.source``)."""
+
+
+class FeedbackRules(BaseModel):
+    """Which informal notes are accepted; which feedback is still fresh enough to acknowledge."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    informal_channels: tuple[str, ...] = Field(min_length=1)
+    score_min: int = 1
+    score_max: int = 5
+    text_max_chars: int = Field(4000, gt=0)
+    acknowledge_within_hours: float = Field(72, gt=0)
+
+    @model_validator(mode="after")
+    def _range(self) -> FeedbackRules:
+        if self.score_min > self.score_max:
+            raise ValueError("score_min is above score_max")
+        return self
+
+
+class Owner(BaseModel):
+    """A team that owns feedback: its name per language and its address."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: dict[str, str]
+    email: str
+
+    @model_validator(mode="after")
+    def _languages(self) -> Owner:
+        missing = set(LANGUAGES) - set(self.name)
+        if missing:
+            raise ValueError(f"owner name missing for languages {sorted(missing)}")
+        return self
+
+
+class SourceOwner(BaseModel):
+    """The owner of one feedback source and the response time the acknowledgement promises."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    owner: str
+    respond_within_hours: int = Field(gt=0)
+
+
+class Owners(BaseModel):
+    """Owners by id, and the owner of each feedback source (every source has one)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    owners: dict[str, Owner]
+    by_source: dict[str, SourceOwner]
+
+    @model_validator(mode="after")
+    def _complete(self) -> Owners:
+        if set(self.by_source) != set(FEEDBACK_SOURCES):
+            raise ValueError(f"by_source must name exactly {list(FEEDBACK_SOURCES)}")
+        unknown = {s.owner for s in self.by_source.values()} - set(self.owners)
+        if unknown:
+            raise ValueError(f"unknown owners {sorted(unknown)}")
+        return self
+
+    def for_source(self, source: str) -> tuple[str, Owner, SourceOwner]:
+        """The owner id, owner and promise for a feedback source."""
+        assigned = self.by_source[source]
+        return assigned.owner, self.owners[assigned.owner], assigned
+
+
+def feedback_rules(rules_dir: Path | None = None) -> FeedbackRules:
+    """``rules/feedback.yaml`` (or the user's copy in ``rules_dir``)."""
+    return load_rules("feedback", FeedbackRules, rules_dir)
+
+
+def owners(rules_dir: Path | None = None) -> Owners:
+    """``rules/owners.yaml`` (or the user's copy in ``rules_dir``)."""
+    return load_rules("owners", Owners, rules_dir)
