@@ -37,10 +37,23 @@ class DemoPlan:
     seed: int = 7
     end: date = date(2026, 11, 1)
     nightly_runs: int = 7
+    settle_days: int = 10
+    """Days the supplier's snapshot runs past ``end``. The nights are replayed from one
+    snapshot, which holds each row's LAST version only: a shipment delivered after the
+    snapshot would appear on its ship day, a shipment delivered before it on its delivery
+    day, so the last nights of a snapshot taken at ``end`` carry both and look like a
+    volume surge to the gate. Snapshotting later (longest transit plus lateness) makes
+    every replayed night look like the ones before it, as a backfill from today's systems
+    does; rows changed after ``end`` stay invisible to the nights (extraction is bounded)."""
 
     @property
     def start(self) -> date:
         return self.end - timedelta(days=self.days)
+
+    @property
+    def snapshot_end(self) -> date:
+        """The day the simulated supplier's systems are read (``end`` + ``settle_days``)."""
+        return self.end + timedelta(days=self.settle_days)
 
     @property
     def first_nightly(self) -> date:
@@ -117,7 +130,8 @@ def run_demo(
     reset_data(config)
     on_step(f"simulating {plan.clients} clients x {plan.days} days (seed {plan.seed})")
     simulate(config.source_url, config.ground_truth_path, clients=plan.clients,
-             days=plan.days, seed=plan.seed, end=plan.end, progress=simulate_progress)
+             days=plan.days + plan.settle_days, seed=plan.seed, end=plan.snapshot_end,
+             progress=simulate_progress)
     on_step("creating the warehouse")
     migrate(engine_for(config.warehouse_url))
     with SmtpSink(config.mail_dir) as sink:
