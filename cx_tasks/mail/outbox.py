@@ -3,45 +3,93 @@
 A stage never talks to a mail server. It *enqueues* a message under an idempotency
 key (insert-if-absent: re-running an interval enqueues nothing new), and a delivery
 task *delivers* the queue through a transport that is handed in (the Airflow plugin
-provides one built on ``SmtpHook``; tests pass a fake). So the business logic stays free
-of Airflow and of SMTP, and every message is recorded once with its fate.
+provides one built on ``SmtpHook``; ``cx_tasks.mail.smtp`` one over any session
+factory; tests pass real SMTP servers or a scripted fake). So the business logic stays
+free of Airflow and of SMTP, and every message is recorded once with its fate.
 
 Life of a message::
 
     queued ──claim──► sending ──► sent
-      ▲                  │ └────► failed      (permanent: a 5xx answer, or max attempts)
-      └── transient ─────┘                    (4xx, connection refused: retried next run)
-    suppressed                                (recorded, never sent: e.g. an opt-out)
+      ▲  │               │ └────► failed      (permanent: a 5xx answer, or max attempts)
+      │  │               └──► queued          (transient: 4xx, refused or dropped
+      │  │                                     connection; retried at next_attempt_at)
+      │  └─claim─► suppressed                 (the contact opted out by the time of sending)
+    suppressed                                (enqueued so: recorded, never sent)
 
-``attempts`` counts claims. A message still ``sending`` when a later delivery starts
-was claimed by a run that died before recording the outcome: it is sent again with
-the same ``Message-ID``, so a receiving system that saw the first copy can drop the
-duplicate. Only one delivery may run at a time per warehouse (a ``sending`` message
-is taken to be an orphan, not another deliverer's work).
+Delivery settings (batch size, backoff, max attempts) are the rule table
+``rules/outbox.yaml``. A transient answer puts the message back to ``queued`` with
+``next_attempt_at`` = now + min(cap, base * 2 ** (attempts - 1)); a claim takes only
+messages whose ``next_attempt_at`` is due. ``attempts`` counts claims.
+
+Opt-out is absolute, also at the moment of sending: a claim suppresses (never sends)
+every message whose contact is unsubscribed (``unsubscribes``) or flagged ``opted_out``
+in ``stg_crm_contacts``, or whose recipient address is such a contact's. No kind is
+exempt, acknowledgements included: the issue and DOMAIN.md give no ground for mailing
+someone who asked for no mail. Messages to the supplier's own staff carry no contact.
+
+Exactly once, and the window where it is not: each claimed batch is marked ``sending``
+and committed *before* it is handed to the transport, and the answers are recorded in
+one transaction *after* the transport returns. If the process dies in between (SIGKILL,
+lost worker, a transport that raises), the outcome of that batch is unknown: some of its
+messages may have been accepted by the server. The next delivery resends every message
+still ``sending`` with the same ``Message-ID``, so a receiving system that keeps the
+first copy can drop the second. Duplicates are therefore possible only for the messages
+of the batch in flight at the crash (at most ``batch_size``), plus the one message whose
+connection drops after its data was sent but before the server answered (reported
+transient, retried). Nothing is lost: a message leaves ``queued``/``sending`` only when
+an answer was recorded. Only one delivery may run at a time per warehouse (a ``sending``
+message is taken to be an orphan, not another deliverer's work).
 
 Times: ``created_at`` comes from the caller's data interval, never the wall clock, so
-re-running an interval leaves the outbox identical; ``sent_at`` is the wall-clock time
-the server accepted the message (it is written once, when the message is sent, and a
-rerun never sends a sent message again).
+re-running an interval enqueues an identical outbox; ``sent_at`` and ``next_attempt_at``
+are wall-clock times of the delivery (the ``clock`` of ``deliver``), written only by
+sending, which a rerun never repeats for a sent message.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
-from typing import Literal
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any, Literal
 
-from sqlalchemy import Connection, func, select, tuple_, update
+from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy import Connection, and_, func, or_, select, tuple_, update
 
+from cx_tasks.config import load_rules
 from cx_tasks.warehouse.db import engine_for, insert_if_absent
-from cx_tasks.warehouse.schema import outbox
+from cx_tasks.warehouse.schema import STAGING, outbox, unsubscribes
 
 Result = Literal["sent", "transient", "permanent"]
 
 MESSAGE_ID_DOMAIN = "cx-loop"
+
+
+class OutboxRules(BaseModel):
+    """How the outbox delivers: batch size, retry backoff and when to give up."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    batch_size: int = Field(50, ge=1, description="messages claimed and sent over one session")
+    retry_base_seconds: float = Field(60, gt=0, description="delay after the first transient "
+                                                            "answer; doubled per attempt")
+    retry_cap_seconds: float = Field(3600, gt=0, description="longest delay between attempts")
+    max_attempts: int = Field(10, ge=1, description="a message still transient on this "
+                                                    "attempt is failed")
+
+    def retry_delay(self, attempts: int) -> timedelta:
+        """Wait after a transient answer on attempt ``attempts`` (1-based):
+        min(cap, base * 2 ** (attempts - 1))."""
+        seconds = self.retry_base_seconds * 2.0 ** min(attempts - 1, 62)
+        return timedelta(seconds=min(self.retry_cap_seconds, seconds))
+
+
+def outbox_rules(rules_dir: Path | None = None) -> OutboxRules:
+    """The delivery rules from ``outbox.yaml`` (the user's copy if present)."""
+    return load_rules("outbox", OutboxRules, rules_dir)
 
 
 @dataclass(frozen=True)
@@ -71,16 +119,43 @@ class DeliveryOutcome:
 
 
 @dataclass(frozen=True)
+class FailedMessage:
+    """A message failed for good in a delivery run, with the server's (or our) answer."""
+
+    idempotency_key: str
+    recipient: str
+    answer: str
+
+
+@dataclass(frozen=True)
 class DeliverySummary:
-    """Counts of one delivery run."""
+    """Counts of one delivery run; ``failures`` names each message failed in it."""
 
     sent: int = 0
     retry: int = 0
     failed: int = 0
     resent_after_crash: int = 0
+    suppressed: int = 0
+    failures: tuple[FailedMessage, ...] = ()
+
+
+@dataclass(frozen=True)
+class Claim:
+    """One claim: the messages now ``sending``, the keys suppressed instead (with the
+    reason), and the position of the last row looked at (None when there was none)."""
+
+    messages: list[OutboxMessage]
+    suppressed: dict[str, str]
+    last: tuple[datetime, str] | None
 
 
 Transport = Callable[[list[OutboxMessage]], list[DeliveryOutcome]]
+Clock = Callable[[], datetime]
+
+
+def wall_clock() -> datetime:
+    """Now, in UTC, as the naive datetime the warehouse stores."""
+    return datetime.now(UTC).replace(tzinfo=None)
 
 
 def message_id_for(idempotency_key: str) -> str:
@@ -107,8 +182,9 @@ def enqueue(
 
     With ``suppressed_reason`` the message is recorded as ``suppressed`` (kept for the
     record, with the reason in ``last_error``) and never delivered. ``contact_id`` names
-    the client contact a message goes to (None for the supplier's own staff); ``headers``
-    are extra MIME headers such as ``List-Unsubscribe``.
+    the client contact a message goes to (None for the supplier's own staff; a client
+    message must carry it so an opt-out suppresses it); ``headers`` are extra MIME headers
+    such as ``List-Unsubscribe``.
     """
     row = {
         "idempotency_key": idempotency_key,
@@ -129,19 +205,68 @@ def enqueue(
     return insert_if_absent(conn, outbox, [row]) == 1
 
 
+def opt_out_reasons(conn: Connection, rows: Sequence[Mapping[str, Any]]) -> dict[str, str]:
+    """Outbox rows (by key) that must not go out because their contact opted out, with why:
+    the contact unsubscribed, is flagged ``opted_out`` in the CRM, or the recipient address
+    is the address of such a contact."""
+    contact_ids = sorted({r["contact_id"] for r in rows if r["contact_id"]})
+    addresses = sorted({r["recipient"].strip().lower() for r in rows})
+    unsubscribed = set(conn.scalars(
+        select(unsubscribes.c.contact_id).where(unsubscribes.c.contact_id.in_(contact_ids))))
+    contacts = STAGING["crm_contacts"]
+    blocked = (
+        select(contacts.c.contact_id, func.lower(contacts.c.email).label("address"),
+               unsubscribes.c.contact_id.is_not(None).label("unsubscribed"))
+        .outerjoin(unsubscribes, unsubscribes.c.contact_id == contacts.c.contact_id)
+        .where(or_(contacts.c.contact_id.in_(contact_ids),
+                   func.lower(contacts.c.email).in_(addresses)))
+        .where(or_(contacts.c.opted_out.is_(True), unsubscribes.c.contact_id.is_not(None)))
+    )
+    flagged_ids: set[str] = set()
+    by_address: dict[str, str] = {}
+    for contact_id, address, was_unsubscribed in conn.execute(blocked):
+        if was_unsubscribed:
+            unsubscribed.add(contact_id)
+        else:
+            flagged_ids.add(contact_id)
+        if address:
+            by_address.setdefault(address.strip(), contact_id)
+    reasons = {}
+    for row in rows:
+        contact, address = row["contact_id"], row["recipient"].strip().lower()
+        if contact in unsubscribed:
+            reasons[row["idempotency_key"]] = f"opted_out: contact {contact} unsubscribed"
+        elif contact in flagged_ids:
+            reasons[row["idempotency_key"]] = f"opted_out: contact {contact} opted out in the CRM"
+        elif address in by_address:
+            reasons[row["idempotency_key"]] = (
+                f"opted_out: {address} is the address of opted-out contact {by_address[address]}")
+    return reasons
+
+
 def claim_batch(
     conn: Connection,
     *,
     limit: int,
     after: tuple[datetime, str] | None = None,
     kinds: Iterable[str] | None = None,
-) -> list[OutboxMessage]:
-    """Mark up to ``limit`` queued (or orphaned ``sending``) messages as sending; return them.
+    now: datetime | None = None,
+) -> Claim:
+    """Look at up to ``limit`` deliverable messages; suppress those whose contact opted out
+    and mark the rest ``sending`` (one more attempt).
 
-    Messages come in ``(created_at, idempotency_key)`` order, strictly after ``after``
-    when given, so one delivery run visits each message at most once.
+    Deliverable: ``queued`` with ``next_attempt_at`` unset or at most ``now`` (the wall
+    clock unless given), or orphaned ``sending``. Rows come in ``(created_at,
+    idempotency_key)`` order, strictly after ``after`` when given, so one delivery run
+    visits each message at most once.
     """
-    query = select(outbox).where(outbox.c.status.in_(("queued", "sending")))
+    now = now if now is not None else wall_clock()
+    due = or_(
+        outbox.c.status == "sending",
+        and_(outbox.c.status == "queued",
+             or_(outbox.c.next_attempt_at.is_(None), outbox.c.next_attempt_at <= now)),
+    )
+    query = select(outbox).where(due)
     if after is not None:
         query = query.where(tuple_(outbox.c.created_at, outbox.c.idempotency_key) > after)
     if kinds is not None:
@@ -151,22 +276,28 @@ def claim_batch(
         query = query.with_for_update(skip_locked=True)
     rows = conn.execute(query).mappings().all()
     if not rows:
-        return []
-    keys = [r["idempotency_key"] for r in rows]
-    conn.execute(
-        update(outbox)
-        .where(outbox.c.idempotency_key.in_(keys))
-        .values(status="sending", attempts=outbox.c.attempts + 1)
-    )
-    return [
+        return Claim([], {}, None)
+    suppressed = opt_out_reasons(conn, rows)
+    for key, reason in suppressed.items():
+        conn.execute(update(outbox).where(outbox.c.idempotency_key == key)
+                     .values(status="suppressed", last_error=reason))
+    claimed = [r for r in rows if r["idempotency_key"] not in suppressed]
+    if claimed:
+        conn.execute(
+            update(outbox)
+            .where(outbox.c.idempotency_key.in_([r["idempotency_key"] for r in claimed]))
+            .values(status="sending", attempts=outbox.c.attempts + 1)
+        )
+    messages = [
         OutboxMessage(
             idempotency_key=r["idempotency_key"], message_id=r["message_id"], kind=r["kind"],
             recipient=r["recipient"], subject=r["subject"], body_text=r["body_text"],
             body_html=r["body_html"], created_at=r["created_at"], attempts=r["attempts"] + 1,
             contact_id=r["contact_id"], headers=json.loads(r["headers"]) if r["headers"] else {},
         )
-        for r in rows
+        for r in claimed
     ]
+    return Claim(messages, suppressed, (rows[-1]["created_at"], rows[-1]["idempotency_key"]))
 
 
 def mark_sent(conn: Connection, idempotency_key: str, sent_at: datetime) -> None:
@@ -174,16 +305,19 @@ def mark_sent(conn: Connection, idempotency_key: str, sent_at: datetime) -> None
     conn.execute(
         update(outbox)
         .where(outbox.c.idempotency_key == idempotency_key)
-        .values(status="sent", sent_at=sent_at, last_error=None)
+        .values(status="sent", sent_at=sent_at, last_error=None, next_attempt_at=None)
     )
 
 
-def mark_failed(conn: Connection, idempotency_key: str, error: str, *, permanent: bool) -> None:
-    """Record a failed attempt: ``failed`` when permanent, else back to ``queued`` for a retry."""
+def mark_failed(conn: Connection, idempotency_key: str, error: str, *, permanent: bool,
+                next_attempt_at: datetime | None = None) -> None:
+    """Record a failed attempt: ``failed`` when permanent, else back to ``queued`` until
+    ``next_attempt_at`` (None: at once)."""
     conn.execute(
         update(outbox)
         .where(outbox.c.idempotency_key == idempotency_key)
-        .values(status="failed" if permanent else "queued", last_error=error)
+        .values(status="failed" if permanent else "queued", last_error=error,
+                next_attempt_at=None if permanent else next_attempt_at)
     )
 
 
@@ -192,65 +326,80 @@ def deliver(
     send_batch: Transport,
     *,
     kinds: Iterable[str] | None = None,
-    batch_size: int = 50,
-    max_attempts: int = 5,
+    batch_size: int | None = None,
+    max_attempts: int | None = None,
+    rules: OutboxRules | None = None,
+    clock: Clock = wall_clock,
 ) -> DeliverySummary:
-    """Deliver every queued message once through ``send_batch``; return the counts.
+    """Deliver every due message once through ``send_batch``; return the counts.
 
-    Each batch is claimed in its own transaction before it is handed to the transport
-    and its outcomes are recorded in another, so a crash in between leaves the batch
-    ``sending`` (resent by the next run). A transient failure on a message's
-    ``max_attempts``-th attempt makes it ``failed``. When a whole batch fails
-    transiently (the server is down) the run stops and the rest waits, untouched, for
-    the next run. If the transport raises, the exception propagates and the batch stays
-    ``sending``.
+    ``rules`` default to ``outbox.yaml``; ``batch_size`` and ``max_attempts`` override
+    them. Each batch is claimed in its own transaction before it is handed to the
+    transport and its outcomes are recorded in another, so a crash in between leaves
+    the batch ``sending`` (resent by the next run). A transient answer queues the message
+    again with its backoff, or fails it on its ``max_attempts``-th attempt. When a whole
+    batch fails transiently (the server is down) the run stops and the rest waits,
+    untouched, for the next run. If the transport raises, the exception propagates and
+    the batch stays ``sending``. ``clock`` (the wall clock) dates sends and retries.
     """
+    rules = rules if rules is not None else outbox_rules()
+    updates = {"batch_size": batch_size, "max_attempts": max_attempts}
+    rules = rules.model_copy(update={k: v for k, v in updates.items() if v is not None})
     engine = engine_for(warehouse_url)
     kinds = list(kinds) if kinds is not None else None
     orphan_query = select(func.count()).select_from(outbox).where(outbox.c.status == "sending")
     if kinds is not None:
         orphan_query = orphan_query.where(outbox.c.kind.in_(kinds))
     with engine.connect() as conn:
-        orphans = conn.scalar(orphan_query)
+        orphans = conn.scalar(orphan_query) or 0
     counts = {"sent": 0, "retry": 0, "failed": 0}
+    suppressed = 0
+    failures: list[FailedMessage] = []
     after: tuple[datetime, str] | None = None
     while True:
         with engine.begin() as conn:
-            batch = claim_batch(conn, limit=batch_size, after=after, kinds=kinds)
-        if not batch:
+            claim = claim_batch(conn, limit=rules.batch_size, after=after, kinds=kinds,
+                                now=clock())
+        if claim.last is None:
             break
-        after = (batch[-1].created_at, batch[-1].idempotency_key)
-        outcomes = {o.idempotency_key: o for o in send_batch(batch)}
+        after, suppressed = claim.last, suppressed + len(claim.suppressed)
+        if not claim.messages:
+            continue
+        outcomes = {o.idempotency_key: o for o in send_batch(claim.messages)}
         results = []
         with engine.begin() as conn:
-            for message in batch:
+            for message in claim.messages:
                 outcome = outcomes.get(message.idempotency_key) or DeliveryOutcome(
                     message.idempotency_key, "transient", "the transport reported no outcome")
-                results.append(_record(conn, message, outcome, max_attempts))
+                result, error = _record(conn, message, outcome, rules, clock())
+                results.append(result)
+                if result == "failed":
+                    failures.append(FailedMessage(message.idempotency_key, message.recipient,
+                                                  error or ""))
         for result in results:
             counts[result] += 1
         if "sent" not in results and "failed" not in results:
             break  # the server took nothing: leave the rest queued for the next run
     return DeliverySummary(
         sent=counts["sent"], retry=counts["retry"], failed=counts["failed"],
-        resent_after_crash=orphans,
+        resent_after_crash=orphans, suppressed=suppressed, failures=tuple(failures),
     )
 
 
-def _record(
-    conn: Connection, message: OutboxMessage, outcome: DeliveryOutcome, max_attempts: int
-) -> str:
-    """Store one outcome; return the summary bucket it counts in."""
+def _record(conn: Connection, message: OutboxMessage, outcome: DeliveryOutcome,
+            rules: OutboxRules, now: datetime) -> tuple[str, str | None]:
+    """Store one outcome; return the summary bucket it counts in and the error stored."""
     if outcome.result == "sent":
-        mark_sent(conn, message.idempotency_key, datetime.now(UTC).replace(tzinfo=None))
-        return "sent"
+        mark_sent(conn, message.idempotency_key, now)
+        return "sent", None
     answer = outcome.answer or outcome.result
     if outcome.result == "permanent":
         mark_failed(conn, message.idempotency_key, answer, permanent=True)
-        return "failed"
-    if message.attempts >= max_attempts:
-        mark_failed(conn, message.idempotency_key,
-                    f"gave up after {message.attempts} attempts: {answer}", permanent=True)
-        return "failed"
-    mark_failed(conn, message.idempotency_key, answer, permanent=False)
-    return "retry"
+        return "failed", answer
+    if message.attempts >= rules.max_attempts:
+        error = f"gave up after {message.attempts} attempts: {answer}"
+        mark_failed(conn, message.idempotency_key, error, permanent=True)
+        return "failed", error
+    mark_failed(conn, message.idempotency_key, answer, permanent=False,
+                next_attempt_at=now + rules.retry_delay(message.attempts))
+    return "retry", answer

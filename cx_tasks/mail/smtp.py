@@ -1,19 +1,26 @@
-"""Turning outbox messages into MIME and handing them to an open SMTP session.
+"""Turning outbox messages into MIME and handing them to SMTP sessions.
 
-Opening the session (host, credentials, TLS) is the caller's business: under Airflow
-the plugin opens it with ``SmtpHook`` from the ``smtp_default`` connection. This module
-only speaks over a session it is given, and reads the server's answers: a 4xx reply or
-a dropped connection is *transient* (try again later), a 5xx reply is *permanent*.
+Opening a session (host, credentials, TLS) is the caller's business, handed in as a
+factory: under Airflow the plugin opens it with ``SmtpHook`` from the ``smtp_default``
+connection; the benchmark with plain ``smtplib``. This module speaks over the sessions
+it gets (one per batch by default, or one per message) and reads the server's answers: a
+4xx reply, a refused or dropped connection is *transient* (try again later), a 5xx reply
+is *permanent*.
 """
 
 from __future__ import annotations
 
 import smtplib
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from email.message import EmailMessage
 from email.utils import formatdate
 
-from cx_tasks.mail.outbox import DeliveryOutcome, OutboxMessage
+from cx_tasks.mail.outbox import DeliveryOutcome, OutboxMessage, Transport
+
+SessionFactory = Callable[[], smtplib.SMTP]
+"""Opens a ready SMTP session (connected, greeted, logged in); raises when it cannot."""
+
+OPEN_ERRORS: tuple[type[Exception], ...] = (OSError, smtplib.SMTPException)
 
 
 def mime_message(message: OutboxMessage, sender: str) -> EmailMessage:
@@ -84,3 +91,48 @@ def unreachable(messages: Sequence[OutboxMessage], error: Exception) -> list[Del
     """
     answer = f"no SMTP session: {type(error).__name__}: {error}"
     return [DeliveryOutcome(m.idempotency_key, "transient", answer) for m in messages]
+
+
+def close_session(client: smtplib.SMTP) -> None:
+    """End a session politely (QUIT), or just drop it when the server no longer answers."""
+    try:
+        client.quit()
+    except (smtplib.SMTPException, OSError):
+        client.close()
+
+
+def send_in_session(
+    open_session: SessionFactory,
+    sender: str,
+    messages: Sequence[OutboxMessage],
+    open_errors: tuple[type[Exception], ...] = OPEN_ERRORS,
+) -> list[DeliveryOutcome]:
+    """Open one session, send ``messages`` over it, close it; a session that cannot be
+    opened (one of ``open_errors``) leaves every message transient. Closing never loses
+    the outcomes already read."""
+    try:
+        client = open_session()
+    except open_errors as error:
+        return unreachable(messages, error)
+    try:
+        return send_over(client, sender, messages)
+    finally:
+        close_session(client)
+
+
+def session_transport(
+    open_session: SessionFactory,
+    sender: str,
+    *,
+    per_message: bool = False,
+    open_errors: tuple[type[Exception], ...] = OPEN_ERRORS,
+) -> Transport:
+    """A ``send_batch`` for ``outbox.deliver``: each batch over one session from
+    ``open_session``, or with ``per_message`` one session for every message."""
+
+    def send_batch(messages: list[OutboxMessage]) -> list[DeliveryOutcome]:
+        groups = [[m] for m in messages] if per_message else [messages]
+        return [outcome for group in groups
+                for outcome in send_in_session(open_session, sender, group, open_errors)]
+
+    return send_batch

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import smtplib
-from datetime import datetime
+from datetime import datetime, timedelta
 from email import message_from_bytes, policy
 
 import pytest
@@ -12,11 +12,15 @@ from sqlalchemy import select
 
 from cx_tasks.mail.outbox import (
     DeliveryOutcome,
+    DeliverySummary,
+    FailedMessage,
     OutboxMessage,
+    OutboxRules,
     claim_batch,
     deliver,
     enqueue,
     message_id_for,
+    outbox_rules,
 )
 from cx_tasks.mail.quality_alert import enqueue_quality_alert
 from cx_tasks.mail.recipients import alert_recipients
@@ -25,8 +29,8 @@ from cx_tasks.warehouse.db import engine_for
 from cx_tasks.warehouse.schema import outbox
 
 CREATED = datetime(2026, 5, 2, 2, 0)
-
-
+RULES = OutboxRules(batch_size=50, retry_base_seconds=60, retry_cap_seconds=3600,
+                    max_attempts=10)
 
 
 def _enqueue(warehouse_url: str, key: str, *, kind: str = "test", minute: int = 0, **extra) -> bool:
@@ -82,24 +86,28 @@ def test_deliver_records_sent_transient_and_permanent_outcomes(warehouse_url) ->
         "later": DeliveryOutcome("later", "transient", "451 4.3.0 try again later"),
         "bounce": DeliveryOutcome("bounce", "permanent", "550 5.1.1 no such user"),
     })
-    summary = deliver(warehouse_url, transport)
+    at = datetime(2026, 5, 2, 3, 0)
+    summary = deliver(warehouse_url, transport, rules=RULES, clock=lambda: at)
     assert (summary.sent, summary.retry, summary.failed) == (1, 1, 1)
+    assert summary.failures == (
+        FailedMessage("bounce", "bounce@example.com", "550 5.1.1 no such user"),)
     assert transport.keys == ["ok", "later", "bounce"]  # created_at order
     rows = _rows(warehouse_url)
-    assert rows["ok"]["status"] == "sent" and rows["ok"]["sent_at"] is not None
+    assert (rows["ok"]["status"], rows["ok"]["sent_at"]) == ("sent", at)
     assert (rows["later"]["status"], rows["later"]["attempts"]) == ("queued", 1)
     assert rows["later"]["last_error"] == "451 4.3.0 try again later"
     assert (rows["bounce"]["status"], rows["bounce"]["attempts"]) == ("failed", 1)
     assert rows["bounce"]["last_error"] == "550 5.1.1 no such user"
 
-    # the next run retries only the transient one, and it goes through now
+    # the next run after the backoff retries only the transient one, and it goes through now
     second = ScriptedTransport()
-    summary = deliver(warehouse_url, second)
+    summary = deliver(warehouse_url, second, rules=RULES, clock=lambda: at + timedelta(minutes=1))
     assert second.keys == ["later"]
     assert (summary.sent, summary.retry, summary.failed) == (1, 0, 0)
     later = _rows(warehouse_url)["later"]
     assert (later["status"], later["attempts"]) == ("sent", 2)
-    assert deliver(warehouse_url, ScriptedTransport()).sent == 0  # nothing left
+    assert deliver(warehouse_url, ScriptedTransport(), rules=RULES,
+                   clock=lambda: at + timedelta(days=1)).sent == 0  # nothing left
 
 
 def test_a_message_left_sending_by_a_crash_is_resent_with_the_same_message_id(
@@ -107,7 +115,7 @@ def test_a_message_left_sending_by_a_crash_is_resent_with_the_same_message_id(
     _enqueue(warehouse_url, "orphan")
     # a run claimed it and died before the outcome
     with engine_for(warehouse_url).begin() as conn:
-        claimed = claim_batch(conn, limit=10)
+        claimed = claim_batch(conn, limit=10).messages
     assert [m.attempts for m in claimed] == [1]
     assert _rows(warehouse_url)["orphan"]["status"] == "sending"
 
@@ -133,11 +141,50 @@ def test_a_transport_that_raises_leaves_the_batch_sending(warehouse_url) -> None
 def test_transient_failures_give_up_after_max_attempts(warehouse_url) -> None:
     _enqueue(warehouse_url, "k1")
     always_later = ScriptedTransport({"k1": DeliveryOutcome("k1", "transient", "421 busy")})
-    assert deliver(warehouse_url, always_later, max_attempts=2).retry == 1  # attempt 1 of 2
-    assert deliver(warehouse_url, always_later, max_attempts=2).failed == 1  # attempt 2 of 2
+    at = datetime(2026, 5, 2, 3, 0)
+    first = deliver(warehouse_url, always_later, max_attempts=2, rules=RULES, clock=lambda: at)
+    assert first.retry == 1  # attempt 1 of 2
+    later = at + timedelta(seconds=60)
+    second = deliver(warehouse_url, always_later, max_attempts=2, rules=RULES,
+                     clock=lambda: later)  # attempt 2 of 2
+    assert second.failed == 1
+    assert second.failures == (
+        FailedMessage("k1", "k1@example.com", "gave up after 2 attempts: 421 busy"),)
     row = _rows(warehouse_url)["k1"]
     assert (row["status"], row["attempts"]) == ("failed", 2)
     assert row["last_error"] == "gave up after 2 attempts: 421 busy"
+    assert row["next_attempt_at"] is None
+
+
+def test_retry_delay_doubles_from_the_base_up_to_the_cap() -> None:
+    rules = OutboxRules(retry_base_seconds=60, retry_cap_seconds=300)
+    assert [rules.retry_delay(n).total_seconds() for n in range(1, 6)] == [
+        60, 120, 240, 300, 300]
+    assert outbox_rules().model_dump() == {  # the shipped outbox.yaml
+        "batch_size": 50, "retry_base_seconds": 60, "retry_cap_seconds": 3600,
+        "max_attempts": 10}
+
+
+def test_a_transient_message_waits_for_its_backoff_then_goes(warehouse_url) -> None:
+    _enqueue(warehouse_url, "k1")
+    at = datetime(2026, 5, 2, 3, 0)
+    busy = ScriptedTransport({"k1": DeliveryOutcome("k1", "transient", "451 busy")})
+    assert deliver(warehouse_url, busy, rules=RULES, clock=lambda: at).retry == 1
+    row = _rows(warehouse_url)["k1"]
+    assert (row["status"], row["next_attempt_at"]) == ("queued", datetime(2026, 5, 2, 3, 1))
+    assert deliver(warehouse_url, busy, rules=RULES, clock=lambda: at + timedelta(seconds=59)
+                   ) == DeliverySummary()  # not due yet: not even claimed
+    assert len(busy.calls) == 1
+    # due at 03:01: answered 451 again, so the next wait doubles to 120 s
+    assert deliver(warehouse_url, busy, rules=RULES,
+                   clock=lambda: datetime(2026, 5, 2, 3, 1)).retry == 1
+    assert _rows(warehouse_url)["k1"]["next_attempt_at"] == datetime(2026, 5, 2, 3, 3)
+    done = deliver(warehouse_url, ScriptedTransport(), rules=RULES,
+                   clock=lambda: datetime(2026, 5, 2, 3, 3))
+    assert done.sent == 1
+    row = _rows(warehouse_url)["k1"]
+    assert (row["status"], row["attempts"], row["sent_at"]) == (
+        "sent", 3, datetime(2026, 5, 2, 3, 3))
 
 
 def test_a_run_stops_when_a_whole_batch_fails_transiently(warehouse_url) -> None:
