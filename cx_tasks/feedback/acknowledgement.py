@@ -41,6 +41,7 @@ from cx_tasks.warehouse.schema import (
     STAGING,
     feedback,
     feedback_acknowledgements,
+    survey_invitations,
     unsubscribes,
 )
 
@@ -74,6 +75,9 @@ class Pending:
     email: str | None = None
     language: str | None = None
     opted_out: bool = False
+    invitation_id: str | None = None
+    survey_id: str | None = None
+    """The survey invitation a survey response answers (its unsubscribe link is bound to it)."""
 
 
 @dataclass(frozen=True)
@@ -96,6 +100,11 @@ class AcknowledgementSummary:
 
     acknowledged: int = 0
     not_acknowledged: Counter[str] = field(default_factory=Counter)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain JSON-friendly values (for XCom and reports)."""
+        return {"acknowledged": self.acknowledged,
+                "not_acknowledged": dict(self.not_acknowledged)}
 
 
 def reference_number(feedback_id: str, recorded_at: datetime) -> str:
@@ -158,9 +167,21 @@ def render_acknowledgement(item: Pending, reference: str, owners: Owners,
     })
 
 
+def unsubscribe_link(item: Pending, links: LinkSettings, now: datetime) -> str:
+    """The contact's unsubscribe link: bound to the survey invitation a response answers,
+    else to ``ack:<feedback_id>`` and the survey id ``acknowledgement``."""
+    assert item.contact_id is not None
+    bound_to = item.invitation_id or acknowledgement_key(item.feedback_id)
+    return unsubscribe_url(links.base_url, bound_to, item.contact_id, item.survey_id or KIND,
+                           links.catalogue, now, links.secret)
+
+
 def pending_feedback(conn: Connection) -> list[Pending]:
-    """Feedback without a decision, oldest recorded first, with its contact from the CRM."""
+    """Feedback without a decision, oldest recorded first, with its contact from the CRM
+    (and, for a survey response, its invitation)."""
     contacts = STAGING["crm_contacts"]
+    invitation = and_(feedback.c.source == "survey",
+                      survey_invitations.c.invitation_id == feedback.c.ref_id)
     decided = exists().where(feedback_acknowledgements.c.feedback_id == feedback.c.feedback_id)
     unsubscribed = exists().where(unsubscribes.c.contact_id == feedback.c.contact_id)
     query = (
@@ -169,8 +190,11 @@ def pending_feedback(conn: Connection) -> list[Pending]:
                feedback.c.recorded_at, contacts.c.contact_id.label("crm_contact"),
                contacts.c.full_name, contacts.c.email, contacts.c.language,
                or_(and_(contacts.c.opted_out.is_not(None), contacts.c.opted_out),
-                   unsubscribed).label("opted_out"))
-        .select_from(feedback.outerjoin(contacts, contacts.c.contact_id == feedback.c.contact_id))
+                   unsubscribed).label("opted_out"),
+               survey_invitations.c.invitation_id, survey_invitations.c.survey_id)
+        .select_from(feedback
+                     .outerjoin(contacts, contacts.c.contact_id == feedback.c.contact_id)
+                     .outerjoin(survey_invitations, invitation))
         .where(~decided)
         .order_by(feedback.c.recorded_at, feedback.c.feedback_id)
     )
@@ -179,6 +203,7 @@ def pending_feedback(conn: Connection) -> list[Pending]:
         contact_id=r.contact_id, text=r.text, occurred_at=r.occurred_at,
         recorded_at=r.recorded_at, contact_known=r.crm_contact is not None,
         full_name=r.full_name, email=r.email, language=r.language, opted_out=bool(r.opted_out),
+        invitation_id=r.invitation_id, survey_id=r.survey_id,
     ) for r in conn.execute(query)]
 
 
@@ -186,9 +211,8 @@ def _record(conn: Connection, item: Pending, decision: Decision, owners: Owners,
             links: LinkSettings, now: datetime) -> None:
     """Enqueue the acknowledgement (if any) and store the decision, in the caller's transaction."""
     if decision.reason is None:
-        assert item.contact_id is not None and item.email is not None
-        url = unsubscribe_url(links.base_url, item.feedback_id, item.contact_id, KIND,
-                              links.catalogue, now, links.secret)
+        assert item.email is not None
+        url = unsubscribe_link(item, links, now)
         mail = render_acknowledgement(item, decision.reference, owners, url)
         enqueue(conn, idempotency_key=acknowledgement_key(item.feedback_id), kind=KIND,
                 recipient=item.email, subject=mail.subject, body_text=mail.text,

@@ -30,7 +30,7 @@ import json
 import os
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -110,6 +110,10 @@ class IntakeSummary:
     notes_loaded: int = 0
     notes_quarantined: int = 0
     quarantined_by_rule: Counter[str] = field(default_factory=Counter)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain JSON-friendly values (for XCom and reports)."""
+        return {**asdict(self), "quarantined_by_rule": dict(self.quarantined_by_rule)}
 
 
 # --- checking one informal note ---------------------------------------------------------------
@@ -431,3 +435,8 @@ def take_in(warehouse_url: str, inbox: Path, rules: FeedbackRules, *, now: datet
     if notes:
         take_notes(warehouse_url, notes, known, rules, now, summary)
     return summary
+
+
+def inbox_dir(data_dir: Path) -> Path:
+    """The CSV drop folder: ``<data dir>/feedback_inbox`` (taken files go to ``done/``)."""
+    return data_dir / "feedback_inbox"

@@ -24,3 +24,9 @@ and ``order_id``."""
 CX_FEEDBACK = Asset(name="cx_feedback", uri="cx://collect/feedback")
 """New feedback stored (a survey response, a claim or ticket, an informal note); ``extra``
 names the ``feedback_ids``. The acknowledgement and the analyze stage are scheduled on it."""
+
+CX_FEEDBACK_INTAKE = Asset(name="cx_feedback_intake", uri="cx://collect/feedback-intake")
+"""Feedback taken in by ``cx_feedback`` (claims, tickets, informal notes); ``extra`` names
+the ``feedback_ids``. Separate from ``cx_feedback`` because ``cx_feedback`` is scheduled
+on that Asset and must not trigger itself: a stage that wants every new piece of feedback
+schedules on ``CX_FEEDBACK | CX_FEEDBACK_INTAKE``."""
