@@ -120,7 +120,7 @@ def create_app(settings: Settings, on_feedback: FeedbackListener | None = None, 
         comment_question = next(catalogue.questions[q] for q in survey.questions
                                 if catalogue.questions[q].kind == "comment")
         return pages.render(
-            "form", language, action=request.url_for("submit", token=token).path,
+            "form", language, action=_path(request, "submit", token=token),
             questions=questions, comment=stored.comment,
             comment_question=comment_question.text[language])
 
@@ -148,7 +148,7 @@ def create_app(settings: Settings, on_feedback: FeedbackListener | None = None, 
         claims = verify(token, secret, purpose="unsubscribe")
         in_transaction(request, claims, lambda conn, invitation: None)
         return pages.render("unsubscribe", request.state.language,
-                            action=request.url_for("unsubscribe", token=token).path)
+                            action=_path(request, "unsubscribe", token=token))
 
     @app.post("/u/{token}", name="unsubscribe")
     async def unsubscribe_post(request: Request, token: str) -> HTMLResponse:
@@ -178,6 +178,11 @@ class _Pages:
         template = self.env.get_template(f"{language}/{name}.html.j2")
         html = template.render({**self.common, "language": language, **context})
         return HTMLResponse(html, status_code=status, headers=HEADERS)
+
+
+def _path(request: Request, name: str, **params: str) -> str:
+    """The path of this app's route ``name``, below wherever the app is mounted."""
+    return request.scope.get("root_path", "") + request.app.url_path_for(name, **params)
 
 
 def _stored(conn: Connection, invitation: Invitation) -> Response:
