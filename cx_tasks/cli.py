@@ -171,6 +171,26 @@ def smtp_sink(
         threading.Event().wait()
 
 
+@app.command("serve-surveys")
+def serve_surveys(
+    host: Annotated[str, typer.Option(help="address to listen on")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="port to listen on")] = 8765,
+) -> None:
+    """Serve the survey response app on its own (uvicorn); feedback is announced to Airflow
+    when CX_AIRFLOW_API_URL is set."""
+    import uvicorn
+
+    from cx_tasks.config import settings
+    from cx_tasks.surveys.app import create_app
+    from cx_tasks.surveys.asset_events import announcer_from_env
+
+    announcer = announcer_from_env()
+    if announcer is None:
+        console.print("CX_AIRFLOW_API_URL not set: feedback is not announced to Airflow "
+                      "(the next run picks it up)")
+    uvicorn.run(create_app(settings(), announcer), host=host, port=port)
+
+
 @app.command()
 def demo(
     clients: Annotated[int, typer.Option(help="simulated client accounts")] = 300,
