@@ -1,0 +1,150 @@
+"""A client answers a survey in a real browser: the invitation travels through the outbox to
+a real SMTP server, headless Chromium opens a score link from the received e-mail, fills
+the follow-up form and submits it, and the answers are in the warehouse.
+
+Needs Debian's ``chromium`` and ``chromedriver``; skips without them, except in CI
+(``CI=true``), where ``.ci/run`` installs them and their absence fails the test.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import smtplib
+import threading
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from html.parser import HTMLParser
+from pathlib import Path
+
+import pytest
+import uvicorn
+from fixtures.smtp_peers import free_port
+from fixtures.surveys import store_invitation
+from sqlalchemy import select
+
+from cx_tasks.config import Settings, settings
+from cx_tasks.demo.smtp_sink import SmtpSink
+from cx_tasks.mail.outbox import deliver, enqueue
+from cx_tasks.mail.smtp import session_transport
+from cx_tasks.surveys.app import create_app
+from cx_tasks.surveys.catalogue import survey_catalogue
+from cx_tasks.surveys.invitations import invitation_mail
+from cx_tasks.warehouse.db import engine_for, migrate
+from cx_tasks.warehouse.schema import feedback, survey_answers, survey_responses
+
+CHROMIUM, CHROMEDRIVER = shutil.which("chromium"), shutil.which("chromedriver")
+INVITATION = {"invitation_id": "inv:e1:C1", "contact_id": "C1",
+              "survey_id": "tx_delivery_completed", "language": "ru",
+              "full_name": "Ирина Петрова", "client_name": "ООО «Сталь»",
+              "order_id": "O-17", "ref_id": "S-17"}
+
+
+@pytest.fixture()
+def chromium() -> Iterator[object]:
+    if not (CHROMIUM and CHROMEDRIVER):
+        if os.environ.get("CI") == "true":
+            pytest.fail("CI must run the browser test: chromium/chromedriver missing")
+        pytest.skip("Debian's chromium and chromedriver are not installed "
+                    "(apt-get install chromium chromium-driver)")
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    options = webdriver.ChromeOptions()
+    options.binary_location = CHROMIUM
+    for flag in ("--headless=new", "--no-sandbox", "--disable-gpu",
+                 "--disable-dev-shm-usage", "--lang=ru"):
+        options.add_argument(flag)
+    driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
+    driver.set_page_load_timeout(30)
+    yield driver
+    driver.quit()
+
+
+@pytest.fixture()
+def app_server(tmp_path: Path) -> Iterator[Settings]:
+    """The response app under uvicorn on a free port, over a fresh SQLite warehouse."""
+    port = free_port()
+    config = settings({"CX_DATA_DIR": str(tmp_path), "CX_SURVEY_SECRET": "browser-secret",
+                       "CX_SURVEY_BASE_URL": f"http://127.0.0.1:{port}"})
+    migrate(engine_for(config.warehouse_url))
+    store_invitation(config.warehouse_url, language="ru")
+    server = uvicorn.Server(uvicorn.Config(create_app(config), host="127.0.0.1", port=port,
+                                           log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    while not server.started:
+        if not thread.is_alive():
+            pytest.fail("the response app did not start")
+        threading.Event().wait(0.05)
+    yield config
+    server.should_exit = True
+    thread.join(10)
+    engine_for(config.warehouse_url).dispose()
+
+
+class _Links(HTMLParser):
+    """Every ``href`` of an HTML document, in order."""
+
+    def __init__(self, html: str) -> None:
+        super().__init__()
+        self.hrefs: list[str] = []
+        self.feed(html)
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        href = dict(attrs).get("href")
+        if tag == "a" and href:
+            self.hrefs.append(href)
+
+
+def _received_invitation(config: Settings, mail_dir: Path) -> str:
+    """Send the invitation through the outbox to a real SMTP server; its received HTML."""
+    mail, headers = invitation_mail(INVITATION, survey_catalogue(), config,
+                                    datetime.now(UTC))
+    with engine_for(config.warehouse_url).begin() as conn:
+        enqueue(conn, idempotency_key="invitation:inv:e1:C1", kind="invitation",
+                recipient="irina@stal.example", subject=mail.subject, body_text=mail.text,
+                body_html=mail.html, created_at=datetime(2026, 11, 1, 9), contact_id="C1",
+                headers=headers)
+    with SmtpSink(mail_dir) as sink:
+        summary = deliver(config.warehouse_url, session_transport(
+            lambda: smtplib.SMTP(sink.host, sink.port, timeout=10), "cx@example.com"))
+        received = sink.mail.messages()
+    assert summary.sent == 1 and len(received) == 1
+    html = received[0].get_body(("html",))
+    assert html is not None
+    return html.get_content()
+
+
+def test_a_client_answers_from_the_email_in_chromium(chromium, app_server: Settings,
+                                                     tmp_path: Path) -> None:
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support import expected_conditions as shown
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    html = _received_invitation(app_server, tmp_path / "mail")
+    score_4 = next(h for h in _Links(html).hrefs if h.endswith("?score=4"))
+    assert score_4.startswith(f"{app_server.survey_base_url}/r/")
+
+    chromium.get(score_4)
+    # the click answered the first question: the form asks only the rest
+    assert chromium.find_elements(By.CSS_SELECTOR, "input[name=q_csat]") == []
+    chromium.find_element(By.ID, "q_ces_6").click()
+    chromium.find_element(By.ID, "q_availability_5").click()
+    chromium.find_element(By.ID, "comment").send_keys("Машина пришла на день позже <b>!</b>")
+    chromium.find_element(By.ID, "submit").click()
+    WebDriverWait(chromium, 20).until(shown.presence_of_element_located((By.ID, "comment")))
+
+    # the comment is shown back as text, never as markup
+    assert chromium.find_elements(By.CSS_SELECTOR, "#comment b") == []
+    assert "<b>!</b>" in chromium.find_element(By.ID, "comment").text
+    with engine_for(app_server.warehouse_url).connect() as conn:
+        answers = dict(conn.execute(select(survey_answers.c.question_id,
+                                           survey_answers.c.score)).all())
+        response = conn.execute(select(survey_responses)).mappings().one()
+        stored = conn.execute(select(feedback)).mappings().one()
+    assert answers == {"csat": 4, "ces": 6, "availability": 5}
+    assert response["comment"] == "Машина пришла на день позже <b>!</b>"
+    assert response["submitted"] is True
+    assert (stored["feedback_id"], stored["client_id"], stored["contact_id"]) == (
+        "survey:inv:e1:C1", "K1", "C1")
