@@ -183,7 +183,7 @@ def _answered(conn: Connection) -> pd.Series:
                             survey_invitations.c.answered_at.label("at"))
                .where(survey_invitations.c.answered_at.is_not(None))),
     ], ignore_index=True)
-    return pd.to_datetime(firsts["at"]).groupby(firsts["invitation_id"]).min()
+    return pd.to_datetime(firsts["at"]).groupby(firsts["invitation_id"]).min().dropna()
 
 
 def read_known(conn: Connection, now: datetime) -> Known:
@@ -199,7 +199,7 @@ def read_known(conn: Connection, now: datetime) -> Known:
     answered = _answered(conn)
     history = planned.assign(
         sent_at=pd.to_datetime(planned["scheduled_at"]),
-        answered_at=planned["invitation_id"].map(answered),
+        answered_at=pd.to_datetime(planned["invitation_id"].map(answered.to_dict())),
         is_reminder=False)[HISTORY_COLUMNS]
     return Known(contacts, clients, unsubscribed, open_now.assign(closed_at=pd.NaT), history)
 
@@ -339,7 +339,8 @@ def _reminder_history(conn: Connection, known: Known) -> pd.DataFrame:
                   .outerjoin(events, events.c.event_id == survey_invitations.c.event_id)
                   .where(survey_invitations.c.sent_at.is_not(None)))
     answered = _answered(conn)
-    invitations = sent.assign(answered_at=sent["invitation_id"].map(answered),
+    invitations = sent.assign(answered_at=pd.to_datetime(
+                                  sent["invitation_id"].map(answered.to_dict())),
                               is_reminder=False)
     reminded = invitations[invitations["reminded_at"].notna()]
     reminders = reminded.assign(invitation_id="rem:" + reminded["invitation_id"],
