@@ -83,3 +83,16 @@ def test_feedback_is_taken_in_acknowledged_and_delivered_once(tmp_path, airflow_
         assert sorted(decisions) == ["claim:acknowledged", "claim:no_contact",
                                      "informal:acknowledged", "survey:acknowledged"]
         assert [p.name for p in inbox.iterdir()] == ["done"]
+
+
+def test_feedback_dag_shape_and_no_self_trigger(dag_bag) -> None:
+    dag = dag_bag.dags["cx_feedback"]
+    assert dag.max_active_runs == 1 and dag.doc_md and "No loop" in dag.doc_md
+    assert sorted(a.uri for a in dag.timetable.asset_condition.objects) == [
+        "cx://collect/events", "cx://collect/feedback"]
+    downstream = {t.task_id: sorted(t.downstream_task_ids) for t in dag.tasks}
+    assert downstream == {"intake": ["acknowledge", "announce_intake"], "announce_intake": [],
+                          "acknowledge": ["deliver_acknowledgements"],
+                          "deliver_acknowledgements": []}
+    outlets = {t.task_id: [o.uri for o in t.outlets] for t in dag.tasks if t.outlets}
+    assert outlets == {"announce_intake": ["cx://collect/feedback-intake"]}
