@@ -16,16 +16,17 @@ DAG_FILES = sorted(Path(os.environ["AIRFLOW__CORE__DAGS_FOLDER"]).glob("*.py"))
 PARSE_BUDGET_SECONDS = 0.5
 
 # Time only the DAG file, as the DAG processor would: airflow itself is already imported
-# there, so it is imported before the clock starts.
+# there, so it is imported before the clock starts. The clock is the process's CPU time:
+# on a shared machine the wall clock also counts other processes' turns.
 _PARSE_TIMER = """
 import importlib.util, json, sys, time
 import airflow.sdk
 path = sys.argv[1]
-started = time.perf_counter()
+started = time.process_time()
 spec = importlib.util.spec_from_file_location("dag_under_test", path)
 module = importlib.util.module_from_spec(spec)
 spec.loader.exec_module(module)
-elapsed = time.perf_counter() - started
+elapsed = time.process_time() - started
 heavy = sorted(m for m in ("pandas", "great_expectations", "numpy", "scipy") if m in sys.modules)
 print(json.dumps({"seconds": elapsed, "heavy": heavy}))
 """
@@ -68,7 +69,7 @@ def test_dag_file_parses_fast_without_heavy_imports(dag_file: Path) -> None:
     measured = json.loads(out.stdout.strip().splitlines()[-1])
     assert measured["heavy"] == [], f"{dag_file.name} imports {measured['heavy']} at parse time"
     assert measured["seconds"] < PARSE_BUDGET_SECONDS, (
-        f"{dag_file.name} parsed in {measured['seconds']:.2f} s")
+        f"{dag_file.name} parsed in {measured['seconds']:.2f} s of CPU")
 
 
 def test_collect_dag_shape(dag_bag) -> None:
