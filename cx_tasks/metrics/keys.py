@@ -1,22 +1,25 @@
 """Row positions for text keys: every join behind the metrics, done by sorting.
 
-A hash table of millions of Python strings spends most of its time on cache misses. Here
-the keys become fixed-width unicode arrays hashed to 64 bits with numpy; each hash's high
-bits are packed with the row number into one integer, so a single vectorised sort lines
-every wanted value up behind the key with the same hash. Each match is then compared
-character by character and hash collisions are resolved exactly: the result is exact.
+Both sides become Arrow strings (no copy for pandas' Arrow-backed ``str`` columns). Each
+string's UTF-8 bytes are read straight from the Arrow buffer as 64-bit words and hashed
+with numpy; each hash's high bits are packed with the row number into one integer, so a
+single vectorised sort lines every wanted value up behind the key with the same hash.
+Each match is then compared word by word (and by length) and hash collisions are resolved
+exactly: the result is exact. No Python string object is made.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 from numpy.typing import ArrayLike
 
 _FNV_OFFSET = np.uint64(0xCBF29CE484222325)
 _FNV_PRIME = np.uint64(0x100000001B3)
-_NULL_TEXTS = ("None", "nan", "<NA>", "NaT")  # how astype(str) writes a null
-_WIDTH_SAMPLE = 256
+_WORD = 8
 SMALL_TABLE = 1 << 16
 """Tables up to this many keys are joined through the wanted values' distinct values."""
 
@@ -26,32 +29,39 @@ def key_positions(keys: ArrayLike, wanted: ArrayLike) -> np.ndarray:
 
     ``keys`` should be unique (a table's natural key); with duplicates any one of the
     equal keys' positions is returned. Against a small table (clients, document types)
-    the wanted values are first reduced to their distinct values, whose hash table then
-    stays in the processor's cache.
+    the wanted values are first reduced to their distinct values (Arrow's dictionary
+    encoding, whose hash table then stays in the processor's cache).
     """
-    key_values, wanted_values = _objects(keys), _objects(wanted)
-    if len(key_values) <= SMALL_TABLE:
-        codes, distinct = pd.factorize(wanted_values)
-        return take(_sorted_positions(key_values, _objects(distinct)), codes, -1)
-    return _sorted_positions(key_values, wanted_values)
+    key_text, wanted_text = _arrow_text(keys), _arrow_text(wanted)
+    if len(key_text) <= SMALL_TABLE and len(wanted_text) > len(key_text):
+        encoded = wanted_text.dictionary_encode()
+        codes = encoded.indices.fill_null(-1).to_numpy().astype(np.int64)
+        return take(_sorted_positions(key_text, encoded.dictionary), codes, -1)
+    return _sorted_positions(key_text, wanted_text)
 
 
-def _sorted_positions(key_values: np.ndarray, wanted_values: np.ndarray) -> np.ndarray:
-    """``key_positions`` by hashing the text of both sides and sorting the hashes."""
-    if len(key_values) == 0 or len(wanted_values) == 0:
-        return np.full(len(wanted_values), -1, dtype=np.int64)
-    key_text, wanted_text = _fixed_width_text(key_values, wanted_values)
-    key_hash, wanted_hash = _text_hash(key_text), _text_hash(wanted_text)
-    positions = _hash_positions(key_hash, wanted_hash)
-    found = positions >= 0
-    wrong = found & (key_text[np.where(found, positions, 0)] != wanted_text)
+def _sorted_positions(key_text: pa.LargeStringArray,
+                      wanted_text: pa.LargeStringArray) -> np.ndarray:
+    """``key_positions`` by hashing the bytes of both sides and sorting the hashes."""
+    positions = np.full(len(wanted_text), -1, dtype=np.int64)
+    if key_text.null_count == len(key_text) or wanted_text.null_count == len(wanted_text):
+        return positions
+    key_rows, wanted_rows = _valid_rows(key_text), _valid_rows(wanted_text)
+    width = max(_longest(key_text), _longest(wanted_text))
+    key_words, wanted_words = _Words.of(key_text, width), _Words.of(wanted_text, width)
+    if key_rows is not None:
+        key_words = key_words.rows(key_rows)
+    if wanted_rows is not None:
+        wanted_words = wanted_words.rows(wanted_rows)
+    found = _hash_positions(key_words.hash, wanted_words.hash)
+    hit = found >= 0
+    wrong = hit & ~key_words.rows(np.where(hit, found, 0)).equals(wanted_words)
     if wrong.any():
         collided = np.flatnonzero(wrong)
-        positions[collided] = _exact_positions(key_text, key_hash, wanted_text[collided],
-                                               wanted_hash[collided])
-    null_hashes = _text_hash(np.asarray(_NULL_TEXTS, dtype=wanted_text.dtype))
-    suspects = np.flatnonzero(np.isin(wanted_hash, null_hashes))
-    positions[suspects[pd.isna(wanted_values[suspects])]] = -1
+        found[collided] = _exact_positions(key_words, wanted_words.rows(collided))
+    if key_rows is not None:
+        found = take(key_rows, found, -1)
+    positions[slice(None) if wanted_rows is None else wanted_rows] = found
     return positions
 
 
@@ -62,42 +72,89 @@ def take(values: np.ndarray, positions: np.ndarray, missing: object) -> np.ndarr
     return np.where(positions >= 0, values[positions], missing)
 
 
-def _objects(values: ArrayLike) -> np.ndarray:
-    """``values`` as a one-dimensional numpy object array."""
+def _arrow_text(values: ArrayLike) -> pa.LargeStringArray:
+    """``values`` as one Arrow large-string array; a non-text value is written as text."""
     if isinstance(values, pd.Series | pd.Index):
-        return values.to_numpy(dtype=object)
-    return np.asarray(values, dtype=object).reshape(-1)
+        values = values.array
+    try:
+        text = pa.array(values, type=pa.large_string(), from_pandas=True)
+    except (pa.ArrowTypeError, pa.ArrowInvalid):
+        objects = np.asarray(values, dtype=object).reshape(-1)
+        text = pa.array(objects.astype(str), type=pa.large_string(), mask=pd.isna(objects))
+    if isinstance(text, pa.ChunkedArray):
+        text = text.combine_chunks()
+    return text
 
 
-def _fixed_width_text(*columns: np.ndarray) -> tuple[np.ndarray, ...]:
-    """The columns' values as unicode arrays of one even width (a null becomes ``"None"``)."""
-    texts = [_unicode(values) for values in columns]
-    width = max(text.dtype.itemsize for text in texts) // 4
-    return tuple(text.astype(f"<U{width}", copy=False) for text in texts)
+def _valid_rows(text: pa.LargeStringArray) -> np.ndarray | None:
+    """The rows of ``text`` that are not null, or None when all of them are."""
+    if text.null_count == 0:
+        return None
+    return np.flatnonzero(text.is_valid().to_numpy(zero_copy_only=False))
 
 
-def _unicode(values: np.ndarray) -> np.ndarray:
-    """``values`` as a fixed-width unicode array, its width guessed from the first values.
-
-    The width is the longest of the first values' texts plus one, made even; should the
-    last character of any converted value be used (a value may have been cut), the
-    conversion is repeated at twice the width. This spares a pass measuring every value.
-    """
-    longest = max((len(str(v)) for v in values[:_WIDTH_SAMPLE]), default=0) + 1
-    width = longest + longest % 2
-    while True:
-        text = values.astype(f"<U{width}")
-        if len(text) == 0 or not text.view(np.uint32).reshape(len(text), width)[:, -1].any():
-            return text
-        width *= 2
+def _offsets(text: pa.LargeStringArray) -> np.ndarray:
+    """Where each string of ``text`` starts and ends in its data buffer (n + 1 offsets)."""
+    buffer = text.buffers()[1]
+    return np.frombuffer(buffer, dtype=np.int64, count=len(text) + 1, offset=text.offset * 8)
 
 
-def _text_hash(text: np.ndarray) -> np.ndarray:
-    """FNV-1a-style hash over each string's code points, taken two at a time (64-bit words)."""
-    words = text.view(np.uint64).reshape(len(text), text.dtype.itemsize // 8)
-    digest = np.full(len(text), _FNV_OFFSET, dtype=np.uint64)
-    for column in words.T:
-        digest ^= column
+def _longest(text: pa.LargeStringArray) -> int:
+    """The length in bytes of the longest string of ``text``."""
+    return int(np.diff(_offsets(text)).max()) if len(text) else 0
+
+
+@dataclass(frozen=True)
+class _Words:
+    """Strings as their lengths and their bytes in 64-bit words (zero-padded), with a hash."""
+
+    length: np.ndarray
+    words: tuple[np.ndarray, ...]
+    hash: np.ndarray
+
+    @classmethod
+    def of(cls, text: pa.LargeStringArray, width: int) -> _Words:
+        """The words of every string of ``text``, ``width`` bytes (rounded up to words) each.
+
+        Word k of a string is read, unaligned, from the 8 bytes at its start + 8k, and the
+        bytes past the string's end are shifted out (little-endian: they are the high ones).
+        """
+        offsets = _offsets(text)
+        start, length = offsets[:-1], np.diff(offsets)
+        data = text.buffers()[2]
+        raw = np.frombuffer(data, dtype=np.uint8) if data is not None else np.empty(0, np.uint8)
+        padded = np.zeros(len(raw) + width + _WORD, dtype=np.uint8)
+        padded[:len(raw)] = raw
+        unaligned = np.ndarray(shape=(len(raw) + width + 1,), dtype="<u8", buffer=padded,
+                               strides=(1,))
+        shortest = int(length.min()) if len(length) else 0
+        words = []
+        for k in range(0, max(width, 1), _WORD):
+            word = unaligned[start + k]
+            if shortest < k + _WORD:  # clear the bytes past the end of shorter strings
+                past_end = np.uint64(64) - np.clip(length - k, 0, _WORD).astype(np.uint64) * 8
+                word <<= past_end
+                word >>= past_end
+            words.append(word)
+        return cls(length, tuple(words), _text_hash(length, words))
+
+    def rows(self, at: np.ndarray) -> _Words:
+        """The strings at positions ``at``."""
+        return _Words(self.length[at], tuple(w[at] for w in self.words), self.hash[at])
+
+    def equals(self, other: _Words) -> np.ndarray:
+        """Row by row: the same length and bytes."""
+        same = self.length == other.length
+        for mine, theirs in zip(self.words, other.words, strict=True):
+            same &= mine == theirs
+        return same
+
+
+def _text_hash(length: np.ndarray, words: list[np.ndarray]) -> np.ndarray:
+    """FNV-1a-style hash over each string's length and 64-bit words."""
+    digest = np.full(len(length), _FNV_OFFSET, dtype=np.uint64)
+    for word in (length.astype(np.uint64), *words):
+        digest ^= word
         digest *= _FNV_PRIME
     return digest
 
@@ -129,9 +186,14 @@ def _hash_positions(key_hash: np.ndarray, wanted_hash: np.ndarray) -> np.ndarray
     return positions
 
 
-def _exact_positions(key_text: np.ndarray, key_hash: np.ndarray, wanted_text: np.ndarray,
-                     wanted_hash: np.ndarray) -> np.ndarray:
-    """Positions of ``wanted_text`` among the keys sharing their hashes, by exact comparison."""
-    candidates = np.flatnonzero(np.isin(key_hash, wanted_hash))
-    by_text = {key_text[i]: i for i in candidates[::-1]}
-    return np.array([by_text.get(text, -1) for text in wanted_text], dtype=np.int64)
+def _exact_positions(keys: _Words, wanted: _Words) -> np.ndarray:
+    """Positions of the ``wanted`` strings among the keys sharing their hashes, compared exactly."""
+    candidates = np.flatnonzero(np.isin(keys.hash, wanted.hash))
+    by_text = {_identity(keys, i): i for i in candidates[::-1]}
+    return np.array([by_text.get(_identity(wanted, i), -1) for i in range(len(wanted.hash))],
+                    dtype=np.int64)
+
+
+def _identity(strings: _Words, i: int) -> tuple[int, ...]:
+    """String ``i`` as its length and words: equal exactly when the strings are equal."""
+    return (int(strings.length[i]), *(int(w[i]) for w in strings.words))

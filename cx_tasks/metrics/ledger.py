@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
+from numpy.typing import ArrayLike
 
 from cx_tasks.metrics.keys import key_positions, take
 from cx_tasks.metrics.windows import day_numbers, hour_numbers
@@ -72,10 +73,11 @@ class IncidentRows:
 
 @dataclass(frozen=True)
 class DocumentRows:
-    """Documents: client position, type, requested and sent hours (NaN if not sent)."""
+    """Documents: client position, type (text, as read), requested and sent hours (NaN if not
+    sent)."""
 
     client: np.ndarray
-    doc_type: np.ndarray
+    doc_type: ArrayLike
     requested: np.ndarray
     sent: np.ndarray
 
@@ -195,7 +197,7 @@ def ledger(frames: Mapping[str, pd.DataFrame]) -> Ledger:
     if "doc_documents" in frames:
         docs = frames["doc_documents"]
         client, client_ids = client_positions(client_ids, docs["client_id"])
-        documents = DocumentRows(client, docs["doc_type"].to_numpy(dtype=object),
+        documents = DocumentRows(client, docs["doc_type"].array,
                                  hour_numbers(docs["requested_at"]), hour_numbers(docs["sent_at"]))
     if "bill_invoices" in frames:
         bills = frames["bill_invoices"]

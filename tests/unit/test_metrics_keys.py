@@ -48,9 +48,24 @@ def test_a_long_value_after_short_ones_is_not_cut() -> None:
     assert key_positions(table, wanted).tolist() == list(range(302))
 
 
+def test_lengths_word_boundaries_and_null_keys() -> None:
+    # bytes are compared in 8-byte words: a trailing NUL, exactly one word, a word and a
+    # byte, and multi-byte characters (Ж is 2 bytes) must all stay distinct
+    table = pd.Series(["", "a", "a\x00", "12345678", "123456789", "ЖЖЖЖ", None], dtype=object)
+    wanted = ["a\x00", "a", "", "123456789", "12345678", "ЖЖЖЖ", "ЖЖЖ", "None"]
+    assert key_positions(table, wanted).tolist() == [2, 1, 0, 4, 3, 5, -1, -1]
+
+
+def test_a_slice_of_arrow_backed_strings() -> None:
+    table = pd.Series(["x", "y", "k1", "k22", "k333"], dtype="str").iloc[2:]
+    wanted = pd.Series(["q", "k333", "k1", "k22", None], dtype="str").iloc[1:]
+    assert key_positions(table, wanted).tolist() == [2, 0, 1, -1]
+
+
 def test_hash_collisions_are_resolved_exactly(monkeypatch: pytest.MonkeyPatch) -> None:
     # every string gets the same hash: each match must come from the exact comparison
-    monkeypatch.setattr(keys, "_text_hash", lambda text: np.zeros(len(text), dtype=np.uint64))
+    monkeypatch.setattr(keys, "_text_hash",
+                        lambda length, words: np.zeros(len(length), dtype=np.uint64))
     table = np.array([f"K{i}" for i in range(50)], dtype=object)
     wanted = np.array(["K7", "K49", "nope", "K0", "K7"], dtype=object)
     assert key_positions(table, wanted).tolist() == [7, 49, -1, 0, 7]
