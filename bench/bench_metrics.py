@@ -1,7 +1,8 @@
 """Benchmark of ``compute_metrics``: order lines per second and peak memory.
 
-Builds synthetic frames with numpy (shaped like ``read_staging``'s output: text keys as
-Python strings, contract dtypes; keys numbered in time order like the simulator's),
+Builds synthetic frames with numpy (shaped like ``read_staging(..., arrow_text=True)``'s
+output: text as pandas' Arrow-backed ``str``, contract dtypes; keys numbered in time
+order like the simulator's),
 then times ``compute_metrics`` for one as_of with every window, several times. With
 ``--warehouse URL`` it reads the staging tables of that warehouse instead and also
 times the read.
@@ -34,16 +35,13 @@ HISTORY_DAYS = 730
 
 
 def _ids(pattern: str, numbers: np.ndarray) -> pd.Series:
-    """Text keys such as ``O00000042`` as an object column of new string objects.
-
-    Each table gets its own strings, as rows read from a database do (no shared objects).
-    """
-    return pd.Series([pattern % n for n in numbers.tolist()], dtype=object)
+    """Text keys such as ``O00000042`` as an Arrow-backed ``str`` column."""
+    return pd.Series([pattern % n for n in numbers.tolist()], dtype="str")
 
 
 def _line_ids(orders: np.ndarray, positions: np.ndarray) -> pd.Series:
     return pd.Series([f"O{o:08d}-{p}" for o, p in zip(orders.tolist(), positions.tolist(),
-                                                      strict=True)], dtype=object)
+                                                      strict=True)], dtype="str")
 
 
 def _stamps(days: np.ndarray, hours: np.ndarray | None = None) -> pd.Series:
@@ -120,7 +118,7 @@ def synthetic_frames(n_lines: int, n_clients: int, seed: int) -> dict[str, pd.Da
     documents = pd.DataFrame({
         "client_id": _ids("C%05d", order_client[doc_order]),
         "doc_type": pd.Series(np.asarray(DOC_TYPES, dtype=object)[
-            rng.integers(0, len(DOC_TYPES), size=n_documents)], dtype=object),
+            rng.integers(0, len(DOC_TYPES), size=n_documents)], dtype="str"),
         "requested_at": _stamps(np.zeros(n_documents), requested_hours),
         "sent_at": _stamps(np.zeros(n_documents), sent_hours),
     })
@@ -147,7 +145,7 @@ def synthetic_frames(n_lines: int, n_clients: int, seed: int) -> dict[str, pd.Da
     clients = pd.DataFrame({"client_id": _ids("C%05d", np.arange(n_clients)),
                             "segment": pd.Series(np.asarray(["metals", "chemicals",
                                                              "distribution"], dtype=object)[
-                                np.arange(n_clients) % 3], dtype=object)})
+                                np.arange(n_clients) % 3], dtype="str")})
     return {
         "erp_clients": clients, "erp_orders": orders, "erp_order_lines": lines,
         "wms_shipments": shipments, "wms_packaging_incidents": incidents,
@@ -161,7 +159,8 @@ def staging_frames(url: str) -> dict[str, pd.DataFrame]:
     from cx_tasks.warehouse.frames import read_staging
 
     with engine_for(url).connect() as conn:
-        return {t: read_staging(conn, t, columns) for t, columns in INPUT_COLUMNS.items()}
+        return {t: read_staging(conn, t, columns, arrow_text=True)
+                for t, columns in INPUT_COLUMNS.items()}
 
 
 def timed(runs: int, work: Callable[[], object]) -> tuple[list[float], list[float], object]:

@@ -12,8 +12,9 @@ from cx_tasks.collect.contract import source_table
 from cx_tasks.metrics.catalogue import metric_catalogue
 from cx_tasks.metrics.compute import compute_and_publish, compute_metrics, publish_metrics
 from cx_tasks.metrics.parameters import MetricParameters
+from cx_tasks.warehouse import frames
 from cx_tasks.warehouse.db import engine_for, migrate, upsert
-from cx_tasks.warehouse.frames import frame_of
+from cx_tasks.warehouse.frames import frame_of, read_staging
 from cx_tasks.warehouse.schema import STAGING, kpi_values, metric_values
 
 AS_OF = date(2026, 3, 1)
@@ -205,3 +206,28 @@ def test_an_empty_computation_clears_the_dates_computable_metrics(warehouse: str
         assert publish_metrics(conn, nothing, kpi) == 1
     metrics, kpis = _published(warehouse)
     assert metrics == [] and kpis == [("computable_metric_share", AS_OF, 0.5, "x")]
+
+
+@pytest.mark.parametrize("arrow_text", [False, True], ids=["python text", "arrow text"])
+def test_staging_reads_back_in_chunks_what_was_staged(warehouse: str, arrow_text: bool,
+                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(frames, "READ_CHUNK_ROWS", 2)  # 3 rows -> chunks of 2 and 1
+    with engine_for(warehouse).connect() as conn:
+        for table, staged in _frames().items():
+            read = read_staging(conn, table, arrow_text=arrow_text)
+            assert list(read.columns) == [*staged.columns, "interval_start"]
+            assert read["interval_start"].tolist() == [pd.Timestamp(2026, 2, 28)] * len(staged)
+            for column in source_table(table).columns:
+                got, expected = read[column.name], staged[column.name]
+                if column.type == "text":
+                    assert str(got.dtype) == ("str" if arrow_text else "object")
+                    assert got.astype(object).where(got.notna(), None).tolist() == (
+                        expected.tolist())
+                else:
+                    assert got.dtype.kind == expected.dtype.kind
+                    assert got.isna().tolist() == expected.isna().tolist()
+                    assert got.dropna().tolist() == expected.dropna().tolist()
+        lines = read_staging(conn, "erp_order_lines", ["order_line_id", "promised_date"],
+                             known_by=datetime(2026, 2, 27), arrow_text=arrow_text)
+        assert list(lines.columns) == ["order_line_id", "promised_date"] and len(lines) == 0
+        assert lines["promised_date"].dtype.kind == "M"
