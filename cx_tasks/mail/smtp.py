@@ -12,36 +12,71 @@ from __future__ import annotations
 
 import smtplib
 from collections.abc import Callable, Sequence
-from email.message import EmailMessage
-from email.utils import formatdate
+from email.header import Header
+from email.message import Message
+from email.mime.multipart import MIMEMultipart
+from email.mime.text import MIMEText
+from email.policy import Compat32
+from email.utils import formataddr, formatdate, parseaddr
+from typing import Any
 
 from cx_tasks.mail.outbox import DeliveryOutcome, OutboxMessage, Transport
 
 SessionFactory = Callable[[], smtplib.SMTP]
 """Opens a ready SMTP session (connected, greeted, logged in); raises when it cannot."""
 
+class WirePolicy(Compat32):
+    """``compat32``, except that an ASCII header value stays on its line (up to RFC 5322's
+    998 characters) instead of being pushed onto a continuation line after the colon, which
+    readers then see as a leading space (a long ``List-Unsubscribe`` URL)."""
+
+    def _fold(self, name: str, value: Any, sanitize: bool) -> str:
+        if isinstance(value, str) and value.isascii() and len(name) + len(value) + 2 <= 998:
+            return f"{name}: {value}{self.linesep}"
+        return super()._fold(name, value, sanitize)
+
+
+WIRE = WirePolicy(linesep="\r\n")
+"""How outbox messages are written: SMTP's CRLF line ends, ASCII headers unbroken."""
+
+ADDRESS_HEADERS = frozenset({"from", "to", "cc", "reply-to", "sender"})
+
 OPEN_ERRORS: tuple[type[Exception], ...] = (OSError, smtplib.SMTPException)
 
 
-def mime_message(message: OutboxMessage, sender: str) -> EmailMessage:
+def mime_message(message: OutboxMessage, sender: str) -> Message:
     """The MIME form of a message: plain text, plus an HTML alternative when there is one.
 
     ``Message-ID`` is the outbox's (derived from the idempotency key), so a resent copy
     is recognisably the same message; ``Date`` is the moment of sending; the message's
-    own headers (``List-Unsubscribe``) follow.
+    own headers (``List-Unsubscribe``) follow. Bodies are UTF-8 in base64 (safe over any
+    relay); non-ASCII headers are RFC 2047 encoded words. Built with the ``compat32``
+    classes: about three times faster than ``EmailMessage`` (whose header folding is most
+    of a send's cost) and they keep the spaces of a long non-ASCII subject, which
+    ``policy.default`` drops on Python 3.11.
     """
-    mime = EmailMessage()
-    mime["From"] = sender
-    mime["To"] = message.recipient
-    mime["Subject"] = message.subject
-    mime["Message-ID"] = message.message_id
-    mime["Date"] = formatdate(usegmt=True)
-    for name, value in message.headers.items():
-        mime[name] = value
-    mime.set_content(message.body_text)
+    text = MIMEText(message.body_text, "plain", "utf-8", policy=WIRE)
+    mime: Message = text
     if message.body_html is not None:
-        mime.add_alternative(message.body_html, subtype="html")
+        mime = MIMEMultipart("alternative", policy=WIRE)
+        mime.attach(text)
+        mime.attach(MIMEText(message.body_html, "html", "utf-8", policy=WIRE))
+    headers = {"From": sender, "To": message.recipient, "Subject": message.subject,
+               "Message-ID": message.message_id, "Date": formatdate(usegmt=True),
+               **message.headers}
+    for name, value in headers.items():
+        mime[name] = _header_value(name, value)
     return mime
+
+
+def _header_value(name: str, value: str) -> str | Header:
+    """``value`` as it goes on the wire: ASCII as is, else RFC 2047 (in an address header
+    only the display name)."""
+    if value.isascii():
+        return value
+    if name.lower() in ADDRESS_HEADERS:
+        return formataddr(parseaddr(value), charset="utf-8")
+    return Header(value, "utf-8", header_name=name)
 
 
 def outcome_of_error(idempotency_key: str, error: Exception) -> DeliveryOutcome:
@@ -71,8 +106,8 @@ def send_over(
     outcomes: list[DeliveryOutcome] = []
     for position, message in enumerate(messages):
         try:
-            client.send_message(mime_message(message, sender), from_addr=sender,
-                                to_addrs=[message.recipient])
+            client.sendmail(sender, [message.recipient],
+                            mime_message(message, sender).as_bytes())
         except smtplib.SMTPServerDisconnected as error:
             outcomes.extend(outcome_of_error(m.idempotency_key, error)
                             for m in messages[position:])

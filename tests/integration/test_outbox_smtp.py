@@ -38,6 +38,8 @@ T0 = datetime(2026, 5, 2, 3, 0)
 RULES = OutboxRules(batch_size=10, retry_base_seconds=60, retry_cap_seconds=3600,
                     max_attempts=10)
 WORKER = Path(__file__).with_name("deliver_worker.py")
+FILLER = "Спасибо, что помогаете нам стать лучше.\n" * 40
+"""Makes a body longer than an SMTP line (1,000 bytes): it must go as many lines."""
 
 
 def _address(contact: str) -> str:
@@ -50,7 +52,7 @@ def _enqueue(url: str, contacts: list[str], *, kind: str = "invitation") -> list
         for i, contact in enumerate(contacts):
             enqueue(conn, idempotency_key=f"{kind}:{contact}", kind=kind,
                     recipient=_address(contact), subject=f"How was delivery {i}?",
-                    body_text=f"Rate delivery {i}: https://cx.example/a/{contact}\n",
+                    body_text=f"Rate delivery {i}: https://cx.example/a/{contact}\n{FILLER}",
                     body_html=f"<p>Rate delivery {i}</p>\n",
                     created_at=CREATED + timedelta(seconds=i), contact_id=contact,
                     headers={"List-Unsubscribe": f"<https://cx.example/u/{contact}>"})
@@ -93,7 +95,7 @@ def test_messages_arrive_with_their_headers_and_both_parts(warehouse_url, per_me
     assert third["List-Unsubscribe"] == "<https://cx.example/u/c002>"
     assert third.get_content_type() == "multipart/alternative"
     parts = {p.get_content_type(): p.get_content() for p in third.iter_parts()}
-    assert parts == {"text/plain": "Rate delivery 2: https://cx.example/a/c002\n",
+    assert parts == {"text/plain": f"Rate delivery 2: https://cx.example/a/c002\n{FILLER}",
                      "text/html": "<p>Rate delivery 2</p>\n"}
     assert {r["status"] for r in _rows(warehouse_url).values()} == {"sent"}
 

@@ -120,9 +120,5 @@ def test_reminder_says_so_in_subject_and_body() -> None:
     assert "Несколько дней назад" not in parts(parsed(CLAIM))[0]
 
 
-@pytest.mark.xfail(strict=True, reason="cx_tasks.mail.smtp.mime_message folds headers with "
-                   "email.policy.default: on Python 3.11 folding a long non-ASCII subject into "
-                   "several encoded words drops the spaces between them (reported to the "
-                   "outbox's owner; remove this mark when fixed)")
 def test_a_long_russian_subject_survives_mime() -> None:
     assert parsed(CLAIM, reminder=True)["Subject"] == REMINDER_SUBJECT

@@ -277,3 +277,21 @@ def test_mime_message_carries_the_outbox_headers() -> None:
     mime = mime_message(_message("k", "to@example.com"), "cx@example.com")
     assert (mime["From"], mime["To"], mime["Message-ID"]) == (
         "cx@example.com", "to@example.com", message_id_for("k"))
+
+
+def test_mime_on_the_wire_keeps_non_ascii_names_subjects_and_long_urls() -> None:
+    url = "<https://cx.example/u/" + "t" * 400 + ">"
+    subject = "Напоминание: " + "как мы справились с доставкой заказа № 123? " * 3
+    message = OutboxMessage(idempotency_key="k", message_id=message_id_for("k"), kind="test",
+                            recipient="to@example.com", subject=subject.strip(),
+                            body_text="Привет\n" * 200, body_html=None, created_at=CREATED,
+                            attempts=1, headers={"List-Unsubscribe": url})
+    raw = mime_message(message, "CX Loop — Сервис <cx@example.com>").as_bytes()
+    lines = raw.split(b"\r\n")
+    assert max(len(line) for line in lines) <= 998 and b"\n" not in raw.replace(b"\r\n", b"")
+    parsed = message_from_bytes(raw, policy=policy.default)
+    assert parsed["Subject"] == subject.strip()
+    assert (parsed["From"].addresses[0].display_name, parsed["From"].addresses[0].addr_spec) == (
+        "CX Loop — Сервис", "cx@example.com")
+    assert parsed["List-Unsubscribe"] == url
+    assert parsed.get_content() == "Привет\n" * 200
