@@ -44,6 +44,9 @@ class ContactRules(BaseModel):
         2, ge=1, description="relationship surveys per year and role for younger clients")
     skip_open_claim: bool = Field(
         True, description="no survey to an account with an open claim (acknowledgements go)")
+    event_max_age_hours: float = Field(
+        72, gt=0, description="an event survey that would go out later than this after its "
+                              "due time is not sent (stale_event): ask when it happened")
     reminder_after_days: float = Field(
         5, gt=0, description="one reminder this long after an unanswered invitation; "
                              "reminders never count against the limits")

@@ -26,9 +26,9 @@ from cx_tasks.collect.contract import ROLES
 from cx_tasks.surveys.catalogue import Survey, SurveyCatalogue
 from cx_tasks.surveys.contact_rules import ContactRules
 
-SKIP_REASONS = ("no_contact_for_role", "opted_out", "open_claim", "order_already_surveyed",
-                "duplicate_content", "awaiting_answer", "throttled_contact", "throttled_role",
-                "throttled_account")
+SKIP_REASONS = ("no_contact_for_role", "opted_out", "stale_event", "open_claim",
+                "order_already_surveyed", "duplicate_content", "awaiting_answer",
+                "throttled_contact", "throttled_role", "throttled_account")
 """Why a candidate was not invited, in the order the rules are checked."""
 
 INVITATION_COLUMNS = ["invitation_id", "event_id", "survey_id", "kind", "client_id",
@@ -171,14 +171,17 @@ def near(entries: list[dict[str, Any]], at: pd.Timestamp, days: float,
 
 
 def refusal(candidate: dict[str, Any], ledger: Ledger, blocked: set[str],
-            claimed: set[str], rules: ContactRules) -> str | None:
-    """The first rule (``SKIP_REASONS`` order) refusing ``candidate``, or None to invite."""
+            claimed: set[str], rules: ContactRules, now: pd.Timestamp) -> str | None:
+    """The first rule (``SKIP_REASONS`` order) refusing ``candidate`` at ``now``, or None to
+    invite."""
     at, contact, client = candidate["scheduled_at"], candidate["contact_id"], candidate["client_id"]
     mine, account = ledger.by_contact[contact], ledger.by_client[client]
     transactional = candidate["kind"] == "transactional"
     order = candidate["order_id"]
     checks = (
         ("opted_out", lambda: contact in blocked),
+        ("stale_event", lambda: transactional and now - at
+         > pd.Timedelta(hours=rules.event_max_age_hours)),
         ("open_claim", lambda: rules.skip_open_claim and client in claimed),
         ("order_already_surveyed", lambda: transactional and pd.notna(order) and len(
             matching(account, kind="transactional", order_id=order, role=candidate["role"]))
@@ -212,7 +215,7 @@ def decide(candidates: pd.DataFrame, contacts: pd.DataFrame, unsubscribed: Itera
     invited, skipped = [], []
     for candidate in ordered.to_dict("records"):
         reason = (candidate["reason"] if pd.notna(candidate["reason"])
-                  else refusal(candidate, ledger, blocked, claimed, rules))
+                  else refusal(candidate, ledger, blocked, claimed, rules, pd.Timestamp(now)))
         if reason is None:
             invited.append(candidate)
             ledger.add({**candidate, "at": candidate["scheduled_at"], "answered": False})

@@ -98,6 +98,17 @@ def test_defaults_are_the_documented_numbers() -> None:
     assert (rules.relationship_tenure_months, rules.relationship_per_year_established,
             rules.relationship_per_year_new) == (18, 1, 2)
     assert rules.skip_open_claim and rules.reminder_after_days == 5
+    assert rules.event_max_age_hours == 72
+
+
+def test_a_survey_more_than_72_hours_overdue_is_stale() -> None:
+    # due (event + 24 h) exactly 72 h before NOW: still asked; one second older: stale
+    on_limit = NOW - timedelta(hours=72 + 24)
+    evts = events(event("fresh", at=on_limit), event("stale", at=on_limit - timedelta(seconds=1)))
+    invited, skipped = plan(evts, history(), loose())
+    assert list(invited["event_id"]) == ["fresh"]
+    assert skipped[["event_id", "contact_id", "reason"]].values.tolist() == [
+        ["stale", "tb1", "stale_event"]]
 
 
 def test_contact_limit_exactly_30_days_allowed_29_days_23_hours_throttled() -> None:
