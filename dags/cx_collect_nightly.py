@@ -84,13 +84,13 @@ def cx_collect_nightly() -> None:
     def extract(table: str) -> dict[str, Any]:
         """Land the window's new and changed rows of one source table."""
         from cx_airflow.connections import source_url
-        from cx_tasks.collect.extract import extract_interval, land
+        from cx_tasks.collect.extract import extract_table, land
         from cx_tasks.config import settings
 
         start, end = _window()
-        frame = extract_interval(source_url(), table, start, end)
-        path = land(frame, settings().landing_dir, table, start)
-        return {"table": table, "rows": len(frame), "path": str(path)}
+        rows = extract_table(source_url(), table, start, end)
+        path = land(rows, settings().landing_dir, table, start)
+        return {"table": table, "rows": rows.num_rows, "path": str(path)}
 
     @task
     def validate_and_load(landed: list[dict[str, Any]]) -> dict[str, Any]:

@@ -6,7 +6,8 @@ is kept as the text of what the source holds (SQL NULL stays null), so ``'n/a'``
 numeric column reaches the quality gate and is quarantined there with its rule, instead
 of silently becoming a null. The text frames land as Parquet (every column a string)
 under ``landing_dir/<interval start>/<table>.parquet`` so extraction and validation can
-run as separate tasks.
+run as separate tasks; an extract goes there as Arrow (``extract_table``), never through
+pandas.
 """
 
 from __future__ import annotations
@@ -101,8 +102,8 @@ def _collection_paused() -> Iterator[None]:
             gc.enable()
 
 
-def extract_interval(source_url: str, table_name: str, start: datetime,
-                     end: datetime) -> pd.DataFrame:
+def extract_table(source_url: str, table_name: str, start: datetime,
+                  end: datetime) -> pa.Table:
     """Rows of ``table_name`` with ``updated_at`` in ``[start, end)``, every value as text.
 
     Columns are the contract's, in its order; rows come in the template's order (by key,
@@ -124,7 +125,13 @@ def extract_interval(source_url: str, table_name: str, start: datetime,
                 batches.append(pa.RecordBatch.from_arrays(
                     [text_array(values) for values in zip(*rows, strict=True)], names=columns))
     schema = pa.schema([(c, pa.string()) for c in columns])
-    return pa.Table.from_batches(batches, schema=schema).to_pandas()
+    return pa.Table.from_batches(batches, schema=schema)
+
+
+def extract_interval(source_url: str, table_name: str, start: datetime,
+                     end: datetime) -> pd.DataFrame:
+    """``extract_table`` as a pandas frame (string columns)."""
+    return extract_table(source_url, table_name, start, end).to_pandas()
 
 
 def source_max_updated_at(source_url: str, table_name: str) -> datetime | None:
@@ -147,13 +154,17 @@ def landed_path(landing_dir: Path, table_name: str, start: datetime) -> Path:
     return Path(landing_dir) / interval_folder(start) / f"{source_table(table_name).name}.parquet"
 
 
-def land(frame: pd.DataFrame, landing_dir: Path, table_name: str, start: datetime) -> Path:
+def land(frame: pd.DataFrame | pa.Table, landing_dir: Path, table_name: str,
+         start: datetime) -> Path:
     """Write a raw extract as Parquet, every column a string; return the file."""
     path = landed_path(landing_dir, table_name, start)
     path.parent.mkdir(parents=True, exist_ok=True)
-    text = text_frame(frame)
-    arrow = pa.Table.from_arrays([text_array(text[c]) for c in text.columns],
-                                 names=list(text.columns))
+    if isinstance(frame, pa.Table):
+        arrow = frame.cast(pa.schema([(c, pa.string()) for c in frame.column_names]))
+    else:
+        text = text_frame(frame)
+        arrow = pa.Table.from_arrays([text_array(text[c]) for c in text.columns],
+                                     names=list(text.columns))
     partial = path.with_suffix(".parquet.partial")
     pq.write_table(arrow, partial)
     partial.replace(path)

@@ -73,9 +73,13 @@ def is_empty(conn: Connection, table: Table) -> bool:
 
 
 @contextmanager
-def indexes_built_after(conn: Connection, table: Table) -> Iterator[None]:
-    """Drop ``table``'s secondary indexes for a bulk insert and build them again after it."""
+def indexes_built_after_when_empty(conn: Connection, table: Table) -> Iterator[None]:
+    """While ``table`` is empty (a history load), drop its secondary indexes for the writes
+    inside and build them after: one sort instead of millions of random index updates."""
     indexes = sorted(table.indexes, key=lambda index: str(index.name))
+    if not indexes or not is_empty(conn, table):
+        yield
+        return
     for index in indexes:
         index.drop(conn)
     yield
@@ -85,16 +89,9 @@ def indexes_built_after(conn: Connection, table: Table) -> Iterator[None]:
 
 def upsert_frame(conn: Connection, table: Table, frame: pd.DataFrame, *,
                  newer_than: str | None = None) -> int:
-    """Upsert a typed frame holding every column of ``table``; return rows written.
-
-    An empty table gets its secondary indexes built after the rows are in.
-    """
-    frame = frame[[c.name for c in table.columns]]
+    """Upsert a typed frame holding every column of ``table``; return rows written."""
     statement = upsert_statement(conn.dialect.name, table, newer_than=newer_than)
-    if is_empty(conn, table):
-        with indexes_built_after(conn, table):
-            return _write(conn, table, frame, statement)
-    return _write(conn, table, frame, statement)
+    return _write(conn, table, frame[[c.name for c in table.columns]], statement)
 
 
 def _write(conn: Connection, table: Table, frame: pd.DataFrame, statement: Insert) -> int:
@@ -116,9 +113,12 @@ def _write(conn: Connection, table: Table, frame: pd.DataFrame, statement: Inser
 def load_staging(conn: Connection, table_name: str, rows: pd.DataFrame,
                  interval_start: datetime) -> int:
     """Upsert an interval's valid rows, typed, into ``stg_<table>`` (newer versions win)."""
-    typed = typed_frame(source_table(table_name), rows).assign(
-        interval_start=pd.Timestamp(interval_start))
-    return upsert_frame(conn, STAGING[table_name], typed, newer_than="updated_at")
+    table, staging = source_table(table_name), STAGING[table_name]
+    with indexes_built_after_when_empty(conn, staging):
+        for chunk in _chunks(rows):
+            typed = typed_frame(table, chunk).assign(interval_start=pd.Timestamp(interval_start))
+            upsert_frame(conn, staging, typed, newer_than="updated_at")
+    return len(rows)
 
 
 def replace_quarantine(conn: Connection, table_name: str, interval_start: datetime,

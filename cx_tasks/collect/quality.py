@@ -48,7 +48,7 @@ from cx_tasks.collect.expectations import (
     DELIVERY_TABLE,
     ORDERED,
     ORDERED_TABLE,
-    QUARANTINED,
+    QUARANTINED_SHARE,
     Check,
     GxRunner,
     Outcome,
@@ -64,7 +64,7 @@ from cx_tasks.collect.expectations import (
     volume_check,
 )
 from cx_tasks.collect.extract import (
-    extract_interval,
+    extract_table,
     interval_folder,
     land,
     naive_utc,
@@ -344,8 +344,9 @@ def _validate_table(conn: Connection, gx: GxRunner, table: SourceTable, frame: p
         table_checks.append(volume)
     if len(raw) >= rules.min_rows_for_share:
         table_checks.append(quarantine_share_check(table, rules))
-    flags = pd.DataFrame({QUARANTINED: (~valid).astype("float64")})
-    state.suite_outcomes += gx.run(f"{table.name}.table", flags, table_checks)
+    share = len(quarantined) / len(raw) if len(raw) else 0.0
+    suite_frame = pd.DataFrame({QUARANTINED_SHARE: np.full(len(raw), share)})
+    state.suite_outcomes += gx.run(f"{table.name}.table", suite_frame, table_checks)
     updated = checked[value_column("updated_at")].max()
     return _Validated(rows, entries, len(raw), len(quarantined),
                       None if pd.isna(updated) else updated.to_pydatetime())
@@ -462,7 +463,7 @@ class LandedFrames(Mapping[str, pd.DataFrame]):
 def extract_and_land(source_url: str, table_name: str, landing_dir: Path, start: datetime,
                      end: datetime) -> Path:
     """Extract one table's rows of ``[start, end)`` and land them; return the file."""
-    return land(extract_interval(source_url, table_name, start, end), landing_dir, table_name,
+    return land(extract_table(source_url, table_name, start, end), landing_dir, table_name,
                 start)
 
 
