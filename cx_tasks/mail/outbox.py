@@ -300,13 +300,14 @@ def claim_batch(
     return Claim(messages, suppressed, (rows[-1]["created_at"], rows[-1]["idempotency_key"]))
 
 
-def mark_sent(conn: Connection, idempotency_key: str, sent_at: datetime) -> None:
-    """Record that the server accepted the message at ``sent_at``."""
-    conn.execute(
-        update(outbox)
-        .where(outbox.c.idempotency_key == idempotency_key)
-        .values(status="sent", sent_at=sent_at, last_error=None, next_attempt_at=None)
-    )
+def mark_sent(conn: Connection, idempotency_keys: Sequence[str], sent_at: datetime) -> None:
+    """Record that the server accepted these messages by ``sent_at`` (one statement)."""
+    if idempotency_keys:
+        conn.execute(
+            update(outbox)
+            .where(outbox.c.idempotency_key.in_(list(idempotency_keys)))
+            .values(status="sent", sent_at=sent_at, last_error=None, next_attempt_at=None)
+        )
 
 
 def mark_failed(conn: Connection, idempotency_key: str, error: str, *, permanent: bool,
@@ -368,10 +369,14 @@ def deliver(
         outcomes = {o.idempotency_key: o for o in send_batch(claim.messages)}
         results = []
         with engine.begin() as conn:
+            now = clock()
+            sent = [m.idempotency_key for m in claim.messages
+                    if (o := outcomes.get(m.idempotency_key)) and o.result == "sent"]
+            mark_sent(conn, sent, now)
             for message in claim.messages:
                 outcome = outcomes.get(message.idempotency_key) or DeliveryOutcome(
                     message.idempotency_key, "transient", "the transport reported no outcome")
-                result, error = _record(conn, message, outcome, rules, clock())
+                result, error = _record(conn, message, outcome, rules, now)
                 results.append(result)
                 if result == "failed":
                     failures.append(FailedMessage(message.idempotency_key, message.recipient,
@@ -388,9 +393,9 @@ def deliver(
 
 def _record(conn: Connection, message: OutboxMessage, outcome: DeliveryOutcome,
             rules: OutboxRules, now: datetime) -> tuple[str, str | None]:
-    """Store one outcome; return the summary bucket it counts in and the error stored."""
+    """Store one outcome (a sent one is already stored with its batch); return the summary
+    bucket it counts in and the error stored."""
     if outcome.result == "sent":
-        mark_sent(conn, message.idempotency_key, now)
         return "sent", None
     answer = outcome.answer or outcome.result
     if outcome.result == "permanent":

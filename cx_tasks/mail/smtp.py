@@ -58,7 +58,8 @@ def mime_message(message: OutboxMessage, sender: str) -> Message:
     text = MIMEText(message.body_text, "plain", "utf-8", policy=WIRE)
     mime: Message = text
     if message.body_html is not None:
-        mime = MIMEMultipart("alternative", policy=WIRE)
+        mime = MIMEMultipart("alternative", boundary=_boundary(message.message_id),
+                             policy=WIRE)
         mime.attach(text)
         mime.attach(MIMEText(message.body_html, "html", "utf-8", policy=WIRE))
     headers = {"From": sender, "To": message.recipient, "Subject": message.subject,
@@ -67,6 +68,12 @@ def mime_message(message: OutboxMessage, sender: str) -> Message:
     for name, value in headers.items():
         mime[name] = _header_value(name, value)
     return mime
+
+
+def _boundary(message_id: str) -> str:
+    """The multipart boundary of a message: ``=_cx_`` and its Message-ID's hex. It can never
+    occur in the base64 parts (no ``_`` in base64), so the generator need not scan them."""
+    return "=_cx_" + message_id.strip("<>").split("@")[0]
 
 
 def _header_value(name: str, value: str) -> str | Header:
