@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from contextlib import AbstractContextManager, nullcontext
 from datetime import datetime
+from operator import itemgetter
 from typing import Any
 
 import pandas as pd
@@ -116,10 +117,10 @@ def _kind(sql_type: TypeEngine[Any]) -> str:
 def _chunk_frame(kinds: Mapping[str, str], rows: Sequence[Sequence[Any]],
                  arrow_text: bool) -> pd.DataFrame:
     """Driver rows as a typed frame, one column per ``kinds`` entry (name: contract type)."""
-    columns = zip(*rows, strict=True) if rows else [()] * len(kinds)
     return pd.DataFrame({
-        name: typed_column(_column(values, _ARROW_TYPES.get(kind)), kind, arrow_text)
-        for (name, kind), values in zip(kinds.items(), columns, strict=True)
+        name: typed_column(_column(list(map(itemgetter(i), rows)), _ARROW_TYPES.get(kind)),
+                           kind, arrow_text)
+        for i, (name, kind) in enumerate(kinds.items())
     })
 
 
