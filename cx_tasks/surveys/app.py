@@ -31,6 +31,7 @@ from cx_tasks.surveys.responses import (
     Invitation,
     Response,
     ResponseRefused,
+    contact_language,
     invitation_for,
     record_form,
     record_score,
@@ -83,6 +84,14 @@ def create_app(settings: Settings, on_feedback: FeedbackListener | None = None, 
             invitation = invitation_for(conn, claims)
             request.state.language = _language(invitation.language)
             return invitation, work(conn, invitation)
+
+    def unsubscribing(request: Request, claims: TokenClaims,
+                      work: Callable[[Connection], T]) -> T:
+        """``work`` in one transaction, once the token's contact is known (their language
+        then serves any error page)."""
+        with engine.begin() as conn:
+            request.state.language = _language(contact_language(conn, claims))
+            return work(conn)
 
     def announce(feedback_ids: list[str]) -> None:
         if on_feedback is None or not feedback_ids:
@@ -146,7 +155,7 @@ def create_app(settings: Settings, on_feedback: FeedbackListener | None = None, 
     @app.get("/u/{token}", name="unsubscribe_page")
     def unsubscribe_page(request: Request, token: str) -> HTMLResponse:
         claims = verify(token, secret, purpose="unsubscribe")
-        in_transaction(request, claims, lambda conn, invitation: None)
+        unsubscribing(request, claims, lambda conn: None)
         return pages.render("unsubscribe", request.state.language,
                             action=_path(request, "unsubscribe", token=token))
 
@@ -156,7 +165,7 @@ def create_app(settings: Settings, on_feedback: FeedbackListener | None = None, 
         form = await request.form()
         channel = ("list_unsubscribe" if form.get("List-Unsubscribe") == "One-Click"
                    else "email_link")
-        await run_in_threadpool(in_transaction, request, claims, lambda conn, _: unsubscribe(
+        await run_in_threadpool(unsubscribing, request, claims, lambda conn: unsubscribe(
             conn, claims, channel, datetime.now(UTC)))
         return pages.render("unsubscribed", request.state.language)
 

@@ -8,6 +8,10 @@ is mirrored in one feedback row, ``survey:<invitation_id>`` (source ``survey``, 
 ``email_survey``, the scores as JSON, the comment as text), written in the caller's
 transaction. A token whose invitation is not stored, or names another contact or survey,
 is *foreign*; anything refused raises ``ResponseRefused`` before a row is written.
+
+An unsubscribe link needs no invitation: every client e-mail carries one (an acknowledgement
+of a claim answers no survey), and its signed contact is what it opts out. It is foreign
+only when the CRM does not know that contact.
 """
 
 from __future__ import annotations
@@ -23,6 +27,7 @@ from cx_tasks.surveys.catalogue import Survey, SurveyCatalogue, survey_catalogue
 from cx_tasks.surveys.tokens import TokenClaims
 from cx_tasks.warehouse.db import insert_if_absent, upsert
 from cx_tasks.warehouse.schema import (
+    STAGING,
     feedback,
     survey_answers,
     survey_invitations,
@@ -140,11 +145,22 @@ def record_form(conn: Connection, claims: TokenClaims, answers: dict[str, int],
     return _store(conn, invitation, scores, now, {"comment": text, "submitted": True})
 
 
+def contact_language(conn: Connection, claims: TokenClaims) -> str | None:
+    """The CRM language of an unsubscribe token's contact; ``ResponseRefused("foreign")``
+    when the CRM does not know the contact."""
+    contacts = STAGING["crm_contacts"]
+    row = conn.execute(select(contacts.c.language)
+                       .where(contacts.c.contact_id == claims.contact_id)).first()
+    if row is None:
+        raise ResponseRefused("foreign")
+    return row.language
+
+
 def unsubscribe(conn: Connection, claims: TokenClaims, channel: UnsubscribeChannel,
                 now: datetime) -> bool:
-    """Opt the token's contact out of every survey for good; True if they were not already."""
-    invitation = invitation_for(conn, claims)
-    row = {"contact_id": invitation.contact_id, "unsubscribed_at": _naive_utc(now),
+    """Opt the token's contact out of every e-mail for good; True if they were not already."""
+    contact_language(conn, claims)
+    row = {"contact_id": claims.contact_id, "unsubscribed_at": _naive_utc(now),
            "channel": channel}
     return insert_if_absent(conn, unsubscribes, [row]) > 0
 

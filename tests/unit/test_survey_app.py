@@ -257,10 +257,22 @@ def test_one_click_unsubscribe_and_the_confirmation_page(config: Settings,
             ("C1", "list_unsubscribe"), ("C7", "email_link")]
 
 
-def test_a_foreign_unsubscribe_is_refused(config: Settings, client: TestClient) -> None:
-    page = client.post(_unsubscribe_path("inv:nobody:C1"), data={"confirm": "yes"})
+def test_an_unsubscribe_for_a_contact_the_crm_does_not_know_is_refused(
+        config: Settings, client: TestClient) -> None:
+    page = client.post(_unsubscribe_path("inv:e1:C9", contact_id="C9"), data={"confirm": "yes"})
     assert (page.status_code, _Page(page.text).reason) == (404, "foreign")
     assert _rows(config)["unsubscribes"] == 0
+
+
+def test_an_unsubscribe_link_needs_no_survey_invitation(config: Settings,
+                                                      client: TestClient) -> None:
+    # an acknowledgement of a claim answers no survey: its link names the signed contact only
+    path = _unsubscribe_path("ack:claim:K1", contact_id="C7")
+    page = client.get(path)
+    assert (page.status_code, _Page(page.text).lang) == (200, "ru")  # C7's CRM language
+    assert client.post(path, data={"confirm": "yes"}).status_code == 200
+    with engine_for(config.warehouse_url).connect() as conn:
+        assert conn.execute(select(unsubscribes.c.contact_id)).scalars().all() == ["C7"]
 
 
 def test_the_response_is_stored_when_airflow_is_unreachable(config: Settings,

@@ -3,7 +3,6 @@ one feedback row; unsubscribes kept from the first one on. SQLite and PostgreSQL
 
 from __future__ import annotations
 
-from dataclasses import replace
 from datetime import datetime, timedelta, timezone
 
 import pytest
@@ -176,14 +175,23 @@ def test_the_comment_limit_comes_from_the_catalogue_and_counts_stripped_characte
 def test_foreign_tokens_are_refused_and_store_nothing(url: str, claims) -> None:
     with engine_for(url).begin() as conn:
         for attempt in (lambda: record_score(conn, claims, 4, T1),
-                        lambda: record_form(conn, claims, {"ces": 5}, "hi", T1),
-                        lambda: unsubscribe(conn, replace(claims, purpose="unsubscribe"),
-                                            "email_link", T1)):
+                        lambda: record_form(conn, claims, {"ces": 5}, "hi", T1)):
             with pytest.raises(ResponseRefused, match="foreign"):
                 attempt()
     with engine_for(url).connect() as conn:
         assert set(response_rows(conn).values()) == {0}
         assert conn.scalar(select(survey_invitations.c.answered_at)) is None
+
+
+def test_an_unsubscribe_names_a_contact_the_crm_knows_and_needs_no_invitation(url: str) -> None:
+    with engine_for(url).begin() as conn:
+        with pytest.raises(ResponseRefused, match="foreign"):  # C2 is not in the CRM
+            unsubscribe(conn, unsubscribe_claims(contact_id="C2"), "email_link", T1)
+        # an acknowledgement's link: bound to no survey invitation, C1 is known
+        assert unsubscribe(conn, unsubscribe_claims("ack:claim:K1"), "email_link", T1)
+    with engine_for(url).connect() as conn:
+        assert conn.execute(select(unsubscribes.c.contact_id, unsubscribes.c.channel)).all() == [
+            ("C1", "email_link")]
 
 
 def test_an_unsubscribe_is_kept_from_the_first_time_on(url: str) -> None:
