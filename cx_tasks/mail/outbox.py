@@ -50,6 +50,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -129,7 +130,11 @@ class FailedMessage:
 
 @dataclass(frozen=True)
 class DeliverySummary:
-    """Counts of one delivery run; ``failures`` names each message failed in it."""
+    """One delivery run: messages sent, failed and suppressed in it (``failures`` names each
+    failed one); ``retry`` counts the messages left queued for a later attempt after it
+    (answered transiently in this run or before, and not yet due again), the earliest of
+    them due at ``next_attempt_at``. A caller that must not finish with mail outstanding
+    raises while ``retry`` is not 0, and its own retry delivers them once due."""
 
     sent: int = 0
     retry: int = 0
@@ -137,6 +142,7 @@ class DeliverySummary:
     resent_after_crash: int = 0
     suppressed: int = 0
     failures: tuple[FailedMessage, ...] = ()
+    next_attempt_at: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -353,7 +359,7 @@ def deliver(
         orphan_query = orphan_query.where(outbox.c.kind.in_(kinds))
     with engine.connect() as conn:
         orphans = conn.scalar(orphan_query) or 0
-    counts = {"sent": 0, "retry": 0, "failed": 0}
+    counts: Counter[str] = Counter()
     suppressed = 0
     failures: list[FailedMessage] = []
     after: tuple[datetime, str] | None = None
@@ -385,9 +391,16 @@ def deliver(
             counts[result] += 1
         if "sent" not in results and "failed" not in results:
             break  # the server took nothing: leave the rest queued for the next run
+    waiting = select(func.count(), func.min(outbox.c.next_attempt_at)).where(
+        outbox.c.status == "queued", outbox.c.attempts > 0)
+    if kinds is not None:
+        waiting = waiting.where(outbox.c.kind.in_(kinds))
+    with engine.connect() as conn:
+        retry, next_attempt_at = conn.execute(waiting).one()
     return DeliverySummary(
-        sent=counts["sent"], retry=counts["retry"], failed=counts["failed"],
+        sent=counts["sent"], retry=retry, failed=counts["failed"],
         resent_after_crash=orphans, suppressed=suppressed, failures=tuple(failures),
+        next_attempt_at=next_attempt_at,
     )
 
 

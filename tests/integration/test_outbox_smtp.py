@@ -112,10 +112,13 @@ def test_server_down_mid_batch_then_up_again_delivers_every_message_once(warehou
     assert rows[keys[13]]["last_error"] == "421 4.3.2 service shutting down"
     assert rows[keys[13]]["next_attempt_at"] == T0 + timedelta(seconds=60)
 
-    # still down an hour later: refused, the first due batch waits again, nothing fails
+    assert (first.retry, first.next_attempt_at) == (17, T0 + timedelta(seconds=60))
+
+    # still down an hour later: refused, the first due batch waits again, nothing fails;
+    # all 17 unsent messages were tried once (batch 3 met a closed door too) and wait
     down = deliver(warehouse_url, _transport(port), rules=RULES,
                    clock=_at(T0 + timedelta(hours=1)))
-    assert (down.sent, down.retry, down.failed) == (0, 10, 0)
+    assert (down.sent, down.retry, down.failed) == (0, 17, 0)
     rows = _rows(warehouse_url)
     assert rows[keys[13]]["last_error"].startswith("no SMTP session: ConnectionRefusedError")
     assert {rows[k]["status"] for k in keys[13:]} == {"queued"}
@@ -189,14 +192,15 @@ def test_a_4xx_is_retried_after_its_backoff_and_a_5xx_fails_with_the_answer(
         first = deliver(warehouse_url, _transport(port), rules=RULES, clock=_at(T0))
         assert first == DeliverySummary(sent=1, retry=1, failed=1, failures=(
             FailedMessage("invitation:bounce", "bounce@client.example",
-                          "550 5.1.1 no such user"),))
+                          "550 5.1.1 no such user"),), next_attempt_at=T0 + timedelta(seconds=60))
         later = _rows(warehouse_url)["invitation:c001"]
         assert (later["status"], later["attempts"], later["last_error"],
                 later["next_attempt_at"]) == ("queued", 1, "451 4.3.0 mailbox busy",
                                               T0 + timedelta(seconds=60))
         early = deliver(warehouse_url, _transport(port), rules=RULES,
                         clock=_at(T0 + timedelta(seconds=59)))
-        assert early == DeliverySummary()  # not due: not claimed, not tried
+        # not due: not claimed, not tried, still waiting
+        assert early == DeliverySummary(retry=1, next_attempt_at=T0 + timedelta(seconds=60))
         due = deliver(warehouse_url, _transport(port), rules=RULES,
                       clock=_at(T0 + timedelta(seconds=60)))
         assert due == DeliverySummary(sent=1)
