@@ -25,7 +25,8 @@ Opt-out is absolute, also at the moment of sending: a claim suppresses (never se
 every message whose contact is unsubscribed (``unsubscribes``) or flagged ``opted_out``
 in ``stg_crm_contacts``, or whose recipient address is such a contact's. No kind is
 exempt, acknowledgements included: the issue and DOMAIN.md give no ground for mailing
-someone who asked for no mail. Messages to the supplier's own staff carry no contact.
+someone who asked for no mail. Messages to the supplier's own staff carry no contact
+(they are stopped only if their address is an opted-out contact's).
 
 Exactly once, and the window where it is not: each claimed batch is marked ``sending``
 and committed *before* it is handed to the transport, and the answers are recorded in
@@ -37,13 +38,15 @@ first copy can drop the second. Duplicates are therefore possible only for the m
 of the batch in flight at the crash (at most ``batch_size``), plus the one message whose
 connection drops after its data was sent but before the server answered (reported
 transient, retried). Nothing is lost: a message leaves ``queued``/``sending`` only when
-an answer was recorded. Only one delivery may run at a time per warehouse (a ``sending``
-message is taken to be an orphan, not another deliverer's work).
+the server's answer was recorded or its contact opted out. Only one delivery may run at a
+time for the same kinds (a ``sending`` message of its kinds is taken to be an orphan, not
+another deliverer's work).
 
 Times: ``created_at`` comes from the caller's data interval, never the wall clock, so
-re-running an interval enqueues an identical outbox; ``sent_at`` and ``next_attempt_at``
-are wall-clock times of the delivery (the ``clock`` of ``deliver``), written only by
-sending, which a rerun never repeats for a sent message.
+re-running an interval enqueues an identical outbox. ``sent_at`` (when the batch's answers
+were recorded, just after the server accepted it) and ``next_attempt_at`` are wall-clock
+times (the ``clock`` of ``deliver``): backoff is about real time, not data intervals. They
+are written only by sending, which a rerun never repeats for a sent message.
 """
 
 from __future__ import annotations
