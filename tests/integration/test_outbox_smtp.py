@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 from fixtures.smtp_peers import free_port
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given, settings
 from hypothesis import strategies as st
 from smtp_relay import Relay, running
 from sqlalchemy import delete, insert, select
@@ -275,8 +275,7 @@ message_plans = st.lists(
     min_size=1, max_size=20, unique_by=lambda m: (m[0], m[1]))
 
 
-@settings(max_examples=40, deadline=None,
-          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=40, deadline=None)
 @given(flagged=st.lists(st.booleans(), min_size=8, max_size=8),
        unsubscribed=st.sets(st.integers(0, 7)), in_crm=st.sets(st.integers(0, 7)),
        plans=message_plans, batch_size=st.integers(1, 6))
