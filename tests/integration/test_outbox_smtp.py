@@ -143,6 +143,17 @@ def sqlite_url(tmp_path: Path) -> str:
     return url
 
 
+def _settled(relay: Relay) -> dict:
+    """What the relay holds once it has read all that a killed client's socket had sent
+    (no new message for half a second)."""
+    count, quiet = len(relay.received), 0
+    while quiet < 5:
+        time.sleep(0.1)
+        quiet = quiet + 1 if len(relay.received) == count else 0
+        count = len(relay.received)
+    return relay.copies_by_recipient()
+
+
 def test_a_sender_killed_mid_batch_loses_nothing_and_duplicates_only_its_batch(
         sqlite_url) -> None:
     batch = 10
@@ -155,10 +166,10 @@ def test_a_sender_killed_mid_batch_loses_nothing_and_duplicates_only_its_batch(
         while len(relay.received) < 12 and worker.poll() is None:  # 2nd message of batch 2
             assert time.monotonic() < deadline, "the worker never got going"
             time.sleep(0.005)
+        assert worker.poll() is None, worker.communicate()
         os.kill(worker.pid, signal.SIGKILL)
         worker.communicate()
-        time.sleep(0.3)  # let the server finish reading what the killed socket had sent
-        before = relay.copies_by_recipient()
+        before = _settled(relay)
         assert worker.returncode == -signal.SIGKILL
 
         rows = _rows(sqlite_url)
