@@ -197,22 +197,33 @@ def demo(
     days: Annotated[int, typer.Option(help="simulated days of history")] = 180,
     nightly_runs: Annotated[int, typer.Option(help="nightly runs after the history load")] = 7,
 ) -> None:
-    """Simulate a supplier, run cx_collect_nightly through Airflow, and show what it produced."""
+    """Simulate a supplier, run collect, survey dispatch and feedback through Airflow, have
+    the simulated contacts answer, and show what it produced."""
     from cx_tasks.demo.run import DemoPlan, run_demo
     from cx_tasks.warehouse.db import engine_for
-    from cx_tasks.warehouse.inspect import events_by_type, gate_verdicts, kpis, quarantine_by_rule
+    from cx_tasks.warehouse.inspect import (
+        events_by_type,
+        feedback_loop,
+        gate_verdicts,
+        kpis,
+        mail_by_kind,
+        quarantine_by_rule,
+        survey_skips_by_reason,
+    )
 
     plan = DemoPlan(clients=clients, days=days, nightly_runs=nightly_runs)
     with _progress() as progress:
-        runs = progress.add_task("Airflow runs", total=nightly_runs + 1, visible=False)
+        # each night and the history load: collect, then dispatch; then one feedback run
+        runs = progress.add_task("Airflow runs", total=2 * (nightly_runs + 1) + 1, visible=False)
 
         def on_run(line: str) -> None:
-            if line.startswith("RUN "):
+            if line.startswith("RUN "):  # task output (e.g. dispatch summaries) is not shown
                 progress.update(runs, advance=1, visible=True)
-            progress.console.print(f"  [dim]{line}[/dim]")
+                progress.console.print(f"  [dim]{line}[/dim]")
 
-        config, seconds = run_demo(plan, on_step=lambda s: progress.console.print(f"- {s}"),
-                                   on_run=on_run, simulate_progress=_stage_bars(progress))
+        config, answers, seconds = run_demo(
+            plan, on_step=lambda s: progress.console.print(f"- {s}"), on_run=on_run,
+            simulate_progress=_stage_bars(progress))
     engine = engine_for(config.warehouse_url)
     console.print(_segment_table(engine, 30))
     console.print(_frame_table(quarantine_by_rule(engine), "quarantined rows by rule"))
@@ -220,6 +231,13 @@ def demo(
                                "(a blocked interval publishes no metrics and alerts by e-mail)"))
     console.print(_frame_table(events_by_type(engine), "trigger events detected"))
     console.print(_frame_table(kpis(engine), "KPIs"))
+    console.print(_frame_table(survey_skips_by_reason(engine),
+                               "survey candidates skipped by the contact rules, by reason"))
+    console.print(_frame_table(feedback_loop(engine), "surveys, feedback and acknowledgements"))
+    console.print(_frame_table(mail_by_kind(engine), "e-mails in the outbox"))
+    console.print(f"simulated contacts: {answers.invitations} invitations received, "
+                  f"{answers.answered} answered by a click, {answers.forms_sent} forms sent "
+                  f"({answers.comments} with a comment), {answers.refused} refused by the app")
     mail = sorted(config.mail_dir.glob("*.eml"))
     console.print(
         f"\nfinished in {seconds:.0f} s\n"

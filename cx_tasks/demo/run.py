@@ -1,5 +1,11 @@
 """``cx demo``: simulate a supplier, run the collect stage through Airflow, report.
 
+1. simulate the supplier's systems; 2. a history load and the nightly runs of
+``cx_collect_nightly``, each night followed by ``cx_survey_dispatch`` (the invitations reach
+the local SMTP server); 3. the simulated contacts answer a share of the invitations they
+received through the response app's real endpoints; 4. ``cx_feedback`` takes the answers
+(and the service desk) in and acknowledges them.
+
 Everything lives inside the project: the data folder (``data/``) holds the simulated
 supplier, the warehouse, the GX results and every e-mail the local SMTP server
 received; ``data/airflow`` is an isolated Airflow home. Airflow runs in a child
@@ -15,12 +21,20 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, timedelta
 from pathlib import Path
 
 from cx_tasks.config import Settings, settings
+from cx_tasks.demo.respondents import (
+    Answers,
+    answer,
+    respondent_rules,
+    respondents,
+    survey_invitations,
+)
 from cx_tasks.demo.smtp_sink import SmtpSink
+from cx_tasks.loopback import free_port
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 # The history load reads everything: clients, products and contacts predate the
@@ -77,6 +91,7 @@ def airflow_environment(config: Settings, plan: DemoPlan, smtp_connection: str) 
         "CX_WAREHOUSE_URL": config.warehouse_url,
         "CX_SOURCE_URL": config.source_url,
         "CX_START_DATE": plan.start.isoformat(),
+        "CX_SURVEY_BASE_URL": config.survey_base_url,
         "PYTHONPATH": os.pathsep.join(
             p for p in (str(REPO_ROOT / "plugins"), env.get("PYTHONPATH", "")) if p),
     })
@@ -88,31 +103,56 @@ def reset_data(config: Settings) -> None:
     for name in ("supplier.db", "warehouse.db", "ground_truth.db"):
         for suffix in ("", "-wal", "-shm"):
             (config.data_dir / f"{name}{suffix}").unlink(missing_ok=True)
+    (config.data_dir / "airflow-demo.log").unlink(missing_ok=True)
     for folder in (config.landing_dir, config.quality_dir, config.mail_dir,
                    config.data_dir / "airflow"):
         shutil.rmtree(folder, ignore_errors=True)
     config.data_dir.mkdir(parents=True, exist_ok=True)
 
 
-def run_collect_through_airflow(
-    config: Settings, plan: DemoPlan, smtp_connection: str, on_line: Callable[[str], None]
-) -> int:
-    """Run ``cx_collect_nightly``: one history load, then each nightly interval."""
-    command = [
-        sys.executable, "-m", "cx_airflow.run_dag", "cx_collect_nightly",
-        "--first", (plan.first_nightly - timedelta(days=1)).isoformat(),
-        "--last", plan.end.isoformat(),
-        "--history-from", HISTORY_FROM.isoformat(),
-    ]
+def run_in_airflow(config: Settings, plan: DemoPlan, smtp_connection: str,
+                   arguments: list[str], on_line: Callable[[str], None]) -> None:
+    """``cx_airflow.run_dag`` with ``arguments`` in a child process; its lines to ``on_line``,
+    its log appended to ``airflow-demo.log``; raises if a run failed."""
+    command = [sys.executable, "-m", "cx_airflow.run_dag", *arguments]
     env = airflow_environment(config, plan, smtp_connection)
     log = config.data_dir / "airflow-demo.log"
-    with log.open("w") as log_file, subprocess.Popen(
+    with log.open("a") as log_file, subprocess.Popen(
         command, env=env, stdout=subprocess.PIPE, stderr=log_file, text=True, cwd=REPO_ROOT
     ) as child:
         assert child.stdout is not None
         for line in child.stdout:
             on_line(line.rstrip())
-    return child.returncode
+    if child.returncode != 0:
+        raise RuntimeError(f"Airflow runs failed (exit {child.returncode}); see {log}")
+
+
+def nightly_arguments(plan: DemoPlan) -> list[str]:
+    """The history load and every night of ``cx_collect_nightly``, each followed by
+    ``cx_survey_dispatch`` at the night's end."""
+    return ["cx_collect_nightly",
+            "--first", (plan.first_nightly - timedelta(days=1)).isoformat(),
+            "--last", plan.end.isoformat(),
+            "--history-from", HISTORY_FROM.isoformat(),
+            "--then", "cx_survey_dispatch"]
+
+
+def answer_surveys(config: Settings, plan: DemoPlan) -> Answers:
+    """The simulated contacts answer the invitations in the mail folder through the
+    response app, served on ``config.survey_base_url`` while they do."""
+    import httpx
+
+    from cx_tasks.demo.smtp_sink import MailFolder
+    from cx_tasks.surveys.app import create_app
+    from cx_tasks.surveys.serving import serving
+
+    port = int(config.survey_base_url.rsplit(":", 1)[1])
+    invitations = survey_invitations(MailFolder(config.mail_dir).messages(),
+                                     config.survey_base_url)
+    people = respondents(Path(config.source_url.removeprefix("sqlite:///")),
+                         config.ground_truth_path)
+    with serving(create_app(config), port=port), httpx.Client(timeout=30) as http:
+        return answer(invitations, people, respondent_rules(), http, plan.seed)
 
 
 def run_demo(
@@ -120,13 +160,14 @@ def run_demo(
     on_step: Callable[[str], None],
     on_run: Callable[[str], None],
     simulate_progress: Callable[[str, int, int], None] | None = None,
-) -> tuple[Settings, float]:
-    """Simulate, migrate, start the SMTP sink, run Airflow; return settings and seconds."""
+) -> tuple[Settings, Answers, float]:
+    """Simulate, migrate, start the SMTP sink, run Airflow, answer surveys, acknowledge;
+    return the settings, what the contacts did, and the seconds taken."""
     from cx_tasks.simulate import simulate
     from cx_tasks.warehouse.db import engine_for, migrate
 
     started = time.perf_counter()
-    config = settings()
+    config = replace(settings(), survey_base_url=f"http://127.0.0.1:{free_port()}")
     reset_data(config)
     on_step(f"simulating {plan.clients} clients x {plan.days} days (seed {plan.seed})")
     simulate(config.source_url, config.ground_truth_path, clients=plan.clients,
@@ -134,12 +175,17 @@ def run_demo(
              progress=simulate_progress)
     on_step("creating the warehouse")
     migrate(engine_for(config.warehouse_url))
+    config.survey_secret  # noqa: B018 - made once here, shared with the Airflow process
     with SmtpSink(config.mail_dir) as sink:
+        smtp = sink.smtp_connection_json()
         on_step(f"local SMTP server on {sink.host}:{sink.port} -> {config.mail_dir}")
         on_step(f"running cx_collect_nightly through Airflow: history load to "
-                f"{plan.first_nightly - timedelta(days=1)}, then {plan.nightly_runs} nightly runs")
-        code = run_collect_through_airflow(config, plan, sink.smtp_connection_json(), on_run)
-    if code != 0:
-        raise RuntimeError(f"Airflow runs failed (exit {code}); see "
-                           f"{config.data_dir / 'airflow-demo.log'}")
-    return config, time.perf_counter() - started
+                f"{plan.first_nightly - timedelta(days=1)}, then {plan.nightly_runs} nightly "
+                "runs, each followed by cx_survey_dispatch")
+        run_in_airflow(config, plan, smtp, nightly_arguments(plan), on_run)
+        on_step(f"simulated contacts answer through the response app at "
+                f"{config.survey_base_url}")
+        answers = answer_surveys(config, plan)
+        on_step("running cx_feedback: intake and acknowledgements")
+        run_in_airflow(config, plan, smtp, ["cx_feedback", "--once"], on_run)
+    return config, answers, time.perf_counter() - started

@@ -9,7 +9,6 @@ from __future__ import annotations
 import hashlib
 import itertools
 import json
-import socket
 import threading
 from dataclasses import dataclass, field
 from email import message_from_bytes, policy
@@ -19,6 +18,8 @@ from typing import Any
 
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import Envelope, Session
+
+from cx_tasks.loopback import free_port
 
 
 @dataclass
@@ -56,7 +57,7 @@ class SmtpSink:
 
     def __init__(self, folder: Path, host: str = "127.0.0.1", port: int = 0) -> None:
         self.mail = MailFolder(folder)
-        self._controller = Controller(self.mail, hostname=host, port=port or _free_port(host))
+        self._controller = Controller(self.mail, hostname=host, port=port or free_port(host))
 
     @property
     def host(self) -> str:
@@ -80,9 +81,3 @@ class SmtpSink:
             "extra": {"from_email": from_email, "disable_ssl": True, "disable_tls": True,
                       "timeout": 10, "retry_limit": 1},
         })
-
-
-def _free_port(host: str) -> int:
-    with socket.socket() as s:
-        s.bind((host, 0))
-        return s.getsockname()[1]

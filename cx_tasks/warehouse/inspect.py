@@ -10,11 +10,17 @@ from sqlalchemy import Engine, func, inspect, select
 from cx_tasks.warehouse.schema import (
     STAGING,
     events,
+    feedback,
+    feedback_acknowledgements,
     kpi_values,
     metadata,
     metric_values,
+    outbox,
     quality_runs,
     quarantine,
+    survey_invitations,
+    survey_responses,
+    survey_skips,
 )
 
 
@@ -106,3 +112,49 @@ def kpis(engine: Engine) -> pd.DataFrame:
     query = select(kpi_values.c.kpi, kpi_values.c.as_of, kpi_values.c.value).join(
         latest, (latest.c.kpi == kpi_values.c.kpi) & (latest.c.as_of == kpi_values.c.as_of))
     return pd.read_sql(query, engine)
+
+
+def survey_skips_by_reason(engine: Engine) -> pd.DataFrame:
+    """Skipped survey candidates per kind and reason, largest first."""
+    query = (
+        select(survey_skips.c.kind, survey_skips.c.reason, func.count().label("skipped"))
+        .group_by(survey_skips.c.kind, survey_skips.c.reason)
+        .order_by(func.count().desc(), survey_skips.c.reason)
+    )
+    return pd.read_sql(query, engine)
+
+
+def mail_by_kind(engine: Engine) -> pd.DataFrame:
+    """Outbox messages per kind and status (sent, queued, failed, suppressed)."""
+    query = (select(outbox.c.kind, outbox.c.status, func.count().label("messages"))
+             .group_by(outbox.c.kind, outbox.c.status).order_by(outbox.c.kind, outbox.c.status))
+    return pd.read_sql(query, engine)
+
+
+def feedback_loop(engine: Engine) -> pd.DataFrame:
+    """The survey and feedback funnel: invitations planned and sent, responses (clicked,
+    form submitted), feedback by source, acknowledgement decisions by outcome."""
+    count = func.count()
+    with engine.connect() as conn:
+        rows = [
+            ("invitations planned", conn.scalar(select(count).select_from(survey_invitations))),
+            ("invitations sent", conn.scalar(select(count).select_from(survey_invitations)
+                                             .where(survey_invitations.c.sent_at.is_not(None)))),
+            ("responses (score clicked)", conn.scalar(select(count)
+                                                      .select_from(survey_responses))),
+            ("responses with the form sent", conn.scalar(
+                select(count).select_from(survey_responses)
+                .where(survey_responses.c.submitted.is_(True)))),
+        ]
+        rows += [(f"feedback from {source}", n) for source, n in conn.execute(
+            select(feedback.c.source, count).group_by(feedback.c.source)
+            .order_by(feedback.c.source))]
+        rows += [(f"feedback {status}" + (f" ({reason})" if reason else ""), n)
+                 for status, reason, n in conn.execute(
+                     select(feedback_acknowledgements.c.status, feedback_acknowledgements.c.reason,
+                            count)
+                     .group_by(feedback_acknowledgements.c.status,
+                               feedback_acknowledgements.c.reason)
+                     .order_by(feedback_acknowledgements.c.status,
+                               feedback_acknowledgements.c.reason))]
+    return pd.DataFrame(rows, columns=["step", "count"])

@@ -1,13 +1,17 @@
 """Run a DAG over consecutive data intervals in this process, without a scheduler.
 
     python -m cx_airflow.run_dag cx_collect_nightly --first 2026-10-18 --last 2026-10-31 \
-        [--history-from 2026-05-05]
+        [--history-from 2026-05-05] [--then cx_survey_dispatch ...]
+    python -m cx_airflow.run_dag cx_feedback --once
 
 Each interval is one ``dag.test()`` run (real task instances, real XCom, real Asset
 events in the metadata DB). With ``--history-from`` the first run is a history load
-that extracts everything from that date up to the end of its own interval. The
-environment chooses Airflow's home, DAG folder and connections, as for ``airflow``.
-Prints one line per run: ``RUN <interval end> <state> <seconds>``.
+that extracts everything from that date up to the end of its own interval. ``--then``
+runs each named DAG after every interval at the interval's end, standing in for the
+scheduler that would start them on the Assets the interval updated (``dag.test()`` does
+not; those runs see no ``triggering_asset_events``). ``--once`` runs the DAG once, now.
+The environment chooses Airflow's home, DAG folder and connections, as for ``airflow``.
+Prints one line per run: ``RUN <dag id> <logical date> <state> <seconds>``.
 """
 
 from __future__ import annotations
@@ -26,10 +30,15 @@ def _day(text: str) -> datetime:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("dag_id")
-    parser.add_argument("--first", type=_day, required=True, help="first interval's end day")
-    parser.add_argument("--last", type=_day, required=True, help="last interval's end day")
+    parser.add_argument("--first", type=_day, help="first interval's end day")
+    parser.add_argument("--last", type=_day, help="last interval's end day")
     parser.add_argument("--history-from", default="", help="history load start (YYYY-MM-DD)")
+    parser.add_argument("--then", action="append", default=[], metavar="DAG_ID",
+                        help="a DAG to run after every interval, at its end")
+    parser.add_argument("--once", action="store_true", help="one run of the DAG, now")
     args = parser.parse_args(argv)
+    if not args.once and (args.first is None or args.last is None):
+        parser.error("--first and --last are needed unless --once")
     # dag.test() talks to Airflow's execution API through starlette's TestClient, which
     # warns about its own httpx use on every run: not ours to act on.
     warnings.filterwarnings("ignore", message=".*starlette.testclient.*")
@@ -45,8 +54,17 @@ def main(argv: list[str] | None = None) -> int:
     if bag.import_errors:
         print(f"DAG import errors: {bag.import_errors}", file=sys.stderr)
         return 1
-    dag = bag.get_dag(args.dag_id)
-    timetable = coerce_to_core_timetable(dag.timetable)
+    def run(dag_id: str, logical_date: datetime | None, conf_: dict[str, str]) -> bool:
+        started = time.perf_counter()
+        outcome = bag.get_dag(dag_id).test(logical_date=logical_date, run_conf=conf_)
+        moment = (logical_date or outcome.logical_date or outcome.run_after).isoformat()
+        print(f"RUN {dag_id} {moment} {outcome.state} {time.perf_counter() - started:.1f}",
+              flush=True)
+        return outcome.state == DagRunState.SUCCESS
+
+    if args.once:
+        return 0 if run(args.dag_id, None, {}) else 1
+    timetable = coerce_to_core_timetable(bag.get_dag(args.dag_id).timetable)
     failed = 0
     day = args.first
     while day <= args.last:
@@ -55,12 +73,8 @@ def main(argv: list[str] | None = None) -> int:
         late_in_day = day + timedelta(hours=23, minutes=59)
         end = timetable.infer_manual_data_interval(run_after=late_in_day).end
         history = day == args.first and args.history_from
-        conf_ = {"history_from": args.history_from} if history else {}
-        started = time.perf_counter()
-        run = dag.test(logical_date=end, run_conf=conf_)
-        seconds = time.perf_counter() - started
-        print(f"RUN {end.isoformat()} {run.state} {seconds:.1f}", flush=True)
-        failed += run.state != DagRunState.SUCCESS
+        failed += not run(args.dag_id, end, {"history_from": args.history_from} if history else {})
+        failed += sum(not run(then, end, {}) for then in args.then)
         day += timedelta(days=1)
     return 1 if failed else 0
 

@@ -11,25 +11,24 @@ from __future__ import annotations
 import os
 import shutil
 import smtplib
-import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
-import uvicorn
-from fixtures.smtp_peers import free_port
 from fixtures.surveys import store_invitation
 from sqlalchemy import select
 
 from cx_tasks.config import Settings, settings
 from cx_tasks.demo.smtp_sink import SmtpSink
+from cx_tasks.loopback import free_port
 from cx_tasks.mail.outbox import deliver, enqueue
 from cx_tasks.mail.smtp import session_transport
 from cx_tasks.surveys.app import create_app
 from cx_tasks.surveys.catalogue import survey_catalogue
 from cx_tasks.surveys.invitations import invitation_mail
+from cx_tasks.surveys.serving import serving
 from cx_tasks.warehouse.db import engine_for, migrate
 from cx_tasks.warehouse.schema import feedback, survey_answers, survey_responses
 
@@ -69,17 +68,8 @@ def app_server(tmp_path: Path) -> Iterator[Settings]:
                        "CX_SURVEY_BASE_URL": f"http://127.0.0.1:{port}"})
     migrate(engine_for(config.warehouse_url))
     store_invitation(config.warehouse_url, language="ru")
-    server = uvicorn.Server(uvicorn.Config(create_app(config), host="127.0.0.1", port=port,
-                                           log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    while not server.started:
-        if not thread.is_alive():
-            pytest.fail("the response app did not start")
-        threading.Event().wait(0.05)
-    yield config
-    server.should_exit = True
-    thread.join(10)
+    with serving(create_app(config), port=port):
+        yield config
     engine_for(config.warehouse_url).dispose()
 
 
