@@ -42,6 +42,10 @@ class ContactRules(BaseModel):
         1, ge=1, description="relationship surveys per year and role for established clients")
     relationship_per_year_new: int = Field(
         2, ge=1, description="relationship surveys per year and role for younger clients")
+    relationship_first_window_days: float = Field(
+        30, gt=0, description="a client never asked is first asked within this many days after "
+                              "its contract anniversary (or half-year mark): first relationship "
+                              "surveys spread over the year")
     skip_open_claim: bool = Field(
         True, description="no survey to an account with an open claim (acknowledgements go)")
     event_max_age_hours: float = Field(

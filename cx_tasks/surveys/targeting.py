@@ -249,18 +249,36 @@ def relationship_interval(contract_start: Any, rules: ContactRules,
     return pd.Timedelta(days=365) / per_year
 
 
+def first_relationship_due(contract_start: Any, interval: pd.Timedelta, rules: ContactRules,
+                           now: datetime) -> bool:
+    """Whether a client never asked for a relationship survey is due at ``now``: within
+    ``relationship_first_window_days`` after its latest anniversary slot (``contract_start``
+    plus a whole number of intervals), so first surveys spread over the year; always, when
+    the contract start is unknown or ahead."""
+    start, at = pd.Timestamp(contract_start), pd.Timestamp(now)
+    if pd.isna(start) or start > at:
+        return True
+    slot = start + interval * ((at - start) // interval)
+    return at - slot < pd.Timedelta(days=rules.relationship_first_window_days)
+
+
 def relationship_candidates(clients: pd.DataFrame, contacts: pd.DataFrame,
                             history: pd.DataFrame, rules: ContactRules,
                             catalogue: SurveyCatalogue, now: datetime) -> pd.DataFrame:
     """Candidates for the relationship survey of every (client, role) whose last one is at
-    least its interval before ``now`` (or never), scheduled at ``now``."""
+    least its interval before ``now`` (or never), scheduled at ``now``; a client none of
+    whose roles was ever asked only in its first-survey window (``first_relationship_due``)."""
     at = pd.Timestamp(now)
     sent = history[(history["kind"] == "relationship") & ~history["is_reminder"].astype(bool)]
     last = pd.to_datetime(sent["sent_at"]).groupby([sent["client_id"], sent["role"]]).max()
+    asked = set(sent["client_id"])
     by_role = _contacts_by_role(contacts)
     rows: list[dict[str, Any]] = []
     for client in clients.sort_values("client_id").to_dict("records"):
         interval = relationship_interval(client["contract_start"], rules, now)
+        if client["client_id"] not in asked and not first_relationship_due(
+                client["contract_start"], interval, rules, now):
+            continue
         event_id = f"relationship:{client['client_id']}:{at:%Y-%m-%d}"
         for role in ROLES:
             previous = last.get((client["client_id"], role), pd.NaT)

@@ -1,7 +1,8 @@
 """cx_survey_dispatch through Airflow (``dag.test()``) with a real SMTP server on loopback.
 
 ``dag.test()`` passes no triggering asset events, so the run works from the events already
-stored. Client A ("Acme <Steel>", since 2020) has op1 (operator, ru), tb1 (technical buyer,
+stored. Client A ("Acme <Steel>", since 2020-05-21: its yearly slot 2026-05-20 opens the window of
+its first relationship survey) has op1 (operator, ru), tb1 (technical buyer,
 en) and eb1 (economic buyer, en) and no survey history; its order O1 was delivered on
 2026-06-01 10:00, so the delivery survey is due 48 h later, before the run at 06-03 12:00.
 Decided in time order: O1 -> op1 and tb1 (10:00); then the relationship surveys (12:00):
@@ -33,7 +34,7 @@ def seed(url: str) -> None:
     migrate(engine_for(url))
     with engine_for(url).begin() as conn:
         conn.execute(STAGING["erp_clients"].insert().values(
-            client_id="A", name="Acme <Steel>", contract_start=date(2020, 1, 1),
+            client_id="A", name="Acme <Steel>", contract_start=date(2020, 5, 21),
             segment="metals", size_class="B", **stamp))
         conn.execute(STAGING["crm_contacts"].insert(), [
             dict(contact_id=c, client_id="A", role=r, language=lang, opted_out=False,

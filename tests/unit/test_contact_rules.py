@@ -98,7 +98,7 @@ def test_defaults_are_the_documented_numbers() -> None:
     assert (rules.relationship_tenure_months, rules.relationship_per_year_established,
             rules.relationship_per_year_new) == (18, 1, 2)
     assert rules.skip_open_claim and rules.reminder_after_days == 5
-    assert rules.event_max_age_hours == 72
+    assert rules.event_max_age_hours == 72 and rules.relationship_first_window_days == 30
 
 
 def test_a_survey_more_than_72_hours_overdue_is_stale() -> None:
@@ -278,6 +278,25 @@ def test_relationship_due_at_its_interval_not_before() -> None:
     assert planned(timedelta(days=182.5), young) == [*nobody, ("operator", "op1", "rel_operator")]
     assert planned(timedelta(days=182), young) == nobody
 
+
+
+def test_a_client_never_asked_is_first_asked_in_the_30_days_after_its_anniversary() -> None:
+    # since 2020-01-01, established: yearly slots of 365 days; 2020-01-01 + 6 x 365 days
+    # (2020 and 2024 are leap years) = 2025-12-30, so the window is [12-30, 2026-01-29)
+    clients = pd.DataFrame([dict(client_id="A", contract_start=date(2020, 1, 1))])
+
+    def asked(now: datetime) -> list[str]:
+        invited, _ = plan_relationship_surveys(clients, ACCOUNT_A, frozenset(), NO_CLAIMS,
+                                               history(), loose(), CATALOGUE, now)
+        return sorted(invited["contact_id"])
+
+    assert asked(datetime(2025, 12, 30)) == ["eb1", "op1", "tb1"]
+    assert asked(datetime(2026, 1, 28, 23, 59, 59)) == ["eb1", "op1", "tb1"]
+    assert asked(datetime(2026, 1, 29)) == []
+    assert asked(datetime(2025, 12, 29, 23, 59, 59)) == []  # the previous window closed
+    # a contract that starts later than today has no anniversary yet: asked at once
+    clients.loc[0, "contract_start"] = date(2026, 3, 1)
+    assert asked(datetime(2026, 2, 1)) == ["eb1", "op1", "tb1"]
 
 # --- reminders ------------------------------------------------------------------------------
 
