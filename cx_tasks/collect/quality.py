@@ -132,10 +132,18 @@ def parse_booleans(text: pd.Series) -> pd.Series:
 
 
 def parse_times(text: pd.Series) -> pd.Series:
-    """ISO 8601 text parsed as naive-UTC datetime64[ns]; NaT where null or not a valid date."""
-    parsed = pd.to_datetime(text, format="ISO8601", errors="coerce", utc=True)
-    naive = parsed.dt.tz_localize(None)
-    return naive.clip(lower=NS_MIN, upper=NS_MAX).astype("datetime64[ns]")
+    """ISO 8601 text parsed as naive-UTC datetime64[ns]; NaT where null or not a valid date.
+
+    Each distinct text is parsed once (a day or a moment recurs on many rows).
+    """
+    encoded = pc.dictionary_encode(arrow_text(text))
+    parsed = pd.to_datetime(encoded.dictionary.to_pandas(), format="ISO8601", errors="coerce",
+                            utc=True)
+    naive = parsed.dt.tz_localize(None).clip(lower=NS_MIN, upper=NS_MAX).astype("datetime64[ns]")
+    # the distinct values, then NaT where code -1 (a null) points
+    distinct = np.append(naive.to_numpy(), np.datetime64("NaT", "ns"))
+    codes = encoded.indices.fill_null(-1).to_numpy(zero_copy_only=False)
+    return pd.Series(distinct[codes], index=text.index, dtype="datetime64[ns]")
 
 
 def parse_column(column: Column, text: pd.Series) -> pd.Series:
