@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from datetime import date, datetime
+from functools import partial
 from typing import Any
 
 import numpy as np
@@ -27,6 +28,7 @@ from cx_tasks.metrics.otif import (
     otif_order,
 )
 from cx_tasks.metrics.packaging import packaging_incident_rate
+from cx_tasks.metrics.parallel import run_all
 from cx_tasks.metrics.parameters import MetricParameters, metric_parameters
 from cx_tasks.metrics.payments import payment_days_overdue, payment_on_time_share, settlement
 from cx_tasks.metrics.rhythm import rhythm_irregularity
@@ -112,6 +114,11 @@ def transactional_metrics(book: Ledger, params: MetricParameters,
     return results
 
 
+METRIC_FAMILIES = (delivery_metrics, document_metrics, payment_metrics, transactional_metrics)
+"""The groups of metrics computed together (independent of one another: run on two threads);
+the metrics are listed in this order."""
+
+
 def compute_metrics(frames: Mapping[str, pd.DataFrame], as_of: date,
                     params: MetricParameters | None = None) -> pd.DataFrame:
     """Every computable metric per client and window ending at ``as_of``, one row per value.
@@ -123,10 +130,9 @@ def compute_metrics(frames: Mapping[str, pd.DataFrame], as_of: date,
     params = params or metric_parameters()
     book = ledger(frames)
     windows = Windows.ending(as_of, params.windows)
-    results = [
-        *delivery_metrics(book, params, windows), *document_metrics(book, params, windows),
-        *payment_metrics(book, params, windows), *transactional_metrics(book, params, windows),
-    ]
+    families = run_all({family.__name__: partial(family, book, params, windows)
+                        for family in METRIC_FAMILIES})
+    results = [values for family in METRIC_FAMILIES for values in families[family.__name__]]
     return long_frame(results, windows, book.client_ids, as_of)
 
 

@@ -8,14 +8,17 @@ row is ever silently dropped); -1 marks a reference that cannot be resolved.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from functools import partial
+from typing import Any
 
 import numpy as np
 import pandas as pd
 from numpy.typing import ArrayLike
 
 from cx_tasks.metrics.keys import key_positions, take
+from cx_tasks.metrics.parallel import run_all
 from cx_tasks.metrics.windows import day_numbers, hour_numbers
 
 INPUT_COLUMNS: dict[str, list[str]] = {
@@ -30,6 +33,18 @@ INPUT_COLUMNS: dict[str, list[str]] = {
     "bill_payments": ["invoice_id", "paid_date", "amount"],
 }
 """The columns of each source table the metrics read."""
+
+REFERENCES: dict[str, tuple[str, str, tuple[str, ...]]] = {
+    "erp_order_lines": ("erp_orders", "order_id", ()),
+    "wms_shipments": ("erp_order_lines", "order_line_id", ("erp_orders",)),
+    "wms_packaging_incidents": ("wms_shipments", "shipment_id", ("erp_orders", "erp_order_lines")),
+    "bill_payments": ("bill_invoices", "invoice_id", ()),
+}
+"""Each referring table: the table it refers to, the key column both share, and the tables
+the reference is only resolved with (a shipment's client is found through its line's order)."""
+
+CLIENT_TABLES = ("erp_orders", "doc_documents", "bill_invoices")
+"""The tables that name a client, in the order their unknown client ids are numbered."""
 
 
 @dataclass(frozen=True)
@@ -132,15 +147,24 @@ def client_positions(client_ids: np.ndarray, values: pd.Series) -> tuple[np.ndar
     return positions, np.concatenate([client_ids, new_ids]).astype(object)
 
 
-def order_rows(orders: pd.DataFrame, client_ids: np.ndarray) -> tuple[OrderRows, np.ndarray]:
-    """The orders resolved to client positions, and the client ids extended as needed."""
-    client, client_ids = client_positions(client_ids, orders["client_id"])
-    return OrderRows(client, day_numbers(orders["order_date"])), client_ids
+def client_rows(frames: Mapping[str, pd.DataFrame],
+                client_ids: np.ndarray) -> tuple[dict[str, np.ndarray], np.ndarray]:
+    """Client positions of each of CLIENT_TABLES present (ids not yet numbered appended as met,
+    in that order), and the extended client ids."""
+    positions = {}
+    for table in CLIENT_TABLES:
+        if table in frames:
+            positions[table], client_ids = client_positions(client_ids, frames[table]["client_id"])
+    return positions, client_ids
 
 
-def line_rows(lines: pd.DataFrame, orders: pd.DataFrame, order_at: OrderRows) -> LineRows:
-    """The order lines resolved to their order's position and client."""
-    order = key_positions(orders["order_id"], lines["order_id"])
+def order_rows(orders: pd.DataFrame, client: np.ndarray) -> OrderRows:
+    """The orders with their clients' positions."""
+    return OrderRows(client, day_numbers(orders["order_date"]))
+
+
+def line_rows(lines: pd.DataFrame, order: np.ndarray, order_at: OrderRows) -> LineRows:
+    """The order lines with their orders' positions, and their clients."""
     return LineRows(
         order=order,
         client=take(order_at.client, order, -1),
@@ -152,9 +176,8 @@ def line_rows(lines: pd.DataFrame, orders: pd.DataFrame, order_at: OrderRows) ->
     )
 
 
-def shipment_rows(shipments: pd.DataFrame, lines: pd.DataFrame, line_at: LineRows) -> ShipmentRows:
-    """The shipments resolved to their order line's position and client."""
-    line = key_positions(lines["order_line_id"], shipments["order_line_id"])
+def shipment_rows(shipments: pd.DataFrame, line: np.ndarray, line_at: LineRows) -> ShipmentRows:
+    """The shipments with their order lines' positions, and their clients."""
     return ShipmentRows(
         line=line,
         client=take(line_at.client, line, -1),
@@ -163,47 +186,59 @@ def shipment_rows(shipments: pd.DataFrame, lines: pd.DataFrame, line_at: LineRow
     )
 
 
-def incident_rows(incidents: pd.DataFrame, shipments: pd.DataFrame,
+def incident_rows(incidents: pd.DataFrame, shipment: np.ndarray,
                   shipment_at: ShipmentRows) -> IncidentRows:
-    """The packaging incidents resolved to their shipment's client."""
-    shipment = key_positions(shipments["shipment_id"], incidents["shipment_id"])
+    """The packaging incidents with their shipments' clients."""
     return IncidentRows(take(shipment_at.client, shipment, -1),
                         day_numbers(incidents["reported_at"]))
 
 
-def payment_rows(payments: pd.DataFrame, invoices: pd.DataFrame) -> PaymentRows:
-    """The payments resolved to their invoice's position."""
-    return PaymentRows(key_positions(invoices["invoice_id"], payments["invoice_id"]),
-                       day_numbers(payments["paid_date"]),
+def payment_rows(payments: pd.DataFrame, invoice: np.ndarray) -> PaymentRows:
+    """The payments with their invoices' positions."""
+    return PaymentRows(invoice, day_numbers(payments["paid_date"]),
                        np.nan_to_num(payments["amount"].to_numpy(dtype=np.float64)))
 
 
+def _joins(frames: Mapping[str, pd.DataFrame]) -> dict[str, Callable[[], np.ndarray]]:
+    """The key joins of REFERENCES whose tables are all present, largest wanted side first."""
+    jobs = {}
+    for child, (parent, column, needs) in REFERENCES.items():
+        if all(table in frames for table in (child, parent, *needs)):
+            jobs[child] = partial(key_positions, frames[parent][column], frames[child][column])
+    return dict(sorted(jobs.items(), key=lambda job: -len(frames[job[0]])))
+
+
 def ledger(frames: Mapping[str, pd.DataFrame]) -> Ledger:
-    """The frames of the source tables (by contract name) as one resolved ledger."""
+    """The frames of the source tables (by contract name) as one resolved ledger.
+
+    The key joins are independent of one another and run on two threads.
+    """
     clients = frames.get("erp_clients")
-    client_ids = (np.empty(0, dtype=object) if clients is None
-                  else clients["client_id"].to_numpy(dtype=object))
+    erp_ids = (np.empty(0, dtype=object) if clients is None
+               else clients["client_id"].to_numpy(dtype=object))
+    jobs: dict[str, Callable[[], Any]] = dict(_joins(frames))
+    jobs["clients"] = partial(client_rows, frames, erp_ids)
+    found = run_all(jobs)
+    client, client_ids = found.pop("clients")
     orders = lines = shipments = incidents = documents = invoices = payments = None
     if "erp_orders" in frames:
-        orders, client_ids = order_rows(frames["erp_orders"], client_ids)
-        if "erp_order_lines" in frames:
-            lines = line_rows(frames["erp_order_lines"], frames["erp_orders"], orders)
-            if "wms_shipments" in frames:
-                shipments = shipment_rows(frames["wms_shipments"], frames["erp_order_lines"],
-                                          lines)
-                if "wms_packaging_incidents" in frames:
+        orders = order_rows(frames["erp_orders"], client["erp_orders"])
+        if "erp_order_lines" in found:
+            lines = line_rows(frames["erp_order_lines"], found["erp_order_lines"], orders)
+            if "wms_shipments" in found:
+                shipments = shipment_rows(frames["wms_shipments"], found["wms_shipments"], lines)
+                if "wms_packaging_incidents" in found:
                     incidents = incident_rows(frames["wms_packaging_incidents"],
-                                              frames["wms_shipments"], shipments)
+                                              found["wms_packaging_incidents"], shipments)
     if "doc_documents" in frames:
         docs = frames["doc_documents"]
-        client, client_ids = client_positions(client_ids, docs["client_id"])
-        documents = DocumentRows(client, docs["doc_type"].array,
+        documents = DocumentRows(client["doc_documents"], docs["doc_type"].array,
                                  hour_numbers(docs["requested_at"]), hour_numbers(docs["sent_at"]))
     if "bill_invoices" in frames:
         bills = frames["bill_invoices"]
-        client, client_ids = client_positions(client_ids, bills["client_id"])
-        invoices = InvoiceRows(client, np.nan_to_num(bills["amount"].to_numpy(dtype=np.float64)),
+        invoices = InvoiceRows(client["bill_invoices"],
+                               np.nan_to_num(bills["amount"].to_numpy(dtype=np.float64)),
                                day_numbers(bills["due_date"]))
-        if "bill_payments" in frames:
-            payments = payment_rows(frames["bill_payments"], bills)
+        if "bill_payments" in found:
+            payments = payment_rows(frames["bill_payments"], found["bill_payments"])
     return Ledger(client_ids, orders, lines, shipments, incidents, documents, invoices, payments)

@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 
 from cx_tasks.metrics.keys import take
-from cx_tasks.metrics.ledger import LineRows, ShipmentRows, line_rows, order_rows, shipment_rows
+from cx_tasks.metrics.ledger import LineRows, ShipmentRows, ledger
 from cx_tasks.metrics.parameters import OtifTolerance
 from cx_tasks.metrics.values import MetricValues, share
 from cx_tasks.metrics.windows import WindowCells, day_number
@@ -104,10 +104,10 @@ def otif_by_line(lines: pd.DataFrame, shipments: pd.DataFrame, orders: pd.DataFr
     Columns: order_line_id, order_id, client_id, promised_date, deadline, ordered_qty,
     delivered_by_deadline, on_time, in_full, otif.
     """
-    order_at, client_ids = order_rows(orders, np.empty(0, dtype=object))
-    line_at = line_rows(lines, orders, order_at)
-    outcomes = line_outcomes(line_at, shipment_rows(shipments, lines, line_at), tolerance,
-                             day_number(as_of))
+    book = ledger({"erp_orders": orders, "erp_order_lines": lines, "wms_shipments": shipments})
+    line_at, client_ids = book.lines, book.client_ids
+    assert line_at is not None and book.shipments is not None
+    outcomes = line_outcomes(line_at, book.shipments, tolerance, day_number(as_of))
     rows = np.flatnonzero(outcomes.evaluable)
     order_ids = orders["order_id"].to_numpy(dtype=object)
     order, client = line_at.order[rows], line_at.client[rows]
