@@ -170,18 +170,15 @@ def near(entries: list[dict[str, Any]], at: pd.Timestamp, days: float,
     return [e for e in matching(entries, **match) if abs(e["at"] - at) < window]
 
 
-def refusal(candidate: dict[str, Any], ledger: Ledger, blocked: set[str],
-            claimed: set[str], rules: ContactRules, now: pd.Timestamp) -> str | None:
-    """The first rule (``SKIP_REASONS`` order) refusing ``candidate`` at ``now``, or None to
-    invite."""
+def refusal(candidate: dict[str, Any], ledger: Ledger, claimed: set[str],
+            rules: ContactRules) -> str | None:
+    """The first rule (``SKIP_REASONS`` order, after those ``standing_refusals`` decides)
+    refusing ``candidate``, or None to invite."""
     at, contact, client = candidate["scheduled_at"], candidate["contact_id"], candidate["client_id"]
     mine, account = ledger.by_contact[contact], ledger.by_client[client]
     transactional = candidate["kind"] == "transactional"
     order = candidate["order_id"]
     checks = (
-        ("opted_out", lambda: contact in blocked),
-        ("stale_event", lambda: transactional and now - at
-         > pd.Timedelta(hours=rules.event_max_age_hours)),
         ("open_claim", lambda: rules.skip_open_claim and client in claimed),
         ("order_already_surveyed", lambda: transactional and pd.notna(order) and len(
             matching(account, kind="transactional", order_id=order, role=candidate["role"]))
@@ -202,20 +199,35 @@ def refusal(candidate: dict[str, Any], ledger: Ledger, blocked: set[str],
     return next((reason for reason, refuses in checks if refuses()), None)
 
 
+def standing_refusals(candidates: pd.DataFrame, blocked: set[str], rules: ContactRules,
+                      now: datetime) -> pd.DataFrame:
+    """``candidates`` with the refusals that no decision in the batch can change set at once:
+    ``opted_out`` (the contact is in ``blocked``), then ``stale_event`` (a transactional
+    survey due more than ``event_max_age_hours`` before ``now``)."""
+    open_ = candidates["reason"].isna()
+    opted = open_ & candidates["contact_id"].isin(blocked)
+    stale = (open_ & ~opted & (candidates["kind"] == "transactional")
+             & (pd.Timestamp(now) - pd.to_datetime(candidates["scheduled_at"])
+                > pd.Timedelta(hours=rules.event_max_age_hours)))
+    reason = candidates["reason"].astype(object).mask(opted, "opted_out").mask(stale, "stale_event")
+    return candidates.assign(reason=reason)
+
+
 def decide(candidates: pd.DataFrame, contacts: pd.DataFrame, unsubscribed: Iterable[str],
            open_claims: pd.DataFrame, history: pd.DataFrame, rules: ContactRules,
            now: datetime) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Candidates split into invitations and skips (with reason), decided in order
     (scheduled_at, event_id, rank, invitation_id), each invitation counting against the next."""
+    candidates = standing_refusals(candidates, opted_out_contacts(contacts, unsubscribed),
+                                   rules, now)
     ordered = candidates.sort_values(["scheduled_at", "event_id", "rank", "invitation_id"],
                                      kind="stable")
     ledger = history_ledger(history, pd.Timestamp(now), set(candidates["invitation_id"]))
-    blocked = opted_out_contacts(contacts, unsubscribed)
     claimed = set(open_claims.loc[open_claims["closed_at"].isna(), "client_id"])
     invited, skipped = [], []
     for candidate in ordered.to_dict("records"):
         reason = (candidate["reason"] if pd.notna(candidate["reason"])
-                  else refusal(candidate, ledger, blocked, claimed, rules, pd.Timestamp(now)))
+                  else refusal(candidate, ledger, claimed, rules))
         if reason is None:
             invited.append(candidate)
             ledger.add({**candidate, "at": candidate["scheduled_at"], "answered": False})
