@@ -53,16 +53,32 @@ def _sorted_positions(key_text: pa.LargeStringArray,
         key_words = key_words.rows(key_rows)
     if wanted_rows is not None:
         wanted_words = wanted_words.rows(wanted_rows)
-    found = _hash_positions(key_words.hash, wanted_words.hash)
-    hit = found >= 0
-    wrong = hit & ~key_words.rows(np.where(hit, found, 0)).equals(wanted_words)
-    if wrong.any():
-        collided = np.flatnonzero(wrong)
-        found[collided] = _exact_positions(key_words, wanted_words.rows(collided))
+    found = _run_positions(key_words, wanted_words)
     if key_rows is not None:
         found = take(key_rows, found, -1)
     positions[slice(None) if wanted_rows is None else wanted_rows] = found
     return positions
+
+
+def _run_positions(keys: _Words, wanted: _Words) -> np.ndarray:
+    """Positions of the ``wanted`` strings among the keys; when runs of equal consecutive
+    strings (an order's lines) make up at least a quarter of them, each run is looked up once."""
+    first = np.ones(len(wanted.hash), dtype=bool)
+    first[1:] = ~wanted.rows(slice(1, None)).equals(wanted.rows(slice(None, -1)))
+    if 4 * int(first.sum()) > 3 * len(first):
+        return _word_positions(keys, wanted)
+    return _word_positions(keys, wanted.rows(np.flatnonzero(first)))[np.cumsum(first) - 1]
+
+
+def _word_positions(keys: _Words, wanted: _Words) -> np.ndarray:
+    """Positions of the ``wanted`` strings among the keys: by hash, then compared exactly."""
+    found = _hash_positions(keys.hash, wanted.hash)
+    hit = found >= 0
+    wrong = hit & ~keys.rows(np.where(hit, found, 0)).equals(wanted)
+    if wrong.any():
+        collided = np.flatnonzero(wrong)
+        found[collided] = _exact_positions(keys, wanted.rows(collided))
+    return found
 
 
 def take(values: np.ndarray, positions: np.ndarray, missing: object) -> np.ndarray:
@@ -138,7 +154,7 @@ class _Words:
             words.append(word)
         return cls(length, tuple(words), _text_hash(length, words))
 
-    def rows(self, at: np.ndarray) -> _Words:
+    def rows(self, at: np.ndarray | slice) -> _Words:
         """The strings at positions ``at``."""
         return _Words(self.length[at], tuple(w[at] for w in self.words), self.hash[at])
 

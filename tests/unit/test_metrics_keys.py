@@ -79,6 +79,15 @@ def test_agrees_with_pandas_on_a_shuffled_table() -> None:
     assert np.array_equal(key_positions(table, wanted), expected)
 
 
+def test_runs_of_equal_values_are_looked_up_once_each() -> None:
+    # 6 of 11 wanted values repeat the one before (an order's lines): runs are joined by
+    # their first value; a null and an absent value interrupt or end runs
+    table = pd.Series(["O-1", "O-22", "O-333"], dtype="str")
+    wanted = pd.Series(["O-22", "O-22", "O-22", "O-1", "O-1", None, "O-1", "O-333", "O-333",
+                        "O-9", "O-9"], dtype="str")
+    assert key_positions(table, wanted).tolist() == [1, 1, 1, 0, 0, -1, 0, 2, 2, -1, -1]
+
+
 def test_take_marks_missing_positions() -> None:
     assert take(np.array([10, 20]), np.array([1, -1, 0]), -1).tolist() == [20, -1, 10]
     assert take(np.array([]), np.array([-1]), None).tolist() == [None]
