@@ -62,11 +62,12 @@ def line_outcomes(lines: LineRows, shipments: ShipmentRows, tolerance: OtifToler
     line, day, quantity = (shipments.line[known], shipments.delivered[known],
                            shipments.delivered_qty[known])
     n_lines = len(lines.quantity)
+    line_deadline = deadline[line]
     deliveries = np.bincount(line, minlength=n_lines)
-    off_time = np.bincount(line, weights=(day < earliest[line]) | (day > deadline[line]),
+    off_time = np.bincount(line[(day < earliest[line]) | (day > line_deadline)],
                            minlength=n_lines)
-    by_deadline = np.bincount(line, weights=np.where(day <= deadline[line], quantity, 0.0),
-                              minlength=n_lines)
+    in_time = day <= line_deadline
+    by_deadline = np.bincount(line[in_time], weights=quantity[in_time], minlength=n_lines)
     return LineOutcomes(
         evaluable=evaluable,
         deadline=deadline,

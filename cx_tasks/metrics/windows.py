@@ -58,8 +58,11 @@ class Windows:
     def band(self, day: np.ndarray) -> np.ndarray:
         """Index of the shortest window holding each day (``len(days)`` when in none)."""
         age = self.as_of - 1 - day
-        band = np.searchsorted(np.asarray(self.days), age, side="right")
-        return np.where((age >= 0) & (age < self.longest), band, len(self.days))
+        band = np.zeros(age.shape, dtype=np.int64)
+        for days in self.days[:-1]:
+            band += age >= days
+        band[~((age >= 0) & (age < self.longest))] = len(self.days)
+        return band
 
     def cells(self, client: np.ndarray, day: np.ndarray, n_clients: int,
               where: np.ndarray | None = None) -> WindowCells:
