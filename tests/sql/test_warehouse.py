@@ -93,3 +93,26 @@ def test_sqlite_bulk_path_stores_exactly_what_sqlalchemy_stores(tmp_path: Path) 
             stored.append(raw.execute("SELECT * FROM stg_wms_shipments ORDER BY 1").fetchall())
     assert stored[0] == stored[1]
     assert stored[0][0][6] == "2026-05-01 06:00:00.123456"  # SQLAlchemy's storage form
+
+
+def test_a_load_into_an_empty_staging_table_leaves_its_indexes_in_place(
+        warehouse_url: str) -> None:
+    staged = STAGING["erp_order_lines"]
+    engine = engine_for(warehouse_url)
+    expected = {"ix_stg_erp_order_lines_order_id", "ix_stg_erp_order_lines_product_id"}
+    lines = pd.DataFrame({
+        "order_line_id": ["L1", "L2"], "order_id": ["O1", "O1"], "product_id": ["P1", "P2"],
+        "quantity": [5.0, 2.0], "unit": ["t", "t"],
+        "promised_date": pd.to_datetime(["2026-05-03", "2026-05-04"]),
+        "price": [10.0, 20.0], "cost": [8.0, 15.0], "cancelled": [False, True],
+        "updated_at": pd.to_datetime(["2026-05-01 08:00", "2026-05-01 09:00"]),
+    })
+    for interval in (datetime(2026, 5, 1), datetime(2026, 5, 2)):  # empty, then a rerun
+        with engine.begin() as conn:
+            assert load_staging(conn, "erp_order_lines", lines, interval) == 2
+        assert {ix["name"] for ix in inspect(engine).get_indexes(staged.name)} == expected
+    with engine.connect() as conn:
+        rows = conn.execute(select(staged.c.order_line_id, staged.c.interval_start)
+                            .order_by(staged.c.order_line_id)).all()
+    # the rerun of the next day keeps the interval that first loaded each row
+    assert rows == [("L1", datetime(2026, 5, 1)), ("L2", datetime(2026, 5, 1))]
