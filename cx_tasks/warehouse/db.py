@@ -21,6 +21,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from cx_tasks.warehouse.schema import (
     KEEP_ON_UPDATE,
+    OUTBOX_CLAIM_INDEX,
     OUTBOX_V2_COLUMNS,
     V2_TABLES,
     V3_TABLES,
@@ -66,11 +67,16 @@ def _v3_feedback(conn: Connection) -> None:
     metadata.create_all(conn, tables=list(V3_TABLES))
 
 
+def _v4_outbox_claim_index(conn: Connection) -> None:
+    OUTBOX_CLAIM_INDEX.create(conn, checkfirst=True)
+
+
 MIGRATIONS: list[tuple[int, str, Callable[[Connection], None]]] = [
     (1, "staging, quarantine, load log, quality runs, metrics, events, outbox", _v1_initial),
     (2, "survey invitations, skips, responses, answers, unsubscribes, feedback; outbox "
         "contact, headers and retry time", _v2_surveys),
     (3, "informal feedback, feedback inbox files, feedback acknowledgements", _v3_feedback),
+    (4, "outbox index in claim order", _v4_outbox_claim_index),
 ]
 
 

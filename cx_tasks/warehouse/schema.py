@@ -16,6 +16,7 @@ from sqlalchemy import (
     Date,
     DateTime,
     Float,
+    Index,
     Integer,
     MetaData,
     String,
@@ -144,6 +145,10 @@ outbox = Table(
     Column("headers", Text),
     Column("next_attempt_at", DateTime),
 )
+OUTBOX_CLAIM_INDEX = Index("ix_outbox_claim", outbox.c.created_at, outbox.c.idempotency_key,
+                           outbox.c.status, outbox.c.kind)
+"""The delivery's claim order and the columns it filters on (migration 4): a claim walks it
+from its cursor instead of reading every stored message (and, on SQLite, its bodies)."""
 OUTBOX_V2_COLUMNS = ("contact_id", "headers", "next_attempt_at")
 """Outbox columns added by migration 2: the contact (an opt-out suppresses at send time),
 extra headers as JSON (``List-Unsubscribe``), and the earliest retry after a 4xx answer."""
