@@ -155,11 +155,20 @@ def fresh_warehouse(folder: Path, name: str) -> str:
 
 
 def enqueue_all(url: str, rendered: list[tuple[str, str, Any, dict[str, str]]]) -> None:
-    """Every rendered invitation into the outbox, in one transaction."""
+    """Every rendered invitation into the outbox, in one transaction; their contacts staged
+    from the CRM (none opted out), so the send-time opt-out check has its real work."""
+    from sqlalchemy import insert
+
     from cx_tasks.mail.outbox import enqueue
     from cx_tasks.warehouse.db import engine_for
+    from cx_tasks.warehouse.schema import STAGING
 
     with engine_for(url).begin() as conn:
+        conn.execute(insert(STAGING["crm_contacts"]), [
+            {"contact_id": recipient.split("@")[0], "client_id": "K1", "role": "operator",
+             "full_name": "", "email": recipient, "language": "en", "opted_out": False,
+             "updated_at": CREATED, "interval_start": CREATED}
+            for _, recipient, _, _ in rendered])
         for key, recipient, mail, headers in rendered:
             enqueue(conn, idempotency_key=key, kind=KIND, recipient=recipient,
                     subject=mail.subject, body_text=mail.text, body_html=mail.html,
