@@ -3,7 +3,8 @@
 Builds synthetic frames with numpy (shaped like ``read_staging(..., arrow_text=True)``'s
 output: text as pandas' Arrow-backed ``str``, contract dtypes; keys numbered in time
 order like the simulator's),
-then times ``compute_metrics`` for one as_of with every window, several times. With
+then times ``compute_metrics`` for one as_of with every window, several times, on two
+threads and (interleaved) on one, to show how much the two threads overlap. With
 ``--warehouse URL`` it reads the staging tables of that warehouse instead and also
 times the read (and reports read + compute).
 
@@ -26,6 +27,7 @@ import numpy as np
 import pandas as pd
 
 from cx_tasks.collect.contract import DOC_TYPES
+from cx_tasks.metrics import parallel
 from cx_tasks.metrics.compute import compute_metrics
 from cx_tasks.metrics.ledger import INPUT_COLUMNS, ledger
 from cx_tasks.metrics.parameters import metric_parameters
@@ -178,6 +180,24 @@ def timed(runs: int, work: Callable[[], object]) -> tuple[list[float], list[floa
     return wall, cpu, result
 
 
+def timed_on_threads(runs: int, work: Callable[[], object]
+                     ) -> dict[int, tuple[list[float], list[float], object]]:
+    """``timed`` with the metrics' thread pool at its size and at one thread, runs interleaved
+    (so both see the same load of a shared machine)."""
+    sizes = (parallel.WORKERS, 1)
+    results: dict[int, tuple[list[float], list[float], object]] = {}
+    try:
+        for _ in range(runs):
+            for size in sizes:
+                parallel.WORKERS = size
+                wall, cpu, result = timed(1, work)
+                previous = results.get(size, ([], [], None))
+                results[size] = (previous[0] + wall, previous[1] + cpu, result)
+    finally:
+        parallel.WORKERS = sizes[0]
+    return results
+
+
 def _peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
@@ -206,7 +226,9 @@ def main() -> None:
     n_lines = len(frames["erp_order_lines"])
     params = metric_parameters()
 
-    wall, cpu, metrics = timed(args.runs, lambda: compute_metrics(frames, args.as_of, params))
+    by_threads = timed_on_threads(args.runs, lambda: compute_metrics(frames, args.as_of, params))
+    wall, cpu, metrics = by_threads[parallel.WORKERS]
+    single_wall, single_cpu, _ = by_threads[1]
     join_wall, join_cpu, _ = timed(args.runs, lambda: ledger(frames))
     median, median_cpu = statistics.median(wall), statistics.median(cpu)
     print(f"compute_metrics as of {args.as_of}, windows {list(params.windows)}: "
@@ -216,6 +238,8 @@ def main() -> None:
     print(f"  median:                   {median:.2f} s wall-clock, {median_cpu:.2f} s CPU")
     print(f"  order lines per second:   {n_lines / median:,.0f} "
           f"({n_lines / median_cpu:,.0f} per CPU second)")
+    print(f"  on one thread instead:    {statistics.median(single_wall):.2f} s wall-clock, "
+          f"{statistics.median(single_cpu):.2f} s CPU (median, runs interleaved)")
     print(f"  of which key joins:       {statistics.median(join_wall):.2f} s wall-clock, "
           f"{statistics.median(join_cpu):.2f} s CPU (ledger)")
     if args.warehouse:
