@@ -3,8 +3,8 @@
 Builds synthetic frames with numpy (shaped like ``read_staging(..., arrow_text=True)``'s
 output: text as pandas' Arrow-backed ``str``, contract dtypes; keys numbered in time
 order like the simulator's),
-then times ``compute_metrics`` for one as_of with every window, several times, on two
-threads and (interleaved) on one, to show how much the two threads overlap. With
+then times ``compute_metrics`` for one as_of with every window, several times, on one
+thread and (interleaved) on two, to show whether two threads overlap. With
 ``--warehouse URL`` it reads the staging tables of that warehouse instead and also
 times the read (and reports read + compute).
 
@@ -182,9 +182,9 @@ def timed(runs: int, work: Callable[[], object]) -> tuple[list[float], list[floa
 
 def timed_on_threads(runs: int, work: Callable[[], object]
                      ) -> dict[int, tuple[list[float], list[float], object]]:
-    """``timed`` with the metrics' thread pool at its size and at one thread, runs interleaved
-    (so both see the same load of a shared machine)."""
-    sizes = (parallel.WORKERS, 1)
+    """``timed`` with the metrics' work on one thread and on two, runs interleaved (so both
+    see the same load of a shared machine)."""
+    default, sizes = parallel.WORKERS, (1, 2)
     results: dict[int, tuple[list[float], list[float], object]] = {}
     try:
         for _ in range(runs):
@@ -194,7 +194,7 @@ def timed_on_threads(runs: int, work: Callable[[], object]
                 previous = results.get(size, ([], [], None))
                 results[size] = (previous[0] + wall, previous[1] + cpu, result)
     finally:
-        parallel.WORKERS = sizes[0]
+        parallel.WORKERS = default
     return results
 
 
@@ -228,7 +228,8 @@ def main() -> None:
 
     by_threads = timed_on_threads(args.runs, lambda: compute_metrics(frames, args.as_of, params))
     wall, cpu, metrics = by_threads[parallel.WORKERS]
-    single_wall, single_cpu, _ = by_threads[1]
+    other = 2 if parallel.WORKERS == 1 else 1
+    other_wall, other_cpu, _ = by_threads[other]
     join_wall, join_cpu, _ = timed(args.runs, lambda: ledger(frames))
     median, median_cpu = statistics.median(wall), statistics.median(cpu)
     print(f"compute_metrics as of {args.as_of}, windows {list(params.windows)}: "
@@ -238,8 +239,8 @@ def main() -> None:
     print(f"  median:                   {median:.2f} s wall-clock, {median_cpu:.2f} s CPU")
     print(f"  order lines per second:   {n_lines / median:,.0f} "
           f"({n_lines / median_cpu:,.0f} per CPU second)")
-    print(f"  on one thread instead:    {statistics.median(single_wall):.2f} s wall-clock, "
-          f"{statistics.median(single_cpu):.2f} s CPU (median, runs interleaved)")
+    print(f"  on {other} thread(s) instead: {statistics.median(other_wall):.2f} s wall-clock, "
+          f"{statistics.median(other_cpu):.2f} s CPU (median, runs interleaved)")
     print(f"  of which key joins:       {statistics.median(join_wall):.2f} s wall-clock, "
           f"{statistics.median(join_cpu):.2f} s CPU (ledger)")
     if args.warehouse:

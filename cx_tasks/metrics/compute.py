@@ -115,8 +115,8 @@ def transactional_metrics(book: Ledger, params: MetricParameters,
 
 
 METRIC_FAMILIES = (delivery_metrics, document_metrics, payment_metrics, transactional_metrics)
-"""The groups of metrics computed together (independent of one another: run on two threads);
-the metrics are listed in this order."""
+"""The groups of metrics computed together (independent of one another: ``run_all`` may run
+them on several threads); the metrics are listed in this order."""
 
 
 def compute_metrics(frames: Mapping[str, pd.DataFrame], as_of: date,

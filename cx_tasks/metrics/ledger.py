@@ -211,7 +211,7 @@ def _joins(frames: Mapping[str, pd.DataFrame]) -> dict[str, Callable[[], np.ndar
 def ledger(frames: Mapping[str, pd.DataFrame]) -> Ledger:
     """The frames of the source tables (by contract name) as one resolved ledger.
 
-    The key joins are independent of one another and run on two threads.
+    The key joins are independent of one another (``run_all`` may run them on several threads).
     """
     clients = frames.get("erp_clients")
     erp_ids = (np.empty(0, dtype=object) if clients is None

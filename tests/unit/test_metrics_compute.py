@@ -9,6 +9,7 @@ import pytest
 from sqlalchemy import func, select
 
 from cx_tasks.collect.contract import source_table
+from cx_tasks.metrics import parallel
 from cx_tasks.metrics.catalogue import metric_catalogue
 from cx_tasks.metrics.compute import compute_and_publish, compute_metrics, publish_metrics
 from cx_tasks.metrics.parameters import MetricParameters
@@ -103,6 +104,14 @@ def test_value_is_numerator_over_denominator_wherever_both_are_given() -> None:
     assert len(both) > 50 and both["metric"].nunique() == 11
     pd.testing.assert_series_equal(both["value"], both["numerator"] / both["denominator"],
                                    check_names=False)
+
+
+def test_two_threads_compute_exactly_what_one_does(monkeypatch: pytest.MonkeyPatch) -> None:
+    one = compute_metrics(_frames(), AS_OF, MetricParameters())
+    monkeypatch.setattr(parallel, "WORKERS", 2)
+    two = compute_metrics(_frames(), AS_OF, MetricParameters())
+    assert len(one) > 100
+    pd.testing.assert_frame_equal(one, two, check_exact=True)
 
 
 def test_a_client_missing_from_the_erp_table_is_still_measured() -> None:
