@@ -35,6 +35,8 @@ os.environ.update({
     "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
     "AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION": "True",
     "AIRFLOW__LOGGING__LOGGING_LEVEL": "WARNING",
+    # the API's token key: long enough for SHA-512 (RFC 7518), fresh per test session
+    "AIRFLOW__API_AUTH__JWT_SECRET": uuid.uuid4().hex * 2,
     "CX_DATA_DIR": str(_SCRATCH / "data"),
     "PYTHONPATH": os.pathsep.join(
         p for p in (str(REPO_ROOT / "plugins"), os.environ.get("PYTHONPATH", "")) if p),
