@@ -264,6 +264,6 @@ def test_a_version_2_warehouse_is_migrated_to_version_3(tmp_path: Path, monkeypa
     v3 = {"informal_feedback", "feedback_inbox_files", "feedback_acknowledgements"}
     assert not v3 & set(inspect(engine).get_table_names())
     monkeypatch.undo()
-    assert migrate(engine) == 3
+    assert migrate(engine) == max(v for v, _, _ in db.MIGRATIONS)  # 3 and any later
     assert v3 <= set(inspect(engine).get_table_names())
     assert list(_feedback(f"sqlite:///{tmp_path / 'v2.db'}")) == ["survey:i1"]
