@@ -248,6 +248,8 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=3, help="runs (medians are printed)")
     parser.add_argument("--batch-size", type=int, default=None,
                         help="messages per claim and session (default: rules/outbox.yaml)")
+    parser.add_argument("--sessions", type=int, default=None,
+                        help="sessions a batch is sent over at once (default: rules/outbox.yaml)")
     parser.add_argument("--tls", action="store_true", help="STARTTLS on every session")
     parser.add_argument("--smtp-hook", action="store_true",
                         help="also deliver one run through cx_airflow.mailer (SmtpHook)")
@@ -260,6 +262,8 @@ def main() -> None:
     rules = outbox_rules()
     if args.batch_size:
         rules = rules.model_copy(update={"batch_size": args.batch_size})
+    if args.sessions:
+        rules = rules.model_copy(update={"sessions": args.sessions})
     folder = Path(tempfile.mkdtemp(prefix="cx-bench-outbox-"))
     cert = self_signed_pem(folder) if args.tls else None
     client_tls = ssl.create_default_context(cafile=str(cert)) if cert else None
@@ -300,7 +304,8 @@ def main() -> None:
             started = time.perf_counter()
             enqueue_all(url, rendered)
             enqueue_rate = args.messages / (time.perf_counter() - started)
-            transport = session_transport(bench.open_session, SENDER, per_message=per_message)
+            transport = session_transport(bench.open_session, SENDER, per_message=per_message,
+                                          sessions=rules.sessions)
             paths[path] = bench.deliver(url, transport, rules, args.messages)
             engine_for(url).dispose()
         rows.append((render_rate, enqueue_rate, paths["batch"], paths["single"]))

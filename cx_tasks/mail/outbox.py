@@ -78,6 +78,8 @@ class OutboxRules(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     batch_size: int = Field(50, ge=1, description="messages claimed and sent over one session")
+    sessions: int = Field(2, ge=1, description="SMTP sessions a batch is sent over at once, "
+                                               "each carrying a consecutive slice")
     retry_base_seconds: float = Field(60, gt=0, description="delay after the first transient "
                                                             "answer; doubled per attempt")
     retry_cap_seconds: float = Field(3600, gt=0, description="longest delay between attempts")

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import smtplib
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from email.header import Header
 from email.message import Message
 from email.mime.multipart import MIMEMultipart
@@ -167,14 +168,26 @@ def session_transport(
     sender: str,
     *,
     per_message: bool = False,
+    sessions: int = 1,
     open_errors: tuple[type[Exception], ...] = OPEN_ERRORS,
 ) -> Transport:
     """A ``send_batch`` for ``outbox.deliver``: each batch over one session from
-    ``open_session``, or with ``per_message`` one session for every message."""
+    ``open_session``, or with ``per_message`` one session for every message. With
+    ``sessions`` > 1 the batch is cut into that many consecutive slices sent at the same time,
+    each over its own session(s) (one client's turn-taking with the server no longer idles
+    the other core); outcomes come back in the batch's order either way."""
 
-    def send_batch(messages: list[OutboxMessage]) -> list[DeliveryOutcome]:
+    def send_slice(messages: Sequence[OutboxMessage]) -> list[DeliveryOutcome]:
         groups = [[m] for m in messages] if per_message else [messages]
         return [outcome for group in groups
                 for outcome in send_in_session(open_session, sender, group, open_errors)]
+
+    def send_batch(messages: list[OutboxMessage]) -> list[DeliveryOutcome]:
+        if sessions == 1 or len(messages) < 2:
+            return send_slice(messages)
+        size = -(-len(messages) // sessions)
+        slices = [messages[i:i + size] for i in range(0, len(messages), size)]
+        with ThreadPoolExecutor(max_workers=len(slices)) as pool:
+            return [o for outcomes in pool.map(send_slice, slices) for o in outcomes]
 
     return send_batch

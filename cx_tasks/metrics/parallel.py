@@ -3,13 +3,15 @@ or on a pool of threads: numpy sorts and ufuncs and Arrow kernels release the GI
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from typing import TypeVar
 
-WORKERS = 1
-"""Threads per computation. One: on the shared 2-core machine two threads cost ~10-25% more
-CPU and were no faster (``bench/bench_metrics.py`` times both); try 2 on an idle machine."""
+WORKERS = int(os.environ.get("CX_METRIC_THREADS", min(2, os.cpu_count() or 1)))
+"""Threads per computation: ``CX_METRIC_THREADS``, else the cores up to two. Two threads
+overlap on an idle 2-core machine (``bench/bench_metrics.py`` times both); on a machine
+busy with other work they cost ~10-25% more CPU for no gain: set 1 there."""
 
 T = TypeVar("T")
 

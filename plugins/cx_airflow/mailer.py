@@ -24,6 +24,7 @@ def smtp_transport(conn_id: str = SMTP_CONN_ID, *, per_message: bool = False) ->
         from airflow.providers.smtp.hooks.smtp import SmtpHook
         from airflow.sdk.exceptions import AirflowException
 
+        from cx_tasks.mail.outbox import outbox_rules
         from cx_tasks.mail.smtp import OPEN_ERRORS, session_transport, unreachable
 
         try:
@@ -39,6 +40,7 @@ def smtp_transport(conn_id: str = SMTP_CONN_ID, *, per_message: bool = False) ->
             return SmtpHook(smtp_conn_id=conn_id).get_conn()._smtp_client
 
         transport = session_transport(open_session, sender, per_message=per_message,
+                                      sessions=outbox_rules().sessions,
                                       open_errors=(*OPEN_ERRORS, AirflowException))
         return transport(messages)
 
