@@ -161,7 +161,7 @@ def test_retry_delay_doubles_from_the_base_up_to_the_cap() -> None:
     assert [rules.retry_delay(n).total_seconds() for n in range(1, 6)] == [
         60, 120, 240, 300, 300]
     assert outbox_rules().model_dump() == {  # the shipped outbox.yaml
-        "batch_size": 50, "retry_base_seconds": 60, "retry_cap_seconds": 3600,
+        "batch_size": 50, "sessions": 2, "retry_base_seconds": 60, "retry_cap_seconds": 3600,
         "max_attempts": 10}
 
 
