@@ -195,7 +195,7 @@ def serve_surveys(
 def demo(
     clients: Annotated[int, typer.Option(help="simulated client accounts")] = 300,
     days: Annotated[int, typer.Option(help="simulated days of history")] = 180,
-    nightly_runs: Annotated[int, typer.Option(help="nightly runs after the history load")] = 7,
+    nightly_runs: Annotated[int, typer.Option(help="nightly runs after the history load")] = 5,
 ) -> None:
     """Simulate a supplier, run collect, survey dispatch and feedback through Airflow, have
     the simulated contacts answer, and show what it produced."""

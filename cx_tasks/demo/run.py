@@ -50,7 +50,7 @@ class DemoPlan:
     days: int = 180
     seed: int = 7
     end: date = date(2026, 11, 1)
-    nightly_runs: int = 7
+    nightly_runs: int = 5
     settle_days: int = 10
     """Days the supplier's snapshot runs past ``end``. The nights are replayed from one
     snapshot, which holds each row's LAST version only: a shipment delivered after the
