@@ -18,7 +18,6 @@ import argparse
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -35,6 +34,7 @@ from sqlalchemy import select
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+from cx_tasks.loopback import free_port  # noqa: E402
 from cx_tasks.mail.outbox import message_id_for  # noqa: E402
 from cx_tasks.surveys.catalogue import survey_catalogue  # noqa: E402
 from cx_tasks.surveys.links import answer_token, score_links  # noqa: E402
@@ -60,11 +60,6 @@ class Arrivals:
             self.at[str(message["Message-ID"]).strip()] = arrived
         return "250 accepted"
 
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def seed(url: str, n: int) -> list[tuple[str, str]]:

@@ -28,7 +28,6 @@ import json
 import multiprocessing
 import os
 import smtplib
-import socket
 import ssl
 import statistics
 import sys
@@ -175,12 +174,6 @@ def enqueue_all(url: str, rendered: list[tuple[str, str, Any, dict[str, str]]]) 
                     created_at=CREATED, contact_id=recipient.split("@")[0], headers=headers)
 
 
-def free_port() -> int:
-    """A loopback port nobody listens on (yet)."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
 
 @dataclass(frozen=True)
 class Figures:
@@ -255,6 +248,7 @@ def main() -> None:
                         help="also deliver one run through cx_airflow.mailer (SmtpHook)")
     args = parser.parse_args()
 
+    from cx_tasks.loopback import free_port
     from cx_tasks.mail.outbox import OutboxMessage, message_id_for, outbox_rules
     from cx_tasks.mail.smtp import mime_message, session_transport
     from cx_tasks.warehouse.db import engine_for

@@ -13,7 +13,6 @@ import shutil
 import smtplib
 from collections.abc import Iterator
 from datetime import UTC, datetime
-from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
@@ -21,6 +20,7 @@ from fixtures.surveys import store_invitation
 from sqlalchemy import select
 
 from cx_tasks.config import Settings, settings
+from cx_tasks.demo.respondents import Invitation, survey_invitations
 from cx_tasks.demo.smtp_sink import SmtpSink
 from cx_tasks.loopback import free_port
 from cx_tasks.mail.outbox import deliver, enqueue
@@ -73,22 +73,8 @@ def app_server(tmp_path: Path) -> Iterator[Settings]:
     engine_for(config.warehouse_url).dispose()
 
 
-class _Links(HTMLParser):
-    """Every ``href`` of an HTML document, in order."""
-
-    def __init__(self, html: str) -> None:
-        super().__init__()
-        self.hrefs: list[str] = []
-        self.feed(html)
-
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        href = dict(attrs).get("href")
-        if tag == "a" and href:
-            self.hrefs.append(href)
-
-
-def _received_invitation(config: Settings, mail_dir: Path) -> str:
-    """Send the invitation through the outbox to a real SMTP server; its received HTML."""
+def _received_invitation(config: Settings, mail_dir: Path) -> Invitation:
+    """Send the invitation through the outbox to a real SMTP server; what arrived."""
     mail, headers = invitation_mail(INVITATION, survey_catalogue(), config,
                                     datetime.now(UTC))
     with engine_for(config.warehouse_url).begin() as conn:
@@ -101,9 +87,7 @@ def _received_invitation(config: Settings, mail_dir: Path) -> str:
             lambda: smtplib.SMTP(sink.host, sink.port, timeout=10), "cx@example.com"))
         received = sink.mail.messages()
     assert summary.sent == 1 and len(received) == 1
-    html = received[0].get_body(("html",))
-    assert html is not None
-    return html.get_content()
+    return survey_invitations(received, config.survey_base_url)[0]
 
 
 def test_a_client_answers_from_the_email_in_chromium(chromium, app_server: Settings,
@@ -112,9 +96,10 @@ def test_a_client_answers_from_the_email_in_chromium(chromium, app_server: Setti
     from selenium.webdriver.support import expected_conditions as shown
     from selenium.webdriver.support.ui import WebDriverWait
 
-    html = _received_invitation(app_server, tmp_path / "mail")
-    score_4 = next(h for h in _Links(html).hrefs if h.endswith("?score=4"))
-    assert score_4.startswith(f"{app_server.survey_base_url}/r/")
+    invitation = _received_invitation(app_server, tmp_path / "mail")
+    assert (invitation.recipient, sorted(invitation.score_links)) == (
+        "irina@stal.example", [1, 2, 3, 4, 5])
+    score_4 = invitation.score_links[4]
 
     chromium.get(score_4)
     # the click answered the first question: the form asks only the rest
