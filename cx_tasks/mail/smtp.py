@@ -11,6 +11,7 @@ is *permanent*.
 from __future__ import annotations
 
 import smtplib
+import socket
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from email.header import Header
@@ -144,6 +145,14 @@ def close_session(client: smtplib.SMTP) -> None:
         client.close()
 
 
+def no_delay(client: smtplib.SMTP) -> None:
+    """Turn off Nagle's algorithm on the session's socket: SMTP is a conversation of small
+    commands and answers, and a command held back waiting for the server's delayed ACK costs
+    tens of milliseconds per message (most of all over TLS)."""
+    if client.sock is not None:
+        client.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+
+
 def send_in_session(
     open_session: SessionFactory,
     sender: str,
@@ -158,6 +167,7 @@ def send_in_session(
     except open_errors as error:
         return unreachable(messages, error)
     try:
+        no_delay(client)
         return send_over(client, sender, messages)
     finally:
         close_session(client)
