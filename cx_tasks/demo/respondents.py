@@ -55,8 +55,10 @@ class Respondent:
 
 @dataclass(frozen=True)
 class Invitation:
-    """A received survey e-mail: to whom, and its score links (score -> address)."""
+    """A received survey e-mail: its Message-ID, to whom, and its score links (score ->
+    address)."""
 
+    message_id: str
     recipient: str
     score_links: dict[int, str]
 
@@ -114,7 +116,7 @@ def survey_invitations(messages: Iterable[EmailMessage], base_url: str) -> list[
         links = {int(m.group(1)): href for href in _Hrefs(body.get_content()).hrefs
                  if (m := score_link.match(href))}
         if links:
-            found.append(Invitation(str(message["To"]), links))
+            found.append(Invitation(str(message["Message-ID"]), str(message["To"]), links))
     return found
 
 
@@ -155,8 +157,9 @@ def answer(invitations: list[Invitation], people: dict[str, Respondent], rules: 
     ``http`` (an ``httpx.Client``); deterministic for a seed and the same invitations."""
     rng = np.random.default_rng(seed)
     done = Answers(invitations=len(invitations))
-    ordered = sorted(invitations, key=lambda i: (i.recipient, i.score_links[min(i.score_links)]))
-    for invitation in ordered:
+    # the outbox's Message-ID follows the idempotency key: the same order on every run,
+    # whatever order the messages arrived in
+    for invitation in sorted(invitations, key=lambda i: i.message_id):
         who = people.get(invitation.recipient)
         if who is None or rng.random() >= rules.response_rate:
             continue

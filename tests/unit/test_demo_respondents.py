@@ -40,6 +40,7 @@ def test_scores_follow_satisfaction_on_every_scale() -> None:
 
 def _mail(html: str | None, to: str = "anna@client.test") -> EmailMessage:
     message = EmailMessage()
+    message["Message-ID"] = f"<{to.split('@')[0]}@cx-loop>"
     message["To"] = to
     message.set_content("plain")
     if html is not None:
@@ -54,7 +55,7 @@ def test_only_emails_with_score_links_into_the_app_are_invitations() -> None:
         _mail(None, to="plain@client.test"),                                 # no HTML part
         _mail('<a href="https://elsewhere.test/r/tok?score=1">1</a>'),        # another site
     ], BASE)
-    assert found == [Invitation("anna@client.test",
+    assert found == [Invitation("<anna@cx-loop>", "anna@client.test",
                                 {n: f"{BASE}/r/tok?score={n}" for n in (1, 2, 3)})]
 
 
@@ -65,7 +66,7 @@ def test_a_contact_clicks_and_fills_the_form_through_the_app(tmp_path: Path) -> 
     catalogue = survey_catalogue()
     token = answer_token("inv:e1:C1", "C1", catalogue.for_event("delivery_completed"), catalogue,
                          datetime.now(UTC), config.survey_secret)
-    invitation = Invitation("c1@client.test", dict(score_links("", token, 1, 5)))
+    invitation = Invitation("<k@cx-loop>", "c1@client.test", dict(score_links("", token, 1, 5)))
     # satisfaction 76 -> csat 4 of 1-5 and ces 6 of 1-7; availability follows on-time and
     # in-full (50 and 100 -> 75 -> 4); the form asks ces, availability, meeting_specifications
     person = Respondent("C1", "K1", "en", 76.0, {"on_time_delivery": 50.0,
