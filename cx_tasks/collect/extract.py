@@ -15,7 +15,7 @@ from __future__ import annotations
 import gc
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -27,16 +27,10 @@ import pyarrow.parquet as pq
 from cx_tasks.collect.contract import source_table
 from cx_tasks.sqltemplates import render_sql
 from cx_tasks.warehouse.db import engine_for
+from cx_tasks.warehouse.times import naive_utc
 
 FETCH_ROWS = 100_000
 SQLITE_TIMESTAMP = "%Y-%m-%d %H:%M:%S"
-
-
-def naive_utc(moment: datetime) -> datetime:
-    """``moment`` as a naive UTC datetime, the form in which interval bounds are stored."""
-    if moment.tzinfo is None:
-        return moment
-    return moment.astimezone(UTC).replace(tzinfo=None)
 
 
 def interval_params(dialect: str, start: datetime, end: datetime) -> dict[str, Any]:

@@ -67,7 +67,6 @@ from cx_tasks.collect.extract import (
     extract_table,
     interval_folder,
     land,
-    naive_utc,
     read_landed,
     source_max_updated_at,
     text_frame,
@@ -87,6 +86,7 @@ from cx_tasks.collect.load import (
 )
 from cx_tasks.config import settings
 from cx_tasks.warehouse.db import engine_for
+from cx_tasks.warehouse.times import naive_utc
 
 NUMBER = r"^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$"
 INTEGER = r"^[+-]?\d+$"

@@ -31,7 +31,7 @@ import os
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -46,6 +46,7 @@ from cx_tasks.warehouse.schema import (
     informal_feedback,
     quarantine,
 )
+from cx_tasks.warehouse.times import naive_utc
 
 INBOX_SOURCE = "feedback_inbox"
 NOTES_SOURCE = "informal_feedback"
@@ -129,7 +130,7 @@ def _text(value: Any) -> str | None:
 def _moment(value: Any) -> datetime:
     """A naive-UTC datetime from a datetime or ISO 8601 text (no offset: taken as UTC)."""
     moment = value if isinstance(value, datetime) else datetime.fromisoformat(str(value).strip())
-    return moment.astimezone(UTC).replace(tzinfo=None) if moment.tzinfo else moment
+    return naive_utc(moment)
 
 
 def _contact(client_id: str, contact_id: str | None, email: str | None,

@@ -33,7 +33,7 @@ import hashlib
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 import pandas as pd
@@ -69,6 +69,7 @@ from cx_tasks.warehouse.schema import (
     survey_skips,
     unsubscribes,
 )
+from cx_tasks.warehouse.times import naive_utc
 
 INVITATION_KIND = "invitation"
 REMINDER_KIND = "reminder"
@@ -86,11 +87,6 @@ def invitation_key(invitation_id: str) -> str:
 def reminder_key(invitation_id: str) -> str:
     """The outbox idempotency key of an invitation's one reminder."""
     return f"{REMINDER_KIND}:{invitation_id}"
-
-
-def naive_utc(moment: datetime) -> datetime:
-    """``moment`` as the warehouse stores times: naive UTC."""
-    return moment.astimezone(UTC).replace(tzinfo=None) if moment.tzinfo else moment
 
 
 # --- external events ------------------------------------------------------------------------

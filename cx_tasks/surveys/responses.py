@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Literal
 
 from sqlalchemy import Connection, func, select, update
@@ -34,6 +34,7 @@ from cx_tasks.warehouse.schema import (
     survey_responses,
     unsubscribes,
 )
+from cx_tasks.warehouse.times import naive_utc
 
 FEEDBACK_SOURCE = "survey"
 FEEDBACK_CHANNEL = "email_survey"
@@ -160,7 +161,7 @@ def unsubscribe(conn: Connection, claims: TokenClaims, channel: UnsubscribeChann
                 now: datetime) -> bool:
     """Opt the token's contact out of every e-mail for good; True if they were not already."""
     contact_language(conn, claims)
-    row = {"contact_id": claims.contact_id, "unsubscribed_at": _naive_utc(now),
+    row = {"contact_id": claims.contact_id, "unsubscribed_at": naive_utc(now),
            "channel": channel}
     return insert_if_absent(conn, unsubscribes, [row]) > 0
 
@@ -183,7 +184,7 @@ def _store(conn: Connection, invitation: Invitation, scores: dict[str, int], now
            changes: dict[str, object]) -> list[str]:
     """Create or update the invitation's response with ``scores`` and the response column
     ``changes`` (a form's comment and submitted flag); then mirror it in the feedback row."""
-    moment = _naive_utc(now)
+    moment = naive_utc(now)
     key = invitation.invitation_id
     insert_if_absent(conn, survey_responses, [{
         "invitation_id": key, "survey_id": invitation.survey_id,
@@ -206,10 +207,3 @@ def _store(conn: Connection, invitation: Invitation, scores: dict[str, int], now
         "scores": json.dumps(stored.scores, sort_keys=True), "ref_id": key,
         "occurred_at": stored.first_answered_at, "recorded_at": moment}])
     return [feedback_id(key)]
-
-
-def _naive_utc(moment: datetime) -> datetime:
-    """``moment`` as the warehouse stores times: UTC without a zone."""
-    if moment.tzinfo is None:
-        return moment
-    return moment.astimezone(UTC).replace(tzinfo=None)

@@ -19,7 +19,7 @@ from cx_tasks.collect.expectations import (
     row_checks,
     volume_check,
 )
-from cx_tasks.collect.extract import interval_params, naive_utc, text_array, text_frame
+from cx_tasks.collect.extract import interval_params, text_array, text_frame
 from cx_tasks.collect.quality import (
     parse_booleans,
     parse_numbers,
@@ -28,6 +28,7 @@ from cx_tasks.collect.quality import (
     row_key,
 )
 from cx_tasks.sqltemplates import render_sql
+from cx_tasks.warehouse.times import naive_utc
 
 END = datetime(2026, 5, 2)
 
