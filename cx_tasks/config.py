@@ -23,7 +23,7 @@ from __future__ import annotations
 import os
 import secrets
 from dataclasses import dataclass
-from functools import cache
+from functools import cache, cached_property
 from importlib import resources
 from pathlib import Path
 from typing import TypeVar
@@ -45,10 +45,10 @@ class Settings:
     survey_base_url: str = "http://127.0.0.1:8765"
     survey_secret_text: str | None = None
 
-    @property
+    @cached_property
     def survey_secret(self) -> bytes:
         """The HMAC key of survey links: ``CX_SURVEY_SECRET``, else a random key made once
-        in the data folder (readable by its owner only)."""
+        in the data folder (readable by its owner only); read once per settings."""
         if self.survey_secret_text:
             return self.survey_secret_text.encode("utf-8")
         path = self.data_dir / "survey_secret"

@@ -61,7 +61,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
-from sqlalchemy import Connection, and_, func, or_, select, tuple_, update
+from sqlalchemy import Connection, and_, bindparam, func, or_, select, tuple_, update
 
 from cx_tasks.config import load_rules
 from cx_tasks.warehouse.db import engine_for, insert_if_absent
@@ -289,9 +289,10 @@ def claim_batch(
     if not rows:
         return Claim([], {}, None)
     suppressed = opt_out_reasons(conn, rows)
-    for key, reason in suppressed.items():
-        conn.execute(update(outbox).where(outbox.c.idempotency_key == key)
-                     .values(status="suppressed", last_error=reason))
+    if suppressed:
+        conn.execute(update(outbox).where(outbox.c.idempotency_key == bindparam("key"))
+                     .values(status="suppressed", last_error=bindparam("reason")),
+                     [{"key": k, "reason": r} for k, r in suppressed.items()])
     claimed = [r for r in rows if r["idempotency_key"] not in suppressed]
     if claimed:
         conn.execute(

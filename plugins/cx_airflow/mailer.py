@@ -17,6 +17,9 @@ SMTP_CONN_ID = "smtp_default"
 
 def smtp_transport(conn_id: str = SMTP_CONN_ID, *, per_message: bool = False) -> Transport:
     """A ``send_batch`` for ``cx_tasks.mail.outbox.deliver`` over the Airflow connection."""
+    from cx_tasks.mail.outbox import outbox_rules
+
+    sessions = outbox_rules().sessions  # read once per transport, not per batch
 
     def send_batch(messages: list[OutboxMessage]) -> list[DeliveryOutcome]:
         import smtplib
@@ -24,7 +27,6 @@ def smtp_transport(conn_id: str = SMTP_CONN_ID, *, per_message: bool = False) ->
         from airflow.providers.smtp.hooks.smtp import SmtpHook
         from airflow.sdk.exceptions import AirflowException
 
-        from cx_tasks.mail.outbox import outbox_rules
         from cx_tasks.mail.smtp import OPEN_ERRORS, session_transport, unreachable
 
         try:
@@ -40,7 +42,7 @@ def smtp_transport(conn_id: str = SMTP_CONN_ID, *, per_message: bool = False) ->
             return SmtpHook(smtp_conn_id=conn_id).get_conn()._smtp_client
 
         transport = session_transport(open_session, sender, per_message=per_message,
-                                      sessions=outbox_rules().sessions,
+                                      sessions=sessions,
                                       open_errors=(*OPEN_ERRORS, AirflowException))
         return transport(messages)
 
