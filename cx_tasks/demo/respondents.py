@@ -17,8 +17,10 @@ from pathlib import Path
 import httpx
 import numpy as np
 from pydantic import BaseModel, ConfigDict
+from sqlalchemy import text
 
 from cx_tasks.config import load_rules
+from cx_tasks.warehouse.db import engine_for
 
 
 class RespondentRules(BaseModel):
@@ -120,11 +122,12 @@ def survey_invitations(messages: Iterable[EmailMessage], base_url: str) -> list[
     return found
 
 
-def respondents(supplier_db: Path, ground_truth_db: Path) -> dict[str, Respondent]:
+def respondents(source_url: str, ground_truth_db: Path) -> dict[str, Respondent]:
     """Every simulated contact by e-mail address, with their role's and client's truth."""
-    with sqlite3.connect(supplier_db) as source, sqlite3.connect(ground_truth_db) as truth:
-        contacts = source.execute(
-            "SELECT email, contact_id, client_id, role, language FROM crm_contacts").fetchall()
+    with engine_for(source_url).connect() as source:
+        contacts = source.execute(text(
+            "SELECT email, contact_id, client_id, role, language FROM crm_contacts")).all()
+    with sqlite3.connect(ground_truth_db) as truth:
         roles = {(c, r): s for c, r, s in truth.execute(
             "SELECT client_id, role, satisfaction FROM role_truth")}
         factors: dict[str, dict[str, float]] = {}

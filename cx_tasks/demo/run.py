@@ -137,20 +137,18 @@ def nightly_arguments(plan: DemoPlan) -> list[str]:
             "--then", "cx_survey_dispatch"]
 
 
-def answer_surveys(config: Settings, plan: DemoPlan) -> Answers:
+def answer_surveys(config: Settings, plan: DemoPlan, port: int) -> Answers:
     """The simulated contacts answer the invitations in the mail folder through the
-    response app, served on ``config.survey_base_url`` while they do."""
+    response app, served on ``port`` (``config.survey_base_url``) while they do."""
     import httpx
 
     from cx_tasks.demo.smtp_sink import MailFolder
     from cx_tasks.surveys.app import create_app
     from cx_tasks.surveys.serving import serving
 
-    port = int(config.survey_base_url.rsplit(":", 1)[1])
     invitations = survey_invitations(MailFolder(config.mail_dir).messages(),
                                      config.survey_base_url)
-    people = respondents(Path(config.source_url.removeprefix("sqlite:///")),
-                         config.ground_truth_path)
+    people = respondents(config.source_url, config.ground_truth_path)
     with serving(create_app(config), port=port), httpx.Client(timeout=30) as http:
         return answer(invitations, people, respondent_rules(), http, plan.seed)
 
@@ -167,7 +165,8 @@ def run_demo(
     from cx_tasks.warehouse.db import engine_for, migrate
 
     started = time.perf_counter()
-    config = replace(settings(), survey_base_url=f"http://127.0.0.1:{free_port()}")
+    app_port = free_port()
+    config = replace(settings(), survey_base_url=f"http://127.0.0.1:{app_port}")
     reset_data(config)
     on_step(f"simulating {plan.clients} clients x {plan.days} days (seed {plan.seed})")
     simulate(config.source_url, config.ground_truth_path, clients=plan.clients,
@@ -185,7 +184,7 @@ def run_demo(
         run_in_airflow(config, plan, smtp, nightly_arguments(plan), on_run)
         on_step(f"simulated contacts answer through the response app at "
                 f"{config.survey_base_url}")
-        answers = answer_surveys(config, plan)
+        answers = answer_surveys(config, plan, app_port)
         on_step("running cx_feedback: intake and acknowledgements")
         run_in_airflow(config, plan, smtp, ["cx_feedback", "--once"], on_run)
     return config, answers, time.perf_counter() - started
