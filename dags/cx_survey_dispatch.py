@@ -34,6 +34,7 @@ from airflow.sdk import dag, get_current_context, task
 
 from cx_airflow.assets import CX_EVENTS, CX_EXTERNAL_EVENTS
 from cx_airflow.defaults import default_args, tags
+from cx_tasks.warehouse.times import naive_utc
 
 KINDS = ("invitation", "reminder")
 
@@ -41,8 +42,7 @@ KINDS = ("invitation", "reminder")
 def _now() -> datetime:
     """The run's time: its logical date, else when it was due (event-triggered runs)."""
     context = get_current_context()
-    moment = context.get("logical_date") or context["dag_run"].run_after
-    return moment.astimezone(UTC).replace(tzinfo=None)
+    return naive_utc(context.get("logical_date") or context["dag_run"].run_after)
 
 
 @dag(

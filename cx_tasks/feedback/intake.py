@@ -296,12 +296,13 @@ def _store_file(conn: Connection, taken: FileIntake, now: datetime) -> list[str]
     return new
 
 
-def take_inbox(warehouse_url: str, inbox: Path, known: Directory, rules: FeedbackRules,
-               now: datetime, summary: IntakeSummary) -> None:
-    """Load every ``*.csv`` in ``inbox`` not taken before, then move it to ``inbox/done``."""
+def take_inbox(warehouse_url: str, inbox: Path, files: list[Path], known: Directory,
+               rules: FeedbackRules, now: datetime, summary: IntakeSummary) -> None:
+    """Load each of ``files`` (``*.csv`` in ``inbox``) not taken before, then move it to
+    ``inbox/done``."""
     engine = engine_for(warehouse_url)
     done = inbox / "done"
-    for path in sorted(inbox.glob("*.csv")):
+    for path in files:
         data = path.read_bytes()
         digest = file_hash(data)
         with engine.begin() as conn:
@@ -432,7 +433,7 @@ def take_in(warehouse_url: str, inbox: Path, rules: FeedbackRules, *, now: datet
         notes = pending_notes(conn)
         known = crm_directory(conn) if files or notes else directory((), ())
     if files:
-        take_inbox(warehouse_url, inbox, known, rules, now, summary)
+        take_inbox(warehouse_url, inbox, files, known, rules, now, summary)
     if notes:
         take_notes(warehouse_url, notes, known, rules, now, summary)
     return summary

@@ -161,6 +161,8 @@ class Known:
     open_claims: pd.DataFrame
     history: pd.DataFrame
     """Invitations planned by earlier runs (``HISTORY_COLUMNS``), at their scheduled time."""
+    answered: dict[str, datetime]
+    """When each answered invitation was first answered, by invitation id."""
 
 
 def _frame(conn: Connection, query: Any) -> pd.DataFrame:
@@ -192,12 +194,13 @@ def read_known(conn: Connection, now: datetime) -> Known:
     open_now = claims[(claims["opened_at"] <= now)
                       & (claims["closed_at"].isna() | (claims["closed_at"] > now))]
     planned = _frame(conn, select(survey_invitations).where(survey_invitations.c.planned_in < now))
-    answered = _answered(conn)
+    answered = _answered(conn).to_dict()
     history = planned.assign(
         sent_at=pd.to_datetime(planned["scheduled_at"]),
-        answered_at=pd.to_datetime(planned["invitation_id"].map(answered.to_dict())),
+        answered_at=pd.to_datetime(planned["invitation_id"].map(answered)),
         is_reminder=False)[HISTORY_COLUMNS]
-    return Known(contacts, clients, unsubscribed, open_now.assign(closed_at=pd.NaT), history)
+    return Known(contacts, clients, unsubscribed, open_now.assign(closed_at=pd.NaT), history,
+                 answered)
 
 
 def _unplanned_events(conn: Connection, now: datetime) -> pd.DataFrame:
@@ -334,9 +337,8 @@ def _reminder_history(conn: Connection, known: Known) -> pd.DataFrame:
     sent = _frame(conn, select(survey_invitations, events.c.ref_id)
                   .outerjoin(events, events.c.event_id == survey_invitations.c.event_id)
                   .where(survey_invitations.c.sent_at.is_not(None)))
-    answered = _answered(conn)
     invitations = sent.assign(answered_at=pd.to_datetime(
-                                  sent["invitation_id"].map(answered.to_dict())),
+                                  sent["invitation_id"].map(known.answered)),
                               is_reminder=False)
     reminded = invitations[invitations["reminded_at"].notna()]
     reminders = reminded.assign(invitation_id="rem:" + reminded["invitation_id"],
