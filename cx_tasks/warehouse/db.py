@@ -25,6 +25,7 @@ from cx_tasks.warehouse.schema import (
     OUTBOX_V2_COLUMNS,
     V2_TABLES,
     V3_TABLES,
+    V5_TABLES,
     metadata,
     outbox,
     schema_version,
@@ -49,7 +50,7 @@ def engine_for(url: str) -> Engine:
 
 
 def _v1_initial(conn: Connection) -> None:
-    later = (*V2_TABLES, *V3_TABLES)
+    later = (*V2_TABLES, *V3_TABLES, *V5_TABLES)
     metadata.create_all(conn, tables=[t for t in metadata.sorted_tables if t not in later])
 
 
@@ -71,12 +72,18 @@ def _v4_outbox_claim_index(conn: Connection) -> None:
     OUTBOX_CLAIM_INDEX.create(conn, checkfirst=True)
 
 
+def _v5_analysis(conn: Connection) -> None:
+    metadata.create_all(conn, tables=list(V5_TABLES))
+
+
 MIGRATIONS: list[tuple[int, str, Callable[[Connection], None]]] = [
     (1, "staging, quarantine, load log, quality runs, metrics, events, outbox", _v1_initial),
     (2, "survey invitations, skips, responses, answers, unsubscribes, feedback; outbox "
         "contact, headers and retry time", _v2_surveys),
     (3, "informal feedback, feedback inbox files, feedback acknowledgements", _v3_feedback),
     (4, "outbox index in claim order", _v4_outbox_claim_index),
+    (5, "analysis: feedback classes and reviews, Pareto causes, findings, factor scores, "
+        "model versions, predicted index, drill-down", _v5_analysis),
 ]
 
 

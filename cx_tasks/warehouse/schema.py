@@ -279,6 +279,141 @@ the outbox under ``ack:<feedback_id>``) or ``not_acknowledged`` with the ``reaso
 
 V3_TABLES = (informal_feedback, feedback_inbox_files, feedback_acknowledgements)
 
+# --- analyze (migration 5) ---------------------------------------------------------------------
+
+feedback_classes = Table(
+    "feedback_classes", metadata,
+    Column("feedback_id", String(240), primary_key=True),
+    Column("client_id", String(64), nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("dissatisfaction_group", String(32)),
+    Column("process_class", String(32)),
+    Column("cause", String(64)),
+    Column("confidence", Float, nullable=False),
+    Column("deterioration", String(32)),
+    Column("evidence", Text, nullable=False),
+    Column("classifier_version", String(64), nullable=False),
+    Column("classified_on", Date, nullable=False),
+)
+"""One decision per piece of feedback: ``classified`` (group and process class set),
+``review`` (confidence below the threshold: a person decides, nothing is guessed) or
+``reviewed`` (a person's decision from ``feedback_reviews``). ``deterioration`` names the
+rule that moved it to the deterioration group (repeat, worsening, rate_test); ``evidence``
+lists the terms and operational signals behind the decision."""
+
+feedback_reviews = Table(
+    "feedback_reviews", metadata,
+    Column("feedback_id", String(240), primary_key=True),
+    Column("dissatisfaction_group", String(32), nullable=False),
+    Column("process_class", String(32), nullable=False),
+    Column("reviewer", String(120), nullable=False),
+    Column("reviewed_at", DateTime, nullable=False),
+)
+"""A person's label for an item of the manual review queue (``cx review``); it overrides
+the classifier and is what a learned model trains on."""
+
+pareto_causes = Table(
+    "pareto_causes", metadata,
+    Column("period_start", Date, primary_key=True),
+    Column("period_end", Date, primary_key=True),
+    Column("segment", String(64), primary_key=True),
+    Column("measure", String(16), primary_key=True),
+    Column("process_class", String(32), primary_key=True),
+    Column("rank", Integer, nullable=False),
+    Column("complaints", Integer, nullable=False),
+    Column("revenue", Float, nullable=False),
+    Column("share", Float, nullable=False),
+    Column("cumulative_share", Float, nullable=False),
+    Column("vital_few", Boolean, nullable=False),
+)
+"""Pareto ranking of process classes per period ``[start, end)`` and segment (``all`` for
+every segment), by ``measure`` ``count`` (complaints) or ``revenue`` (affected revenue);
+``vital_few`` marks the smallest set covering the cut-off share (default 80%)."""
+
+findings = Table(
+    "findings", metadata,
+    Column("finding_id", String(200), primary_key=True),
+    Column("kind", String(32), nullable=False),
+    Column("client_id", String(64)),
+    Column("segment", String(64)),
+    Column("process_class", String(32)),
+    Column("factor", String(64)),
+    Column("metric", String(64)),
+    Column("summary", Text, nullable=False),
+    Column("owner", String(64)),
+    Column("owner_person", String(200)),
+    Column("found_on", Date, nullable=False),
+    Column("due_on", Date),
+)
+"""What the analysis found and who acts on it: a complaint cluster, a metric crossing its
+threshold, or a drop in a client's satisfaction. ``owner`` is null for an unowned finding
+(listed as such); the key is deterministic, so a rerun updates instead of adding."""
+
+factor_scores = Table(
+    "factor_scores", metadata,
+    Column("client_id", String(64), primary_key=True),
+    Column("role", String(32), primary_key=True),
+    Column("factor", String(64), primary_key=True),
+    Column("as_of", Date, primary_key=True),
+    Column("score", Float, nullable=False),
+    Column("metrics", Text, nullable=False),
+)
+"""A factor's 0-100 score per client and role (``any`` when every role sees the same
+computable metrics) and the metric values it came from (JSON)."""
+
+model_versions = Table(
+    "model_versions", metadata,
+    Column("version", String(64), primary_key=True),
+    Column("segment", String(64), primary_key=True),
+    Column("round", Integer, nullable=False),
+    Column("created_on", Date, nullable=False),
+    Column("weights", Text, nullable=False),
+    Column("clients", Integer, nullable=False),
+    Column("mae_before", Float),
+    Column("mae_after", Float),
+    Column("r2_before", Float),
+    Column("r2_after", Float),
+)
+"""Each calibration round of the predicted satisfaction model per segment: the importance
+weights (JSON role -> factor -> weight) and the error against reported CSI before and
+after the round."""
+
+predicted_index = Table(
+    "predicted_index", metadata,
+    Column("client_id", String(64), primary_key=True),
+    Column("role", String(32), primary_key=True),
+    Column("as_of", Date, primary_key=True),
+    Column("model_version", String(64), nullable=False),
+    Column("status", String(24), nullable=False),
+    Column("predicted", Float),
+    Column("reported", Float),
+    Column("blocks", Text, nullable=False),
+)
+"""The predicted satisfaction index (0-100) per client and role, and per account (role
+``account``: roles combined; status ``insufficient_signal`` when fewer than two roles
+answered in the window), with the reported CSI where surveys gave one and the block
+scores (JSON)."""
+
+drilldown = Table(
+    "drilldown", metadata,
+    Column("client_id", String(64), primary_key=True),
+    Column("as_of", Date, primary_key=True),
+    Column("rank", Integer, primary_key=True),
+    Column("satisfaction_drop", Float, nullable=False),
+    Column("block", String(32), nullable=False),
+    Column("factor", String(64), nullable=False),
+    Column("metric", String(64)),
+    Column("metric_value", Float),
+    Column("metric_trend", Float),
+    Column("process_class", String(32)),
+    Column("owner", String(64)),
+)
+"""For a client whose satisfaction fell: the chain satisfaction -> block -> factor ->
+metric (value and trend) -> process class -> owner, the largest contributions first."""
+
+V5_TABLES = (feedback_classes, feedback_reviews, pareto_causes, findings, factor_scores,
+             model_versions, predicted_index, drilldown)
+
 schema_version = Table(
     "schema_version", metadata,
     Column("version", Integer, primary_key=True),
