@@ -12,6 +12,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from cx_tasks.analyze.taxonomy import PROCESS_CLASSES
 from cx_tasks.config import cached_rules, load_rules
 
 VALUE_ELEMENTS = frozenset({
@@ -46,6 +47,10 @@ class CatalogueMetric(BaseModel):
     factor: str | None = Field(
         description="value element measured; null for outcomes (satisfaction, client behaviour)"
     )
+    process_class: str | None = Field(
+        description="the process that moves the metric (taxonomy.PROCESS_CLASSES); null for "
+        "outcomes"
+    )
     kind: Literal["computable", "asked"] = Field(
         description="computable from internal systems, or asked in a survey"
     )
@@ -58,6 +63,8 @@ class CatalogueMetric(BaseModel):
     def _known_factor(self) -> CatalogueMetric:
         if self.factor is not None and self.factor not in VALUE_ELEMENTS:
             raise ValueError(f"metric {self.id}: unknown factor {self.factor!r}")
+        if self.process_class is not None and self.process_class not in PROCESS_CLASSES:
+            raise ValueError(f"metric {self.id}: unknown process class {self.process_class!r}")
         return self
 
 
