@@ -342,12 +342,13 @@ findings = Table(
     Column("summary", Text, nullable=False),
     Column("owner", String(64)),
     Column("owner_person", String(200)),
-    Column("found_on", Date, nullable=False),
+    Column("found_on", Date, nullable=False, info={KEEP_ON_UPDATE: True}),
     Column("due_on", Date),
 )
 """What the analysis found and who acts on it: a complaint cluster, a metric crossing its
 threshold, or a drop in a client's satisfaction. ``owner`` is null for an unowned finding
-(listed as such); the key is deterministic, so a rerun updates instead of adding."""
+(listed as such). The key names the subject, not the day, so a finding that persists is
+one row: ``found_on`` keeps the day it was first found."""
 
 factor_scores = Table(
     "factor_scores", metadata,
