@@ -400,6 +400,7 @@ drilldown = Table(
     Column("client_id", String(64), primary_key=True),
     Column("as_of", Date, primary_key=True),
     Column("rank", Integer, primary_key=True),
+    Column("role", String(32), nullable=False),
     Column("satisfaction_drop", Float, nullable=False),
     Column("block", String(32), nullable=False),
     Column("factor", String(64), nullable=False),
@@ -409,8 +410,9 @@ drilldown = Table(
     Column("process_class", String(32)),
     Column("owner", String(64)),
 )
-"""For a client whose satisfaction fell: the chain satisfaction -> block -> factor ->
-metric (value and trend) -> process class -> owner, the largest contributions first."""
+"""For a client whose satisfaction fell: the chain satisfaction (of the ``role`` whose index
+fell most) -> block -> factor -> metric (value and trend) -> process class -> owner, the
+largest contributions to the drop first."""
 
 V5_TABLES = (feedback_classes, feedback_reviews, pareto_causes, findings, factor_scores,
              model_versions, predicted_index, drilldown)
