@@ -1,5 +1,6 @@
 """The feedback rule tables: intake limits and acknowledgement age (``rules/feedback.yaml``),
-and who owns each source of feedback (``rules/owners.yaml``)."""
+and the owners (``rules/owners.yaml``): who owns each source of feedback and each process
+class (the department, the person and the days a finding on it is due in)."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from cx_tasks.analyze.taxonomy import PROCESS_CLASSES
 from cx_tasks.collect.contract import LANGUAGES
 from cx_tasks.config import load_rules
 
@@ -57,19 +59,46 @@ class SourceOwner(BaseModel):
     respond_within_hours: int = Field(gt=0)
 
 
+class Person(BaseModel):
+    """A named person who answers for a process: name and e-mail address."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: str = Field(min_length=1)
+    email: str = Field(pattern=r"^[^@\s]+@[^@\s]+$")
+
+
+class ProcessOwner(BaseModel):
+    """The owner of one process class: its department (an owner id), the person who answers
+    for it, and the days a finding on it is due in after it was first found."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    owner: str
+    person: Person
+    due_days: int = Field(gt=0)
+
+
 class Owners(BaseModel):
-    """Owners by id, and the owner of each feedback source (every source has one)."""
+    """Owners by id, the owner of each feedback source (every source has one) and of each
+    process class (a class left out is unowned: its findings are listed as such)."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     owners: dict[str, Owner]
     by_source: dict[str, SourceOwner]
+    by_process: dict[str, ProcessOwner] = {}
 
     @model_validator(mode="after")
     def _complete(self) -> Owners:
         if set(self.by_source) != set(FEEDBACK_SOURCES):
             raise ValueError(f"by_source must name exactly {list(FEEDBACK_SOURCES)}")
-        unknown = {s.owner for s in self.by_source.values()} - set(self.owners)
+        unknown_classes = set(self.by_process) - set(PROCESS_CLASSES)
+        if unknown_classes:
+            raise ValueError(f"by_process names unknown process classes "
+                             f"{sorted(unknown_classes)}; known: {list(PROCESS_CLASSES)}")
+        assigned = [*self.by_source.values(), *self.by_process.values()]
+        unknown = {a.owner for a in assigned} - set(self.owners)
         if unknown:
             raise ValueError(f"unknown owners {sorted(unknown)}")
         return self
