@@ -12,26 +12,13 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from cx_tasks.analyze.factors import factor_ids
 from cx_tasks.analyze.taxonomy import PROCESS_CLASSES
 from cx_tasks.config import cached_rules, load_rules
 
-VALUE_ELEMENTS = frozenset({
-    # table stakes
-    "meeting_specifications", "acceptable_price", "regulatory_compliance", "ethical_standards",
-    # functional
-    "improved_top_line", "cost_reduction", "product_quality", "scalability", "innovation",
-    # ease of doing business
-    "time_savings", "reduced_effort", "decreased_hassles", "information_transparency",
-    "organization", "simplification", "connection", "integration", "availability", "variety",
-    "configurability", "responsiveness", "expertise", "commitment", "stability", "cultural_fit",
-    "risk_reduction", "reach", "flexibility", "component_quality",
-    # individual
-    "network_expansion", "marketability", "reduced_anxiety", "design_and_aesthetics",
-    "growth_and_development", "fun_and_perks",
-    # inspirational
-    "vision", "hope", "social_responsibility",
-})
-"""Factor ids of the B2B Elements of Value pyramid (see ``DOMAIN.md``)."""
+VALUE_ELEMENTS = factor_ids()
+"""Factor ids of the B2B Elements of Value pyramid: the factors listed in ``factors.yaml``
+(``cx_tasks.analyze.factors``; the user's copy if present)."""
 
 
 class CatalogueMetric(BaseModel):
