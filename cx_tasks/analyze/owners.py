@@ -34,10 +34,14 @@ def assign_owners(findings: pd.DataFrame, owners: Owners) -> pd.DataFrame:
     owner's due days) set from each row's ``process_class``; all three null when unowned."""
     out = findings.copy()
     assigned = [owner_for_process(pc, owners) for pc in out["process_class"]]
-    out["owner"] = [a.owner if a else None for a in assigned]
-    out["owner_person"] = [person_label(a) if a else None for a in assigned]
-    out["due_on"] = [found + timedelta(days=a.due_days) if a else None
-                     for found, a in zip(out["found_on"], assigned, strict=True)]
+
+    def column(values: list[object]) -> pd.Series:
+        return pd.Series(values, index=out.index, dtype=object)
+
+    out["owner"] = column([a.owner if a else None for a in assigned])
+    out["owner_person"] = column([person_label(a) if a else None for a in assigned])
+    out["due_on"] = column([found + timedelta(days=a.due_days) if a else None
+                            for found, a in zip(out["found_on"], assigned, strict=True)])
     return out
 
 
