@@ -9,6 +9,8 @@ from pathlib import Path
 
 import pandas as pd
 
+from cx_tasks.analyze.pareto import process_label
+
 VITAL_COLOUR = "#c0392b"
 OTHER_COLOUR = "#95a5a6"
 LINE_COLOUR = "#2c3e50"
@@ -22,11 +24,6 @@ def chart_path(charts_dir: Path, period_start: date, period_end: date, segment: 
     ``-`` and ``_``)."""
     slug = re.sub(r"[^A-Za-z0-9_-]+", "-", segment).strip("-") or "segment"
     return charts_dir / f"pareto_{period_start:%Y%m%d}_{period_end:%Y%m%d}_{slug}_{measure}.png"
-
-
-def process_label(process_class: str) -> str:
-    """A process class as a human label: ``delivery_planning`` -> ``Delivery planning``."""
-    return process_class.replace("_", " ").capitalize()
 
 
 def pareto_chart(frame: pd.DataFrame, path: Path, title: str, *, cutoff: float) -> Path:

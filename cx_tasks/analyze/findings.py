@@ -27,7 +27,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from sqlalchemy import Connection, select
 
 from cx_tasks.analyze.owners import assign_owners
-from cx_tasks.analyze.pareto import ALL_SEGMENTS, ParetoRules, stored_pareto
+from cx_tasks.analyze.pareto import ALL_SEGMENTS, ParetoRules, process_label, stored_pareto
 from cx_tasks.config import load_rules
 from cx_tasks.feedback.rules import Owners
 from cx_tasks.metrics.catalogue import MetricCatalogue, metric_catalogue
@@ -110,11 +110,6 @@ def _finished(rows: pd.DataFrame, owners: Owners) -> pd.DataFrame:
     return assign_owners(full, owners).sort_values("finding_id", ignore_index=True)
 
 
-def _label(process_class: str) -> str:
-    """A process class as words: ``delivery_planning`` -> ``delivery planning``."""
-    return process_class.replace("_", " ")
-
-
 def complaint_cluster_findings(pareto: pd.DataFrame, min_complaints: int, owners: Owners,
                                found_on: date) -> pd.DataFrame:
     """A finding per segment and process class in the vital few by complaint count with at
@@ -131,7 +126,7 @@ def complaint_cluster_findings(pareto: pd.DataFrame, min_complaints: int, owners
         "kind": "complaint_cluster",
         "segment": vital["segment"],
         "process_class": vital["process_class"],
-        "summary": [f"{n} complaints about {_label(pc)} from segment {seg} "
+        "summary": [f"{n} complaints about {process_label(pc).lower()} from segment {seg} "
                     f"({share:.0%} of the segment's complaints; in the vital few)"
                     for n, pc, seg, share in zip(vital["complaints"], vital["process_class"],
                                                  vital["segment"], vital["share"], strict=True)],
@@ -187,8 +182,8 @@ def satisfaction_drop_findings(drops: pd.DataFrame, owners: Owners,
     ``drops``: client_id, segment, drop (points fallen, positive), process_class (or null);
     optional factor and metric of the main cause are kept.
     """
-    causes = [f"main cause: {_label(pc)}" if isinstance(pc, str) else "main cause unknown"
-              for pc in drops["process_class"]]
+    causes = [f"main cause: {process_label(pc).lower()}" if isinstance(pc, str)
+              else "main cause unknown" for pc in drops["process_class"]]
     rows = pd.DataFrame({
         "finding_id": "drop:" + drops["client_id"],
         "kind": "satisfaction_drop",

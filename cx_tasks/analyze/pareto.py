@@ -75,6 +75,11 @@ class ParetoRules(BaseModel):
         return tuple(sorted(windows))
 
 
+def process_label(process_class: str) -> str:
+    """A process class as a human label: ``delivery_planning`` -> ``Delivery planning``."""
+    return process_class.replace("_", " ").capitalize()
+
+
 def pareto_ranking(values: pd.Series, cutoff: float) -> pd.DataFrame:
     """Process classes ranked by value (descending, then name) with share, cumulative share
     and the vital few: the smallest top set whose cumulative share reaches ``cutoff``, plus
