@@ -1,0 +1,170 @@
+"""How well the classifier of dissatisfaction does, against labels it never saw.
+
+    .venv/bin/python bench/bench_classifier.py [--data /work/demo-data] [--as-of 2026-11-30]
+
+(a) Simulated ground truth: every claim and ticket in the warehouse of a data folder made by
+``cx demo`` (``warehouse.db`` after the collect stage and ``cx_feedback``, and the
+simulator's ``ground_truth.db``, table ``feedback_labels``), classified with its operational
+context and its client's history exactly as ``classify_feedback`` would, compared with the
+true group and process class. The warehouse is only read.
+
+(b) The blind holdout ``tests/fixtures/classifier_holdout.yaml`` (written by someone else,
+never read by the lexicon's author; a YAML list of {id, lang, text, group, process_class,
+context?}), if present: each item its own client, so only the text's worsening cues can
+make deterioration. Only figures are printed, never a text.
+
+Prints items, the share sent to review (target <= 20%), accuracy on the items not sent to
+review (target >= 85%; a ``no_complaint`` decision on a complaint counts as wrong),
+per-class precision and recall for the group and for the process class, the group
+confusion matrix and the wall time.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sqlite3
+import sys
+import time
+from datetime import date
+from pathlib import Path
+
+import pandas as pd
+import yaml
+from sqlalchemy import create_engine
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+from cx_tasks.analyze.classification import read_feedback  # noqa: E402
+from cx_tasks.analyze.classify import classify, load_classifier  # noqa: E402
+from cx_tasks.analyze.context import read_context  # noqa: E402
+from cx_tasks.analyze.taxonomy import DISSATISFACTION_GROUPS, PROCESS_CLASSES  # noqa: E402
+
+HOLDOUT = REPO / "tests" / "fixtures" / "classifier_holdout.yaml"
+SOURCE_TABLES = {"claim": "sd_claims", "ticket": "sd_tickets"}
+
+
+def per_class(truth: pd.Series, predicted: pd.Series, classes: tuple[str, ...]) -> pd.DataFrame:
+    """Precision and recall per class over decided items (support = true items)."""
+    rows = []
+    for c in classes:
+        tp = int(((truth == c) & (predicted == c)).sum())
+        p_n, t_n = int((predicted == c).sum()), int((truth == c).sum())
+        rows.append({"class": c, "support": t_n, "predicted": p_n,
+                     "precision": tp / p_n if p_n else float("nan"),
+                     "recall": tp / t_n if t_n else float("nan")})
+    return pd.DataFrame(rows).set_index("class")
+
+
+def report(title: str, decided: pd.DataFrame, elapsed: float) -> None:
+    """Print the figures of one evaluation (``decided``: classes joined with true labels)."""
+    n = len(decided)
+    review = decided["status"] == "review"
+    done = decided[~review]
+    group_ok = done["dissatisfaction_group"] == done["true_group"]
+    class_ok = done["process_class"] == done["true_process_class"]
+    print(f"\n=== {title} ===")
+    print(f"items {n}, classified in {elapsed:.2f} s ({1000 * elapsed / max(n, 1):.2f} ms/item)")
+    print(f"sent to review {int(review.sum())} = {review.mean():.1%} (target <= 20%)")
+    print(f"decided {len(done)}: status {done['status'].value_counts().to_dict()}")
+    print(f"accuracy on decided items: group and process class {(group_ok & class_ok).mean():.1%}"
+          f" (target >= 85%), group {group_ok.mean():.1%}, process class {class_ok.mean():.1%}")
+    if "true_cause" in decided:
+        print(f"cause agrees on decided items: {(done['cause'] == done['true_cause']).mean():.1%}")
+    with pd.option_context("display.width", 160, "display.float_format", "{:.2f}".format):
+        print("\nper group (decided items):")
+        print(per_class(done["true_group"], done["dissatisfaction_group"],
+                        DISSATISFACTION_GROUPS).to_string())
+        print("\nper process class (decided items):")
+        print(per_class(done["true_process_class"], done["process_class"],
+                        PROCESS_CLASSES).to_string())
+        shown = decided["dissatisfaction_group"].where(
+            decided["status"] != "review", "(review)").fillna("(" + decided["status"] + ")")
+        matrix = pd.crosstab(decided["true_group"], shown, rownames=["true \\ decided"],
+                             colnames=[""])
+        print("\ngroup confusion matrix (rows: true group, columns: decision):")
+        print(matrix.to_string())
+    if "deterioration" in decided:
+        rules = done.loc[done["deterioration"].notna()]
+        hits = rules["true_group"] == "deterioration"
+        print("\ndeterioration rules fired (and how many were truly deterioration):")
+        for rule, group in rules.groupby("deterioration"):
+            print(f"  {rule}: {len(group)} ({int(hits[group.index].sum())})")
+
+
+def simulated(data: Path, as_of: date) -> None:
+    """(a): the demo warehouse against ``ground_truth.db``."""
+    classifier = load_classifier()
+    engine = create_engine(f"sqlite:///{data / 'warehouse.db'}")
+    with engine.connect() as conn:
+        items = read_feedback(conn, as_of)
+        context = read_context(conn, as_of)
+    engine.dispose()
+    with sqlite3.connect(data / "ground_truth.db") as truth_db:
+        labels = pd.read_sql("select * from feedback_labels", truth_db)
+    started = time.perf_counter()
+    classes = classify(items, context, classifier, as_of)
+    elapsed = time.perf_counter() - started
+    classes = classes.merge(items[["feedback_id", "source"]], on="feedback_id")
+    sd = classes[classes["source"].isin(list(SOURCE_TABLES))].copy()
+    sd["source_table"] = sd["source"].map(SOURCE_TABLES)
+    sd["ref_id"] = sd["feedback_id"].str.split(":", n=1).str[1]
+    joined = sd.merge(labels.rename(columns={"group": "true_group",
+                                             "process_class": "true_process_class",
+                                             "cause": "true_cause"}),
+                      on=["source_table", "ref_id"], how="inner")
+    report(f"simulated ground truth ({data}, as of {as_of}, classifier "
+           f"{classifier.version}; {len(items)} feedback texts classified, {len(joined)} "
+           "claims and tickets with a true label)", joined, elapsed)
+
+
+def holdout(path: Path, as_of: date) -> None:
+    """(b): the blind holdout fixture."""
+    classifier = load_classifier()
+    entries = yaml.safe_load(path.read_text(encoding="utf-8"))
+    items = pd.DataFrame({
+        "feedback_id": [f"holdout:{e['id']}" for e in entries],
+        "client_id": [f"holdout:{e['id']}" for e in entries],
+        "text": [e["text"] for e in entries],
+        "occurred_at": pd.Timestamp(as_of),
+    })
+    context = pd.DataFrame({
+        "feedback_id": items["feedback_id"],
+        "order_id": "holdout order", "shipment_id": "holdout shipment",
+        "otif_miss": [bool((e.get("context") or {}).get("otif_miss")) for e in entries],
+        "document_delay": [bool((e.get("context") or {}).get("document_delay"))
+                           for e in entries],
+        "packaging_incident": [(e.get("context") or {}).get("packaging_incident")
+                               for e in entries],
+    })
+    started = time.perf_counter()
+    classes = classify(items, context, classifier, as_of)
+    elapsed = time.perf_counter() - started
+    classes["true_group"] = [e["group"] for e in entries]
+    classes["true_process_class"] = [e["process_class"] for e in entries]
+    languages = pd.Series([e.get("lang") for e in entries]).value_counts().to_dict()
+    report(f"blind holdout ({path.name}: {len(entries)} items, languages {languages})",
+           classes, elapsed)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--data", type=Path, default=Path("/work/demo-data"),
+                        help="data folder of a finished `cx demo` (warehouse.db, ground_truth.db)")
+    parser.add_argument("--as-of", type=date.fromisoformat, default=date(2026, 11, 30),
+                        help="classification day (feedback that occurred by its end)")
+    parser.add_argument("--holdout", type=Path, default=HOLDOUT)
+    args = parser.parse_args()
+    if (args.data / "warehouse.db").exists() and (args.data / "ground_truth.db").exists():
+        simulated(args.data, args.as_of)
+    else:
+        print(f"(a) skipped: {args.data} holds no warehouse.db and ground_truth.db; run "
+              "`cx demo` with CX_DATA_DIR there first")
+    if args.holdout.exists():
+        holdout(args.holdout, args.as_of)
+    else:
+        print(f"(b) skipped: no {args.holdout}")
+
+
+if __name__ == "__main__":
+    main()

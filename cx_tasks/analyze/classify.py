@@ -1,0 +1,241 @@
+"""The classifier of dissatisfaction: lexicon terms plus operational context, a confidence,
+and the deterioration test; every decision carries the evidence behind it.
+
+For each item: the text's words are keyed (:mod:`cx_tasks.analyze.text`; a misspelt word is
+read as the lexicon word it misspells), lexicon terms are matched
+(:mod:`cx_tasks.analyze.lexicon`), each cause scores the weights of its terms plus the
+context weights of ``rules/classifier.yaml`` (OTIF miss, document delay, packaging
+incident), and causes sharing a (group, process class) label add up. With ``L1`` the best
+label's score and ``L2`` the runner-up's::
+
+    confidence = (L1 - L2) / (L1 + smoothing)
+
+Status:
+
+- ``classified``: confidence >= threshold; group and process class of the best label,
+  cause its best cause; the group becomes ``deterioration`` when a rule of
+  :mod:`cx_tasks.analyze.deterioration` fires (process class kept);
+- ``no_complaint``: no cause scored, only praise terms ("всё отлично", "no complaints"),
+  with ``P / (P + smoothing) >= threshold`` for praise weight ``P``; nothing to classify;
+- ``review``: anything else (confidence below the threshold, or no evidence at all);
+  group, process class and cause stay empty: a person decides (``feedback_reviews``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+
+import pandas as pd
+import yaml
+from pydantic import BaseModel, ConfigDict, Field
+
+from cx_tasks.analyze.context import CONTEXT_COLUMNS
+from cx_tasks.analyze.deterioration import DeteriorationRules, deterioration
+from cx_tasks.analyze.lexicon import (
+    PRAISE,
+    Lexicon,
+    LexiconFile,
+    Match,
+    compile_lexicon,
+    match_terms,
+)
+from cx_tasks.analyze.text import words
+from cx_tasks.collect.contract import PACKAGING_INCIDENT_TYPES
+from cx_tasks.config import rules_text
+
+CLASS_COLUMNS = ["feedback_id", "client_id", "status", "dissatisfaction_group", "process_class",
+                 "cause", "confidence", "deterioration", "evidence", "classifier_version",
+                 "classified_on"]
+"""The columns of ``feedback_classes``, in order."""
+STATUSES = ("classified", "review", "reviewed", "no_complaint")
+
+
+class ContextWeights(BaseModel):
+    """Evidence from operations: cause -> weight added when the signal is present."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    otif_miss: dict[str, float] = Field(default_factory=dict)
+    document_delay: dict[str, float] = Field(default_factory=dict)
+    packaging_incident: dict[str, dict[str, float]] = Field(default_factory=dict)
+
+
+class ClassifierRules(BaseModel):
+    """``rules/classifier.yaml``: threshold, smoothing, context weights, deterioration."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    threshold: float = Field(0.6, ge=0, le=1)
+    smoothing: float = Field(1.0, gt=0)
+    context: ContextWeights = Field(default_factory=ContextWeights)
+    deterioration: DeteriorationRules = Field(default_factory=DeteriorationRules)
+
+
+@dataclass(frozen=True)
+class Classifier:
+    """The lexicon and rules one classification run uses, and their version."""
+
+    lexicon: Lexicon
+    rules: ClassifierRules
+    version: str
+    """``rules-`` and the first 12 hex digits of the SHA-256 of both YAML texts."""
+
+
+def build_classifier(lexicon: LexiconFile, rules: ClassifierRules, version: str) -> Classifier:
+    """A classifier from validated rule tables; raises when the context names a cause or
+    an incident type the lexicon and the data contract do not know."""
+    known = set(lexicon.causes)
+    named = {*rules.context.otif_miss, *rules.context.document_delay,
+             *(c for by_cause in rules.context.packaging_incident.values() for c in by_cause)}
+    if named - known:
+        raise ValueError(f"classifier.yaml context names unknown causes {sorted(named - known)}")
+    types = set(rules.context.packaging_incident) - set(PACKAGING_INCIDENT_TYPES)
+    if types:
+        raise ValueError(f"classifier.yaml names unknown packaging incident types {sorted(types)}")
+    return Classifier(compile_lexicon(lexicon), rules, version)
+
+
+def load_classifier(rules_dir: Path | None = None) -> Classifier:
+    """The classifier of ``rules/lexicon.yaml`` and ``rules/classifier.yaml`` (or the
+    user's copies in ``rules_dir``)."""
+    texts = [rules_text(name, rules_dir) for name in ("lexicon", "classifier")]
+    version = "rules-" + hashlib.sha256("\0".join(texts).encode("utf-8")).hexdigest()[:12]
+    return build_classifier(LexiconFile.model_validate(yaml.safe_load(texts[0])),
+                            ClassifierRules.model_validate(yaml.safe_load(texts[1])), version)
+
+
+@dataclass(frozen=True)
+class Scored:
+    """One item scored: the decision before the deterioration test and its evidence."""
+
+    status: str
+    group: str | None
+    process_class: str | None
+    cause: str | None
+    confidence: float
+    worsening: float
+    evidence: list[str]
+
+
+def _context_evidence(rules: ContextWeights, signals: dict,
+                      named: set[str]) -> list[tuple[str, float, str]]:
+    """(cause, weight, signal in words) of an item's operational context. A signal listing
+    several causes supports those of them the text names (``named``), all of them when
+    the text names none (an OTIF miss confirms the late or the short delivery a text
+    speaks of; alone it points at both)."""
+    listed: list[tuple[dict[str, float], str]] = []
+    order = signals.get("order_id")
+    if signals.get("otif_miss"):
+        listed.append((rules.otif_miss, f"order {order} missed OTIF"))
+    if signals.get("document_delay"):
+        listed.append((rules.document_delay, f"a document of order {order} was late"))
+    incident = signals.get("packaging_incident")
+    if isinstance(incident, str):
+        shipment = signals.get("shipment_id")
+        where = f" on shipment {shipment}" if isinstance(shipment, str) else ""
+        listed.append((rules.packaging_incident.get(incident, {}),
+                       f"packaging incident '{incident}'{where}"))
+    out = []
+    for weights, signal in listed:
+        chosen = [c for c in weights if c in named] or list(weights)
+        out += [(c, weights[c], signal) for c in chosen if weights[c] > 0]
+    return out
+
+
+def _fmt(value: float) -> str:
+    return f"{value:.2f}".rstrip("0").rstrip(".")
+
+
+def score_item(classifier: Classifier, text: str, signals: dict) -> Scored:
+    """The decision for one text and its context signals (``CONTEXT_COLUMNS`` keys, any
+    may be missing), before the deterioration test."""
+    lexicon, rules = classifier.lexicon, classifier.rules
+    text_keys, corrections = lexicon.typos.read(words(text))
+    matches: list[Match] = match_terms(lexicon, lexicon.terms, text_keys)
+    worsening = match_terms(lexicon, lexicon.worsening, text_keys)
+    cause_score: dict[str, float] = defaultdict(float)
+    reasons: dict[str, list[str]] = defaultdict(list)
+    praise, praised = 0.0, []
+    for m in matches:
+        if m.term.cause == PRAISE:
+            praise += m.term.weight
+            praised.append(f"'{m.term.written}'")
+        else:
+            cause_score[m.term.cause] += m.term.weight
+            reasons[m.term.cause].append(f"'{m.term.written}' {_fmt(m.term.weight)}")
+    text_causes = set(cause_score)
+    for cause, weight, signal in _context_evidence(rules.context, signals, text_causes):
+        cause_score[cause] += weight
+        reasons[cause].append(f"{signal} {_fmt(weight)}")
+    evidence = [f"typo '{c.word}' read as '{c.meant}'" for c in corrections]
+    cue = sum(m.term.weight for m in worsening)
+    if worsening:
+        evidence.append("worsening cues " + ", ".join(f"'{m.term.written}'" for m in worsening))
+    if not text_causes and praise > 0:
+        confidence = praise / (praise + rules.smoothing)
+        status = "no_complaint" if confidence >= rules.threshold else "review"
+        evidence.insert(0, f"no complaint: praise {_fmt(praise)} <- " + ", ".join(praised))
+        return Scored(status, None, None, None, confidence, cue, evidence)
+    if not cause_score:
+        return Scored("review", None, None, None, 0.0, cue,
+                      ["no lexicon term and no operational signal", *evidence])
+    by_label: dict[tuple[str, str], float] = defaultdict(float)
+    for cause, score in cause_score.items():
+        by_label[lexicon.label(cause)] += score
+    order = list(lexicon.causes)
+    ranked = sorted(by_label.items(), key=lambda kv: -kv[1])
+    (best, top), runner_up = ranked[0], (ranked[1][1] if len(ranked) > 1 else 0.0)
+    confidence = (top - runner_up) / (top + rules.smoothing)
+    cause = min((c for c in cause_score if lexicon.label(c) == best),
+                key=lambda c: (-cause_score[c], order.index(c)))
+    described = [f"{'/'.join(label)} {_fmt(score)} <- " + "; ".join(
+        f"{c}: {', '.join(reasons[c])}" for c in cause_score if lexicon.label(c) == label)
+        for label, score in ranked]
+    evidence[:0] = [f"confidence ({_fmt(top)} - {_fmt(runner_up)}) / ({_fmt(top)} + "
+                    f"{_fmt(rules.smoothing)}) = {confidence:.2f}", *described]
+    if confidence >= rules.threshold:
+        return Scored("classified", best[0], best[1], cause, confidence, cue, evidence)
+    return Scored("review", None, None, None, confidence, cue, evidence)
+
+
+def classify(feedback: pd.DataFrame, context: pd.DataFrame, classifier: Classifier,
+             as_of: date, history: pd.DataFrame | None = None) -> pd.DataFrame:
+    """One ``feedback_classes`` row per item of ``feedback`` (feedback_id, client_id, text,
+    occurred_at), with its ``context`` (``CONTEXT_COLUMNS``, rows may be missing) and the
+    clients' earlier items ``history`` (client_id, cause, occurred_at; the items
+    themselves always count) for the deterioration test; columns ``CLASS_COLUMNS``."""
+    signals = (context.set_index("feedback_id")[CONTEXT_COLUMNS[1:]].to_dict("index")
+               if len(context) else {})
+    scored = [score_item(classifier, text, signals.get(fid, {}))
+              for fid, text in zip(feedback["feedback_id"], feedback["text"], strict=True)]
+    out = pd.DataFrame({
+        "feedback_id": feedback["feedback_id"].to_numpy(),
+        "client_id": feedback["client_id"].to_numpy(),
+        "status": [s.status for s in scored],
+        "dissatisfaction_group": [s.group for s in scored],
+        "process_class": [s.process_class for s in scored],
+        "cause": [s.cause for s in scored],
+        "confidence": [round(s.confidence, 4) for s in scored],
+    })
+    items = pd.DataFrame({"feedback_id": out["feedback_id"], "client_id": out["client_id"],
+                          "cause": out["cause"],
+                          "occurred_at": pd.to_datetime(feedback["occurred_at"]).to_numpy(),
+                          "worsening": [s.worsening for s in scored]})
+    counted = items[["client_id", "cause", "occurred_at"]]
+    if history is not None and len(history):
+        counted = pd.concat([counted, history[["client_id", "cause", "occurred_at"]]
+                             .astype({"occurred_at": "datetime64[ns]"})], ignore_index=True)
+    start = counted["occurred_at"].min() if len(counted) else pd.Timestamp(as_of)
+    rules = deterioration(items, counted, classifier.rules.deterioration, start)
+    moved = rules["rule"].notna().to_numpy()
+    out.loc[moved, "dissatisfaction_group"] = "deterioration"
+    out["deterioration"] = rules["rule"].to_numpy()
+    out["evidence"] = ["; ".join([*s.evidence, *([f"deterioration ({r}): {d}"] if r else [])])
+                       for s, r, d in zip(scored, rules["rule"], rules["detail"], strict=True)]
+    out["classifier_version"] = classifier.version
+    out["classified_on"] = as_of
+    return out[CLASS_COLUMNS].astype(object).where(out[CLASS_COLUMNS].notna(), None)

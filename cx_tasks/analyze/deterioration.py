@@ -1,0 +1,153 @@
+"""The deterioration test: a problem that recurs or grows for a client is a regression.
+
+An item the classifier is confident about moves to the group ``deterioration`` (its process
+class kept) when one of three rules fires, checked in this order:
+
+1. ``worsening``: the client says so (worsening cues in the text weigh ``min_score``);
+2. ``repeat``: the client raised the same cause at least ``min_previous`` times in the
+   ``window_days`` before this item;
+3. ``rate_test``: the client's rate of the cause is significantly above its own baseline.
+   With ``x_r`` items of the cause in the ``recent_days`` up to and including this one
+   (exposure ``t_r``) and ``x_b`` in the ``baseline_days`` before them (exposure ``t_b``,
+   cut at the start of the feedback history), under "no change" both are Poisson with
+   one rate, so given ``n = x_r + x_b`` the recent count is ``Binomial(n, t_r / (t_r +
+   t_b))``. The rule fires when the one-sided p-value ``P(X >= x_r)`` is below ``alpha``
+   and ``x_r >= min_recent``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+from pydantic import BaseModel, ConfigDict, Field
+from scipy.stats import binomtest
+
+DAY = pd.Timedelta(days=1)
+
+
+class WorseningRule(BaseModel):
+    """Rule ``worsening``: the text says the problem recurs or gets worse."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    enabled: bool = True
+    min_score: float = Field(1.0, gt=0)
+
+
+class RepeatRule(BaseModel):
+    """Rule ``repeat``: the client raised the same cause this often just before."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    enabled: bool = True
+    window_days: int = Field(30, ge=1)
+    min_previous: int = Field(5, ge=1)
+
+
+class RateTest(BaseModel):
+    """Rule ``rate_test``: the recent rate is significantly above the client's baseline."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    enabled: bool = True
+    recent_days: int = Field(30, ge=1)
+    baseline_days: int = Field(150, ge=1)
+    alpha: float = Field(0.01, gt=0, lt=1)
+    min_recent: int = Field(4, ge=1)
+
+
+class DeteriorationRules(BaseModel):
+    """The three rules of the deterioration test (``rules/classifier.yaml``)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    worsening: WorseningRule = Field(default_factory=WorseningRule)
+    repeat: RepeatRule = Field(default_factory=RepeatRule)
+    rate_test: RateTest = Field(default_factory=RateTest)
+
+
+def rate_test_p(recent: int, baseline: int, recent_days: float, baseline_days: float) -> float:
+    """One-sided p-value that the recent rate exceeds the baseline rate: ``P(X >= recent)``
+    for ``X ~ Binomial(recent + baseline, recent_days / (recent_days + baseline_days))``."""
+    share = recent_days / (recent_days + baseline_days)
+    return float(binomtest(recent, recent + baseline, share, alternative="greater").pvalue)
+
+
+@dataclass(frozen=True)
+class Counts:
+    """Per item, the client's items of the same cause: before it in the repeat window, in
+    the recent window (itself included), in the baseline window; and the baseline's days."""
+
+    previous: np.ndarray
+    recent: np.ndarray
+    baseline: np.ndarray
+    baseline_days: np.ndarray
+
+
+def cause_counts(items: pd.DataFrame, history: pd.DataFrame, rules: DeteriorationRules,
+                 history_start: pd.Timestamp) -> Counts:
+    """Counts of :class:`Counts` for each row of ``items`` (client_id, cause, occurred_at)
+    among the rows of ``history`` (the same columns; the items themselves included)."""
+    n = len(items)
+    previous, recent, baseline = np.zeros(n, int), np.zeros(n, int), np.zeros(n, int)
+    window = rules.repeat.window_days * DAY
+    r_days, b_days = rules.rate_test.recent_days * DAY, rules.rate_test.baseline_days * DAY
+    times_by_problem = {key: np.sort(group["occurred_at"].to_numpy("datetime64[ns]"))
+                        for key, group in history.dropna(subset=["cause"])
+                        .groupby(["client_id", "cause"])}
+    at = items["occurred_at"].to_numpy("datetime64[ns]")
+    for i, key in enumerate(zip(items["client_id"], items["cause"], strict=True)):
+        times = times_by_problem.get(key)
+        if times is None:
+            continue
+        t = at[i]
+        previous[i] = (np.searchsorted(times, t, "left")
+                       - np.searchsorted(times, t - window.to_timedelta64(), "left"))
+        cut = t - r_days.to_timedelta64()
+        recent[i] = np.searchsorted(times, t, "right") - np.searchsorted(times, cut, "right")
+        baseline[i] = (np.searchsorted(times, cut, "right")
+                       - np.searchsorted(times, cut - b_days.to_timedelta64(), "right"))
+    start = np.datetime64(history_start.to_datetime64(), "ns")
+    observed = (at - r_days.to_timedelta64() - start) / np.timedelta64(1, "D")
+    baseline_days = np.clip(observed, 0.0, float(rules.rate_test.baseline_days))
+    return Counts(previous, recent, baseline, baseline_days)
+
+
+def deterioration(items: pd.DataFrame, history: pd.DataFrame, rules: DeteriorationRules,
+                  history_start: pd.Timestamp) -> pd.DataFrame:
+    """Which rule (if any) moves each item to deterioration, and why in words.
+
+    ``items``: feedback_id, client_id, cause (None when not confident: no rule applies),
+    occurred_at, worsening (score of the text's worsening cues). ``history``: client_id,
+    cause, occurred_at of every item to count (the items included). Returns feedback_id,
+    rule (``worsening``, ``repeat``, ``rate_test`` or None), detail.
+    """
+    counts = cause_counts(items, history, rules, history_start)
+    rate = rules.rate_test
+    rule_names, details = [], []
+    for i, row in enumerate(items[["cause", "worsening"]].itertuples(index=False)):
+        fired, detail = None, None
+        if row.cause is None or pd.isna(row.cause):
+            rule_names.append(None)
+            details.append(None)
+            continue
+        if rules.worsening.enabled and row.worsening >= rules.worsening.min_score:
+            fired, detail = "worsening", f"the text says it recurs or worsens ({row.worsening:g})"
+        elif rules.repeat.enabled and counts.previous[i] >= rules.repeat.min_previous:
+            fired, detail = "repeat", (f"{counts.previous[i]} earlier {row.cause} items of this "
+                                       f"client in {rules.repeat.window_days} days")
+        elif (rate.enabled and counts.recent[i] >= rate.min_recent
+              and counts.baseline_days[i] > 0):
+            p = rate_test_p(int(counts.recent[i]), int(counts.baseline[i]), rate.recent_days,
+                            float(counts.baseline_days[i]))
+            if p < rate.alpha:
+                fired, detail = "rate_test", (
+                    f"{counts.recent[i]} {row.cause} items in {rate.recent_days} days vs "
+                    f"{counts.baseline[i]} in the {counts.baseline_days[i]:.0f} days before: "
+                    f"p = {p:.4f} < {rate.alpha:g}")
+        rule_names.append(fired)
+        details.append(detail)
+    return pd.DataFrame({"feedback_id": items["feedback_id"].to_numpy(), "rule": rule_names,
+                         "detail": details})
