@@ -9,9 +9,10 @@ context and its client's history exactly as ``classify_feedback`` would, compare
 true group and process class. The warehouse is only read.
 
 (b) The blind holdout ``tests/fixtures/classifier_holdout.yaml`` (written by someone else,
-never read by the lexicon's author; a YAML list of {id, lang, text, group, process_class,
-context?}), if present: each item its own client, so only the text's worsening cues can
-make deterioration. Only figures are printed, never a text.
+never read by the lexicon's author; a YAML list, or a mapping whose ``items`` is the list,
+of {id, lang, text, group, process_class, context?}), if present: each item its own
+client, so only the text's worsening cues can make deterioration. Only figures are
+printed, never a text.
 
 Prints items, the share sent to review (target <= 20%), accuracy on the items not sent to
 review (target >= 85%; a ``no_complaint`` decision on a complaint counts as wrong),
@@ -66,6 +67,10 @@ def report(title: str, decided: pd.DataFrame, elapsed: float) -> None:
     print(f"\n=== {title} ===")
     print(f"items {n}, classified in {elapsed:.2f} s ({1000 * elapsed / max(n, 1):.2f} ms/item)")
     print(f"sent to review {int(review.sum())} = {review.mean():.1%} (target <= 20%)")
+    bands = pd.cut(decided.loc[review, "confidence"].astype(float),
+                   [-0.01, 0.0, 0.2, 0.4, 0.6], labels=["0", "(0, .2]", "(.2, .4]", "(.4, .6)"])
+    print(f"review items by confidence: {bands.value_counts(sort=False).to_dict()}; by true "
+          f"group: {decided.loc[review, 'true_group'].value_counts().to_dict()}")
     print(f"decided {len(done)}: status {done['status'].value_counts().to_dict()}")
     print(f"accuracy on decided items: group and process class {(group_ok & class_ok).mean():.1%}"
           f" (target >= 85%), group {group_ok.mean():.1%}, process class {class_ok.mean():.1%}")
@@ -122,6 +127,8 @@ def holdout(path: Path, as_of: date) -> None:
     """(b): the blind holdout fixture."""
     classifier = load_classifier()
     entries = yaml.safe_load(path.read_text(encoding="utf-8"))
+    if isinstance(entries, dict):  # {items: [...]} as well as a bare list
+        entries = entries["items"]
     items = pd.DataFrame({
         "feedback_id": [f"holdout:{e['id']}" for e in entries],
         "client_id": [f"holdout:{e['id']}" for e in entries],
