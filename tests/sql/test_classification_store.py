@@ -1,0 +1,165 @@
+"""Classification in the warehouse (SQLite and PostgreSQL): context read from staging and
+events, the stored classes, the review queue, a review overriding the classifier, and a
+rerun for the same day leaving every table as it was."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import date, datetime
+
+import pytest
+from fixtures.feedback_world import stage
+from sqlalchemy import select
+
+from cx_tasks.analyze.classification import classify_feedback, record_review, review_queue
+from cx_tasks.analyze.classify import ClassifierRules, build_classifier
+from cx_tasks.analyze.context import read_context
+from cx_tasks.analyze.lexicon import LexiconFile
+from cx_tasks.warehouse.db import engine_for
+from cx_tasks.warehouse.schema import events, feedback, feedback_classes
+
+AS_OF = date(2026, 11, 10)
+NIGHT = datetime(2026, 11, 10, 2, 0)
+CLASSIFIER = build_classifier(
+    LexiconFile.model_validate({
+        "negators": {"ru": ["не"]},
+        "causes": {
+            "late_delivery": {"group": "delivery_discipline",
+                              "process_class": "delivery_planning", "description": "late",
+                              "terms": {"ru": ["опоздание", "задержка"], "en": ["late"]}},
+            "damaged_goods": {"group": "quality", "process_class": "order_fulfilment",
+                              "description": "damaged", "terms": {"en": ["damaged"]}},
+            "price_dispute": {"group": "service", "process_class": "pricing",
+                              "description": "price", "terms": {"ru": ["цена"]}},
+        },
+        "worsening": {"en": ["getting worse"]},
+        "no_complaint": {"ru": [{"все отлично": 2}]},
+    }),
+    ClassifierRules.model_validate({
+        "threshold": 0.6, "smoothing": 0.5,
+        "context": {"otif_miss": {"late_delivery": 0.5},
+                    "packaging_incident": {"damaged": {"damaged_goods": 1.5}}}}),
+    "test-store")
+
+
+def _feedback(fid: str, source: str, text: str | None, day: int, ref: str | None = None) -> dict:
+    return {"feedback_id": fid, "source": source, "channel": "service_desk", "client_id": "K1",
+            "contact_id": None, "role": None, "text": text, "scores": None, "ref_id": ref,
+            "occurred_at": datetime(2026, 11, day, 9), "recorded_at": datetime(2026, 11, day, 10)}
+
+
+def seed(url: str) -> None:
+    """Four claims, a survey answer without text and a claim after the day (by hand):
+
+    - CL1 "Опоздание, задержка": late_delivery 2 + OTIF miss 0.5 = 2.5 -> 2.5 / 3 = 0.83;
+    - CL2 "Проблема с грузом" on a shipment with a damaged-packaging incident: context only,
+      damaged_goods 1.5 -> 1.5 / 2 = 0.75 (quality / order_fulfilment);
+    - CL3 "Задержка, цена": late 1 vs price 1 -> 0 -> review;
+    - CL4 "Всё отлично": praise 2 -> 2 / 2.5 = 0.8 -> no_complaint;
+    - CL5 occurred on 11 November, after the day: not read.
+    """
+    stage(url, "sd_claims", [
+        {"claim_id": cid, "client_id": "K1", "order_id": order, "shipment_id": shipment,
+         "opened_at": datetime(2026, 11, day, 9), "text": text,
+         "updated_at": datetime(2026, 11, day, 9)}
+        for cid, order, shipment, day, text in [
+            ("CL1", "O1", "S1", 3, "Опоздание, задержка"),
+            ("CL2", "O2", "S2", 4, "Проблема с грузом"),
+            ("CL3", None, None, 5, "Задержка, цена"),
+            ("CL4", None, None, 6, "Всё отлично"),
+            ("CL5", "O1", "S1", 11, "Опоздание")]], loaded=NIGHT)
+    stage(url, "wms_packaging_incidents", [
+        {"incident_id": "PI1", "shipment_id": "S2", "incident_type": "damaged",
+         "reported_at": datetime(2026, 11, 4, 8), "updated_at": datetime(2026, 11, 4, 8)},
+        {"incident_id": "PI2", "shipment_id": "S1", "incident_type": "damaged",
+         "reported_at": datetime(2026, 11, 12, 8), "updated_at": datetime(2026, 11, 12, 8)},
+    ], loaded=NIGHT)
+    with engine_for(url).begin() as conn:
+        conn.execute(events.insert(), [
+            {"event_id": "otif_miss:O1", "event_type": "otif_miss", "client_id": "K1",
+             "order_id": "O1", "ref_id": "O1", "occurred_at": datetime(2026, 11, 2, 23, 59),
+             "interval_start": NIGHT, "payload": "{}"}])
+        conn.execute(feedback.insert(), [
+            _feedback("claim:CL1", "claim", "Опоздание, задержка", 3, "CL1"),
+            _feedback("claim:CL2", "claim", "Проблема с грузом", 4, "CL2"),
+            _feedback("claim:CL3", "claim", "Задержка, цена", 5, "CL3"),
+            _feedback("claim:CL4", "claim", "Всё отлично", 6, "CL4"),
+            _feedback("claim:CL5", "claim", "Опоздание", 11, "CL5"),
+            _feedback("survey:X", "survey", None, 6),
+        ])
+
+
+def stored(url: str) -> dict[str, dict]:
+    with engine_for(url).connect() as conn:
+        rows = conn.execute(select(feedback_classes)).mappings().all()
+    return {r["feedback_id"]: dict(r) for r in rows}
+
+
+def test_context_is_read_from_the_links_events_and_incidents(warehouse_url: str) -> None:
+    seed(warehouse_url)
+    with engine_for(warehouse_url).connect() as conn:
+        context = read_context(conn, AS_OF).set_index("feedback_id")
+    assert list(context.index) == ["claim:CL1", "claim:CL2", "claim:CL3", "claim:CL4"]
+    assert context.loc["claim:CL1", ["otif_miss", "packaging_incident"]].tolist() == [True, None]
+    # S1's incident was reported on 12 November, after the day: unknown on 10 November
+    assert context.loc["claim:CL2", ["otif_miss", "packaging_incident"]].tolist() == [
+        False, "damaged"]
+    assert not context.loc["claim:CL3", "otif_miss"]
+
+
+def test_classify_store_review_and_rerun(warehouse_url: str,
+                                         warehouse_checksum: Callable[[str], dict]) -> None:
+    seed(warehouse_url)
+    engine = engine_for(warehouse_url)
+    summary = classify_feedback(engine, AS_OF, CLASSIFIER)
+    assert summary.items == 4
+    assert dict(summary.by_status) == {"classified": 2, "review": 1, "no_complaint": 1}
+    assert summary.review_share == 0.25
+    rows = stored(warehouse_url)
+    assert set(rows) == {"claim:CL1", "claim:CL2", "claim:CL3", "claim:CL4"}
+    first = rows["claim:CL1"]
+    assert (first["status"], first["dissatisfaction_group"], first["process_class"],
+            first["cause"]) == ("classified", "delivery_discipline", "delivery_planning",
+                                "late_delivery")
+    assert first["confidence"] == pytest.approx(2.5 / 3, abs=1e-4)
+    assert "order O1 missed OTIF 0.5" in first["evidence"]
+    assert (first["classifier_version"], first["classified_on"]) == ("test-store", AS_OF)
+    assert rows["claim:CL2"]["dissatisfaction_group"] == "quality"
+    assert rows["claim:CL2"]["confidence"] == pytest.approx(0.75)
+    assert (rows["claim:CL3"]["status"], rows["claim:CL3"]["dissatisfaction_group"]) == (
+        "review", None)
+    assert rows["claim:CL4"]["status"] == "no_complaint"
+
+    before = warehouse_checksum(warehouse_url)
+    classify_feedback(engine, AS_OF, CLASSIFIER)
+    assert warehouse_checksum(warehouse_url) == before
+
+    with engine.begin() as conn:
+        queue = review_queue(conn)
+        assert queue["feedback_id"].tolist() == ["claim:CL3"]
+        assert queue.loc[0, "text"] == "Задержка, цена"
+        with pytest.raises(ValueError, match="process class"):
+            record_review(conn, "claim:CL3", "service", "invoicing", "anna",
+                          datetime(2026, 11, 10, 12))
+        with pytest.raises(ValueError, match="no feedback"):
+            record_review(conn, "claim:CL9", "service", "pricing", "anna",
+                          datetime(2026, 11, 10, 12))
+        record_review(conn, "claim:CL3", "service", "pricing", "anna",
+                      datetime(2026, 11, 10, 12))
+        assert review_queue(conn).empty
+
+    summary = classify_feedback(engine, AS_OF, CLASSIFIER)
+    assert dict(summary.by_status) == {"classified": 2, "reviewed": 1, "no_complaint": 1}
+    reviewed = stored(warehouse_url)["claim:CL3"]
+    assert (reviewed["status"], reviewed["dissatisfaction_group"], reviewed["process_class"],
+            reviewed["confidence"], reviewed["cause"]) == (
+        "reviewed", "service", "pricing", 1.0, None)
+    assert reviewed["evidence"].startswith("reviewed by anna on 2026-11-10 (classifier said "
+                                           "review None/None)")
+
+    # a review made after the day is not applied to that day's run
+    with engine.begin() as conn:
+        record_review(conn, "claim:CL1", "quality", "specification", "boris",
+                      datetime(2026, 11, 11, 9))
+    classify_feedback(engine, AS_OF, CLASSIFIER)
+    assert stored(warehouse_url)["claim:CL1"]["status"] == "classified"

@@ -1,0 +1,75 @@
+"""Normalisation and word keys of the classifier: one key per word, whatever its form."""
+
+from __future__ import annotations
+
+from cx_tasks.analyze.text import (
+    TypoIndex,
+    keys,
+    normalise,
+    osa_distance,
+    unmix,
+    word_key,
+    words,
+)
+
+
+def test_normalise_folds_case_yo_and_compatibility_forms() -> None:
+    # NFKC turns the ligature "ﬁ" into "fi"; "Ё" -> "ё" -> "е"
+    assert normalise("ЁЖ ﬁle") == "еж file"
+
+
+def test_words_drop_punctuation_numbers_and_identifiers() -> None:
+    # "O00000012" and "3" touch digits: no words; "из-за" splits at the hyphen
+    assert words("Заказ O00000012: опоздал на 3 дня, из-за погоды!") == [
+        "заказ", "опоздал", "на", "дня", "из", "за", "погоды"]
+
+
+def test_look_alike_letters_are_read_in_the_word_s_script() -> None:
+    latin_o = "п" + "o" + "ставка"  # Latin "o" inside a Cyrillic word
+    cyrillic_e = "d" + "е" + "lay"  # Cyrillic "е" inside a Latin word
+    assert unmix(latin_o) == "поставка"
+    assert unmix(cyrillic_e) == "delay"
+    assert words(f"{latin_o} {cyrillic_e}") == ["поставка", "delay"]
+
+
+def test_russian_inflections_share_one_key() -> None:
+    # pymorphy3 lemma "задержка" -> Snowball stem "задержк" for every case form
+    assert {word_key(w) for w in ("задержка", "задержки", "задержку", "задержкой")} == {
+        "задержк"}
+    # participle and verb forms share the verb's lemma "повредить" -> stem "повред"
+    assert {word_key(w) for w in ("повредили", "повреждённые", "повреждена")} == {"повред"}
+    # ё and е give the same key
+    assert word_key("повреждённый") == word_key("поврежденный")
+
+
+def test_english_words_are_snowball_stems() -> None:
+    assert [word_key(w) for w in ("delayed", "delays", "delay")] == ["delay"] * 3
+    assert word_key("damaged") == word_key("damage") == "damag"
+
+
+def test_keys_of_a_mixed_text_follow_each_word_s_language() -> None:
+    assert keys("Задержка certificate") == ["задержк", "certif"]
+
+
+def test_osa_distance_counts_one_edit_per_typo() -> None:
+    assert osa_distance("задержк", "задрежк") == 1  # two neighbours swapped
+    assert osa_distance("задержк", "задержкк") == 1  # a letter doubled
+    assert osa_distance("задержк", "здержк") == 1  # a letter dropped
+    assert osa_distance("kitten", "sitting") == 3  # k->s, e->i, +g
+    assert osa_distance("ca", "abc") == 3  # OSA edits no substring twice
+
+
+def test_a_misspelt_word_is_read_as_the_lexicon_word() -> None:
+    index = TypoIndex(["задержк", "certif"], min_length=6)
+    read, corrections = index.read(["задрежка", "certifcate", "груз"])
+    # "задрежка" is unknown to pymorphy3; its key "задрежк" is one swap from "задержк";
+    # "certifcate" has the key "certifc": one letter more than "certif"
+    assert read == ["задержк", "certif", word_key("груз")]
+    assert [c.word for c in corrections] == ["задрежка", "certifcate"]
+
+
+def test_short_known_or_ambiguous_words_are_not_corrected() -> None:
+    index = TypoIndex(["поставк", "ab" + "cdef", "ab" + "cdeg"], min_length=6)
+    assert index.meant("подставка") is None  # a real word pymorphy3 knows (one edit away)
+    assert TypoIndex(["задержк"], min_length=9).meant("задрежка") is None  # 8 letters < 9
+    assert index.meant("abcdex") is None  # one edit from both "abcdef" and "abcdeg"
