@@ -1,11 +1,14 @@
 """The predicted satisfaction model run against the warehouse: factor scores, calibration per
 segment and the predicted index per client, role and account for one ``as_of``.
 
-Windows end (exclusively) at ``as_of`` like the metrics': computable metrics are read for
-``window_days``; a role's factor ratings are its answers in ``[as_of - window_days, as_of)``;
-its reported satisfaction, and whether it answered at all, come from its headline answers
-in ``[as_of - signal_window_days, as_of)`` (``model.yaml``). A rerun for the same
-``as_of`` replaces that day's rows, so the warehouse holds exactly the latest run.
+Windows start like the metrics' (``as_of - days``): computable metrics are read for
+``window_days`` ending at ``as_of``; a role's factor ratings are its answers from
+``as_of - window_days``, its reported satisfaction, and whether it answered at all, come from
+its headline answers from ``as_of - signal_window_days`` (``model.yaml``); answers count up
+to ``answers_until`` (default: ``as_of``, midnight), so a run later on the day of the
+metrics also uses the answers given since (the DAG passes its run's time, which a rerun of
+the run keeps). A rerun for the same ``as_of`` and ``answers_until`` replaces that day's
+rows with the same values.
 """
 
 from __future__ import annotations
@@ -59,6 +62,11 @@ def _midnight(day: date) -> datetime:
     return datetime.combine(day, time())
 
 
+def _until(end: date | datetime) -> datetime:
+    """A window's exclusive end: the time itself, or a day's midnight."""
+    return end if isinstance(end, datetime) else _midnight(end)
+
+
 def read_segments(conn: Connection) -> dict[str, str]:
     """Each client's segment (``stg_erp_clients``; clients without one left out)."""
     clients = STAGING["erp_clients"]
@@ -76,9 +84,9 @@ def read_metric_values(conn: Connection, as_of: date, window_days: int) -> pd.Da
     return frame.astype({"value": "float64"})
 
 
-def read_answers(conn: Connection, start: date, end: date) -> pd.DataFrame:
+def read_answers(conn: Connection, start: date, end: date | datetime) -> pd.DataFrame:
     """client_id, role, question_id, score, answered_at of every survey answer given in
-    ``[start, end)``."""
+    ``[start, end)`` (a day ``end`` means its midnight)."""
     joined = survey_answers.join(survey_responses,
                                  survey_answers.c.invitation_id == survey_responses.c.invitation_id)
     rows = conn.execute(
@@ -87,7 +95,7 @@ def read_answers(conn: Connection, start: date, end: date) -> pd.DataFrame:
                survey_answers.c.answered_at)
         .select_from(joined)
         .where(survey_answers.c.answered_at >= _midnight(start),
-               survey_answers.c.answered_at < _midnight(end))).all()
+               survey_answers.c.answered_at < _until(end))).all()
     frame = pd.DataFrame(rows, columns=ANSWER_COLUMNS)
     return frame.astype({"score": "float64", "answered_at": "datetime64[us]"})
 
@@ -134,12 +142,14 @@ def predictions(frame: pd.DataFrame, reported: pd.DataFrame, segments: Mapping[s
     return pd.concat([roles, account_rows(roles, rules.model)], ignore_index=True)
 
 
-def model_inputs(conn: Connection, as_of: date, window_days: int, rules: SatisfactionRules
+def model_inputs(conn: Connection, as_of: date, window_days: int, rules: SatisfactionRules,
+                 answers_until: datetime | None = None
                  ) -> tuple[pd.DataFrame, pd.DataFrame, dict[str, str]]:
     """The factor scores over ``window_days``, the reported satisfaction over the signal
-    window, and the clients' segments."""
+    window (answers until ``answers_until``, default ``as_of``), and the clients' segments."""
     signal = rules.model.signal_window_days
-    answers = read_answers(conn, as_of - timedelta(max(window_days, signal)), as_of)
+    answers = read_answers(conn, as_of - timedelta(max(window_days, signal)),
+                           answers_until or as_of)
     kinds = answers["question_id"].map(rules.question_kinds)
     frame = factor_scores(read_metric_values(conn, as_of, window_days),
                           _since(answers[kinds == "factor"], as_of, window_days), rules.factors)
@@ -153,14 +163,16 @@ def version_id(as_of: date, round_number: int) -> str:
 
 
 def score_and_predict(warehouse: Engine | Connection, as_of: date, window_days: int = 30,
-                      rules: SatisfactionRules | None = None) -> dict[str, Any]:
+                      rules: SatisfactionRules | None = None,
+                      answers_until: datetime | None = None) -> dict[str, Any]:
     """Write ``factor_scores``, ``model_versions`` (every calibration round per segment) and
     ``predicted_index`` (each role and the account, with the segment's best version) for
-    ``as_of`` from metrics over ``window_days``; return a summary."""
+    ``as_of`` from metrics over ``window_days`` and the answers given until
+    ``answers_until`` (default ``as_of``); return a summary."""
     rules = rules or satisfaction_rules()
     layout = rules.factors.layout()
     with _began(warehouse) as conn:
-        frame, reported, segments = model_inputs(conn, as_of, window_days, rules)
+        frame, reported, segments = model_inputs(conn, as_of, window_days, rules, answers_until)
         versions = calibrate_segments(frame, reported, segments, rules)
         chosen = {s: best_round(rounds) for s, rounds in versions.items()}
         predicted = predictions(frame, reported, segments,
@@ -189,13 +201,14 @@ def stored_weights(conn: Connection, as_of: date) -> dict[str, Weights]:
 
 
 def predict_window(warehouse: Engine | Connection, as_of: date, window_days: int,
-                   rules: SatisfactionRules | None = None) -> pd.DataFrame:
+                   rules: SatisfactionRules | None = None,
+                   answers_until: datetime | None = None) -> pd.DataFrame:
     """The predicted index from metrics over ``window_days`` with the weights chosen for
     ``as_of`` (run ``score_and_predict`` first), written nowhere: e.g. the 365-day baseline
     to compare with the stored 30-day index. Columns as ``predictions``."""
     rules = rules or satisfaction_rules()
     with _began(warehouse) as conn:
-        frame, reported, segments = model_inputs(conn, as_of, window_days, rules)
+        frame, reported, segments = model_inputs(conn, as_of, window_days, rules, answers_until)
         weights = stored_weights(conn, as_of)
     return predictions(frame, reported, segments, weights, rules.factors.layout(), rules)
 
