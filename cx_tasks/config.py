@@ -74,6 +74,11 @@ class Settings:
         return self.data_dir / "landing"
 
     @property
+    def charts_dir(self) -> Path:
+        """Where the analyze stage draws its charts (Pareto) for the digests."""
+        return self.data_dir / "charts"
+
+    @property
     def mail_dir(self) -> Path:
         """Where the demo's local SMTP server stores every received message."""
         return self.data_dir / "mail"

@@ -30,3 +30,8 @@ CX_FEEDBACK_INTAKE = Asset(name="cx_feedback_intake", uri="cx://collect/feedback
 the ``feedback_ids``. Separate from ``cx_feedback`` because ``cx_feedback`` is scheduled
 on that Asset and must not trigger itself: a stage that wants every new piece of feedback
 schedules on ``CX_FEEDBACK | CX_FEEDBACK_INTAKE``."""
+
+CX_ANALYSIS = Asset(name="cx_analysis", uri="cx://analyze/findings")
+"""The analysis of a day refreshed by ``cx_analyze``: feedback classified, Pareto causes,
+the predicted satisfaction index, drill-downs and findings with owners (``extra``:
+``as_of`` and the findings per kind). The implement and monitor stages schedule on it."""
