@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import date
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
@@ -19,10 +19,18 @@ from rich.progress import (
 )
 from rich.table import Table
 
+if TYPE_CHECKING:
+    from sqlalchemy import Connection, Engine
+
+    from cx_tasks.config import Settings
+
 app = typer.Typer(help="CX Loop: closed-loop B2B customer-experience management.",
                   no_args_is_help=True)
 warehouse_app = typer.Typer(help="Inspect the warehouse.", no_args_is_help=True)
 app.add_typer(warehouse_app, name="warehouse")
+review_app = typer.Typer(help="The manual review queue of feedback the classifier did not "
+                         "decide.", no_args_is_help=True)
+app.add_typer(review_app, name="review")
 console = Console()
 
 
@@ -154,6 +162,120 @@ def _segment_table(engine: object, window: int) -> Table:
     return _frame_table(wide, f"metrics per segment, {window}-day window as of {date_text}")
 
 
+@app.command()
+def explain(
+    client_id: Annotated[str, typer.Argument(help="the client's id, e.g. C00066")],
+    as_of: Annotated[str | None, typer.Option(help="analysis day (default: the latest)")] = None,
+) -> None:
+    """Why a client's satisfaction fell: satisfaction -> block -> factor -> metric ->
+    process class -> owner, with its satisfaction per role and its latest feedback."""
+    from cx_tasks.analyze.reports import client_name, latest_analysis_day, recent_complaints
+    from cx_tasks.config import settings
+    from cx_tasks.warehouse.db import engine_for
+
+    with engine_for(settings().warehouse_url).connect() as conn:
+        day = date.fromisoformat(as_of) if as_of else latest_analysis_day(conn)
+        if day is None:
+            console.print("no analysis yet: run cx_analyze first")
+            raise typer.Exit(1)
+        console.print(f"[bold]{client_name(conn, client_id)}[/bold] ({client_id}), "
+                      f"analysis of {day}")
+        _print_explanation(conn, client_id, day)
+        console.print(_frame_table(recent_complaints(conn, client_id, 5), "latest feedback"))
+
+
+def _print_explanation(conn: Connection, client_id: str, day: date) -> None:
+    """A client's satisfaction per role and its drill-down chain."""
+    from cx_tasks.analyze.reports import chain_table, satisfaction_of
+
+    console.print(_frame_table(satisfaction_of(conn, client_id, day),
+                               "satisfaction (0-100) per role and account"))
+    chain = chain_table(conn, client_id, day)
+    if chain.empty:
+        console.print("satisfaction did not fall by more than the threshold: no drill-down")
+    else:
+        console.print(_frame_table(chain, "drill-down (largest contribution to the fall "
+                                   "first; trend = recent - baseline)"))
+
+
+def _print_analysis(engine: Engine, config: Settings) -> None:
+    """The demo's analyze section: top causes, the classifier against the simulator's
+    answer key, three drill-downs, findings per owner."""
+    from cx_tasks.analyze.evaluation import classifier_figures
+    from cx_tasks.analyze.findings import findings_rules
+    from cx_tasks.analyze.reports import (
+        client_name,
+        findings_by_owner,
+        largest_falls,
+        latest_analysis_day,
+        top_causes,
+    )
+
+    window = max(findings_rules().pareto.window_days)
+    with engine.connect() as conn:
+        day = latest_analysis_day(conn)
+        if day is None:
+            return
+        console.print(_frame_table(top_causes(conn, day, window),
+                                   f"top causes of complaints, {window} days to {day}, all "
+                                   f"segments (Pareto; charts in {config.charts_dir})"))
+        figures = classifier_figures(conn, config.ground_truth_path)
+        console.print(_frame_table(figures.per_group, "classifier against the simulator's "
+                                   "answer key (groups of dissatisfaction)"))
+        console.print(f"classifier: {figures.items} texts, {figures.review_share:.1%} sent to "
+                      f"review, accuracy {figures.accuracy:.1%} on the rest (process class "
+                      f"{figures.process_accuracy:.1%})")
+        for client_id in largest_falls(conn, day, 3):
+            console.print(f"\n[bold]drill-down: {client_name(conn, client_id)}[/bold] "
+                          f"({client_id}; cx explain {client_id})")
+            _print_explanation(conn, client_id, day)
+        console.print(_frame_table(findings_by_owner(conn), "findings per kind and owner"))
+
+
+@review_app.command("list")
+def review_list(
+    limit: Annotated[int, typer.Option(help="items shown")] = 20,
+) -> None:
+    """Feedback waiting for a person's label, oldest first, with the classifier's evidence."""
+    from cx_tasks.analyze.classification import review_queue
+    from cx_tasks.config import settings
+    from cx_tasks.warehouse.db import engine_for
+
+    with engine_for(settings().warehouse_url).connect() as conn:
+        queue = review_queue(conn)
+    console.print(f"{len(queue)} items wait for review")
+    shown = queue.head(limit)[["feedback_id", "confidence", "text", "evidence"]]
+    console.print(_frame_table(shown.assign(text=shown["text"].str.slice(0, 70)),
+                               "review queue"))
+
+
+@review_app.command("label")
+def review_label(
+    feedback_id: Annotated[str, typer.Argument(help="the item, e.g. claim:CL-000123")],
+    group: Annotated[str, typer.Argument(help="delivery_discipline | quality | service | "
+                                         "deterioration")],
+    process_class: Annotated[str, typer.Argument(help="pricing | delivery_planning | "
+                                                 "specification | order_fulfilment | "
+                                                 "documents | claims_handling | payments")],
+    reviewer: Annotated[str, typer.Option(help="who decided")],
+) -> None:
+    """Label an item; the next cx_analyze run applies it (status reviewed)."""
+    from datetime import UTC, datetime
+
+    from cx_tasks.analyze.classification import record_review
+    from cx_tasks.config import settings
+    from cx_tasks.warehouse.db import engine_for
+
+    try:
+        with engine_for(settings().warehouse_url).begin() as conn:
+            record_review(conn, feedback_id, group, process_class, reviewer,
+                          datetime.now(UTC).replace(tzinfo=None))
+    except ValueError as error:
+        console.print(f"[red]{error}[/red]")
+        raise typer.Exit(2) from error
+    console.print(f"{feedback_id}: {group} / {process_class} by {reviewer}")
+
+
 @app.command("smtp-sink")
 def smtp_sink(
     folder: Annotated[Path, typer.Option(help="where to store received .eml files")] = Path(
@@ -213,8 +335,8 @@ def demo(
 
     plan = DemoPlan(clients=clients, days=days, nightly_runs=nightly_runs)
     with _progress() as progress:
-        # each night and the history load: collect, then dispatch; then one feedback run
-        runs = progress.add_task("Airflow runs", total=2 * (nightly_runs + 1) + 1, visible=False)
+        # each night and the history load: collect, then dispatch; then feedback, analyze
+        runs = progress.add_task("Airflow runs", total=2 * (nightly_runs + 1) + 2, visible=False)
 
         def on_run(line: str) -> None:
             if line.startswith("RUN "):  # task output (e.g. dispatch summaries) is not shown
@@ -238,6 +360,7 @@ def demo(
     console.print(f"simulated contacts: {answers.invitations} invitations received, "
                   f"{answers.answered} answered by a click, {answers.forms_sent} forms sent "
                   f"({answers.comments} with a comment), {answers.refused} refused by the app")
+    _print_analysis(engine, config)
     mail = sorted(config.mail_dir.glob("*.eml"))
     console.print(
         f"\nfinished in {seconds:.0f} s\n"

@@ -4,7 +4,8 @@
 ``cx_collect_nightly``, each night followed by ``cx_survey_dispatch`` (the invitations reach
 the local SMTP server); 3. the simulated contacts answer a share of the invitations they
 received through the response app's real endpoints; 4. ``cx_feedback`` takes the answers
-(and the service desk) in and acknowledges them.
+(and the service desk) in and acknowledges them; 5. ``cx_analyze`` classifies the feedback,
+ranks its causes, models satisfaction and drills into the clients whose satisfaction fell.
 
 Everything lives inside the project: the data folder (``data/``) holds the simulated
 supplier, the warehouse, the GX results and every e-mail the local SMTP server
@@ -187,4 +188,7 @@ def run_demo(
         answers = answer_surveys(config, plan, app_port)
         on_step("running cx_feedback: intake and acknowledgements")
         run_in_airflow(config, plan, smtp, ["cx_feedback", "--once"], on_run)
+        on_step("running cx_analyze: classification, Pareto, satisfaction model, "
+                "drill-down, findings")
+        run_in_airflow(config, plan, smtp, ["cx_analyze", "--once"], on_run)
     return config, answers, time.perf_counter() - started
