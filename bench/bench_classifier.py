@@ -97,14 +97,19 @@ def report(title: str, decided: pd.DataFrame, elapsed: float) -> None:
             print(f"  {rule}: {len(group)} ({int(hits[group.index].sum())})")
 
 
+def warehouse_items(data: Path, as_of: date) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The feedback and its context in a data folder's warehouse (read only)."""
+    engine = create_engine(f"sqlite:///{data / 'warehouse.db'}")
+    with engine.connect() as conn:
+        items, context = read_feedback(conn, as_of), read_context(conn, as_of)
+    engine.dispose()
+    return items, context
+
+
 def simulated(data: Path, as_of: date) -> None:
     """(a): the demo warehouse against ``ground_truth.db``."""
     classifier = load_classifier()
-    engine = create_engine(f"sqlite:///{data / 'warehouse.db'}")
-    with engine.connect() as conn:
-        items = read_feedback(conn, as_of)
-        context = read_context(conn, as_of)
-    engine.dispose()
+    items, context = warehouse_items(data, as_of)
     with sqlite3.connect(data / "ground_truth.db") as truth_db:
         labels = pd.read_sql("select * from feedback_labels", truth_db)
     started = time.perf_counter()
@@ -123,8 +128,10 @@ def simulated(data: Path, as_of: date) -> None:
            "claims and tickets with a true label)", joined, elapsed)
 
 
-def holdout(path: Path, as_of: date) -> None:
-    """(b): the blind holdout fixture."""
+def holdout(path: Path, as_of: date, history: tuple[pd.DataFrame, pd.DataFrame] | None) -> None:
+    """(b): the blind holdout fixture, classified as if it arrived at the supplier of
+    ``history`` (its warehouse's feedback and context; the learned model learns from the
+    rules' decisions there) or alone."""
     classifier = load_classifier()
     entries = yaml.safe_load(path.read_text(encoding="utf-8"))
     if isinstance(entries, dict):  # {items: [...]} as well as a bare list
@@ -144,14 +151,20 @@ def holdout(path: Path, as_of: date) -> None:
         "packaging_incident": [(e.get("context") or {}).get("packaging_incident")
                                for e in entries],
     })
+    n = len(items)
+    if history is not None:
+        items = pd.concat([items, history[0][["feedback_id", "client_id", "text",
+                                              "occurred_at"]]], ignore_index=True)
+        context = pd.concat([context, history[1]], ignore_index=True)
     started = time.perf_counter()
-    classes = classify(items, context, classifier, as_of)
+    classes = classify(items, context, classifier, as_of).iloc[:n].copy()
     elapsed = time.perf_counter() - started
     classes["true_group"] = [e["group"] for e in entries]
     classes["true_process_class"] = [e["process_class"] for e in entries]
     languages = pd.Series([e.get("lang") for e in entries]).value_counts().to_dict()
-    report(f"blind holdout ({path.name}: {len(entries)} items, languages {languages})",
-           classes, elapsed)
+    report(f"blind holdout ({path.name}: {len(entries)} items, languages {languages}; "
+           + (f"classified together with the {len(items) - n} warehouse items" if history
+              is not None else "alone") + ")", classes, elapsed)
 
 
 def main() -> None:
@@ -162,13 +175,17 @@ def main() -> None:
                         help="classification day (feedback that occurred by its end)")
     parser.add_argument("--holdout", type=Path, default=HOLDOUT)
     args = parser.parse_args()
+    history = None
     if (args.data / "warehouse.db").exists() and (args.data / "ground_truth.db").exists():
         simulated(args.data, args.as_of)
+        history = warehouse_items(args.data, args.as_of)
     else:
         print(f"(a) skipped: {args.data} holds no warehouse.db and ground_truth.db; run "
               "`cx demo` with CX_DATA_DIR there first")
     if args.holdout.exists():
-        holdout(args.holdout, args.as_of)
+        holdout(args.holdout, args.as_of, None)
+        if history is not None:
+            holdout(args.holdout, args.as_of, history)
     else:
         print(f"(b) skipped: no {args.holdout}")
 

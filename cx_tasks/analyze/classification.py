@@ -112,8 +112,9 @@ def _classify_in(conn: Connection, as_of: date, classifier: Classifier) -> Class
     summary = ClassificationSummary(as_of, classifier.version, len(items))
     if items.empty:
         return summary
-    classes = classify(items, read_context(conn, as_of), classifier, as_of)
-    classes = apply_reviews(classes, read_reviews(conn, as_of))
+    reviews = read_reviews(conn, as_of)
+    classes = classify(items, read_context(conn, as_of), classifier, as_of, reviews=reviews)
+    classes = apply_reviews(classes, reviews)
     upsert(conn, feedback_classes, classes[CLASS_COLUMNS].to_dict("records"))
     summary.by_status.update(classes["status"])
     summary.by_group.update(classes["dissatisfaction_group"].dropna())

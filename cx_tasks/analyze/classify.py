@@ -19,13 +19,17 @@ Status:
   with ``P / (P + smoothing) >= threshold`` for praise weight ``P``; nothing to classify;
 - ``review``: anything else (confidence below the threshold, or no evidence at all);
   group, process class and cause stay empty: a person decides (``feedback_reviews``).
+
+Before that, a linear model (:func:`consult_model`, ``learned`` in the rules) trained on the
+people's reviews and the rules' confident decisions may classify an item the rules sent to
+review when its probability reaches ``min_probability``; its evidence says so.
 """
 
 from __future__ import annotations
 
 import hashlib
 from collections import defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date
 from pathlib import Path
 
@@ -64,15 +68,29 @@ class ContextWeights(BaseModel):
     packaging_incident: dict[str, dict[str, float]] = Field(default_factory=dict)
 
 
+class LearnedModel(BaseModel):
+    """The linear model consulted for items the rules send to review."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    enabled: bool = True
+    learn_from_rules: bool = True
+    min_training_items: int = Field(50, ge=2)
+    min_probability: float = Field(0.6, gt=0, le=1)
+    regularisation: float = Field(1.0, gt=0)
+
+
 class ClassifierRules(BaseModel):
-    """``rules/classifier.yaml``: threshold, smoothing, context weights, deterioration."""
+    """``rules/classifier.yaml``: threshold, smoothing, context weights, deterioration and
+    the learned model."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     threshold: float = Field(0.6, ge=0, le=1)
-    smoothing: float = Field(1.0, gt=0)
+    smoothing: float = Field(0.5, gt=0)
     context: ContextWeights = Field(default_factory=ContextWeights)
     deterioration: DeteriorationRules = Field(default_factory=DeteriorationRules)
+    learned: LearnedModel = Field(default_factory=LearnedModel)
 
 
 @dataclass(frozen=True)
@@ -119,6 +137,8 @@ class Scored:
     confidence: float
     worsening: float
     evidence: list[str]
+    features: tuple[str, ...] = ()
+    """What the learned model sees: word keys, pairs of neighbouring keys, context signals."""
 
 
 def _context_evidence(rules: ContextWeights, signals: dict,
@@ -150,6 +170,16 @@ def _fmt(value: float) -> str:
     return f"{value:.2f}".rstrip("0").rstrip(".")
 
 
+def _features(text_keys: list[str], signals: dict) -> tuple[str, ...]:
+    """Word keys, neighbouring key pairs and the context signals present, as model features."""
+    pairs = [f"{a} {b}" for a, b in zip(text_keys, text_keys[1:], strict=False)]
+    context = [f"context:{name}" for name in ("otif_miss", "document_delay")
+               if signals.get(name)]
+    if isinstance(signals.get("packaging_incident"), str):
+        context.append(f"context:packaging_incident:{signals['packaging_incident']}")
+    return (*text_keys, *pairs, *context)
+
+
 def score_item(classifier: Classifier, text: str, signals: dict) -> Scored:
     """The decision for one text and its context signals (``CONTEXT_COLUMNS`` keys, any
     may be missing), before the deterioration test."""
@@ -173,16 +203,17 @@ def score_item(classifier: Classifier, text: str, signals: dict) -> Scored:
         reasons[cause].append(f"{signal} {_fmt(weight)}")
     evidence = [f"typo '{c.word}' read as '{c.meant}'" for c in corrections]
     cue = sum(m.term.weight for m in worsening)
+    features = _features(text_keys, signals)
     if worsening:
         evidence.append("worsening cues " + ", ".join(f"'{m.term.written}'" for m in worsening))
     if not text_causes and praise > 0:
         confidence = praise / (praise + rules.smoothing)
         status = "no_complaint" if confidence >= rules.threshold else "review"
         evidence.insert(0, f"no complaint: praise {_fmt(praise)} <- " + ", ".join(praised))
-        return Scored(status, None, None, None, confidence, cue, evidence)
+        return Scored(status, None, None, None, confidence, cue, evidence, features)
     if not cause_score:
         return Scored("review", None, None, None, 0.0, cue,
-                      ["no lexicon term and no operational signal", *evidence])
+                      ["no lexicon term and no operational signal", *evidence], features)
     by_label: dict[tuple[str, str], float] = defaultdict(float)
     for cause, score in cause_score.items():
         by_label[lexicon.label(cause)] += score
@@ -198,20 +229,78 @@ def score_item(classifier: Classifier, text: str, signals: dict) -> Scored:
     evidence[:0] = [f"confidence ({_fmt(top)} - {_fmt(runner_up)}) / ({_fmt(top)} + "
                     f"{_fmt(rules.smoothing)}) = {confidence:.2f}", *described]
     if confidence >= rules.threshold:
-        return Scored("classified", best[0], best[1], cause, confidence, cue, evidence)
-    return Scored("review", None, None, None, confidence, cue, evidence)
+        return Scored("classified", best[0], best[1], cause, confidence, cue, evidence,
+                      features)
+    return Scored("review", None, None, None, confidence, cue, evidence, features)
+
+
+def consult_model(scored: list[Scored], labels: list[tuple[str, str] | None],
+                  rules: LearnedModel) -> list[Scored]:
+    """Items the rules sent to review, decided by a linear model where it is sure enough.
+
+    The model (TF-IDF of :func:`_features`, multinomial logistic regression with inverse
+    regularisation ``regularisation``) learns the (group, process class) of ``labels``
+    (a person's review, None where there is none) and, with ``learn_from_rules``, of the
+    rules' own confident decisions. An item in review whose best label has a probability
+    of at least ``min_probability`` is classified with it (confidence = that probability,
+    cause unknown); its evidence names the model and the features that weighed most.
+    Nothing changes with fewer than ``min_training_items`` examples or a single label.
+    """
+    from sklearn.feature_extraction.text import TfidfVectorizer
+    from sklearn.linear_model import LogisticRegression
+
+    examples = [(s.features, label if label is not None else (s.group, s.process_class))
+                for s, label in zip(scored, labels, strict=True)
+                if label is not None or (rules.learn_from_rules and s.status == "classified")]
+    if len(examples) < rules.min_training_items or len({y for _, y in examples}) < 2:
+        return scored
+    waiting = [i for i, s in enumerate(scored) if s.status == "review" and labels[i] is None]
+    if not waiting:
+        return scored
+    vectoriser = TfidfVectorizer(analyzer=list, sublinear_tf=True)
+    x = vectoriser.fit_transform([f for f, _ in examples])
+    names = [f"{g}/{p}" for _, (g, p) in examples]
+    model = LogisticRegression(C=rules.regularisation, max_iter=2000).fit(x, names)
+    unseen = vectoriser.transform([scored[i].features for i in waiting])
+    probabilities = model.predict_proba(unseen)
+    vocabulary = vectoriser.get_feature_names_out()
+    out = list(scored)
+    for row, i in enumerate(waiting):
+        best = int(probabilities[row].argmax())
+        p = float(probabilities[row, best])
+        if p < rules.min_probability:
+            continue
+        weights = (unseen[row].toarray()[0] * model.coef_[best]
+                   if len(model.classes_) > 2 else unseen[row].toarray()[0])
+        top = [f"'{vocabulary[j]}'" for j in weights.argsort()[::-1][:3] if weights[j] > 0]
+        group, process_class = str(model.classes_[best]).split("/")
+        said = (f"linear model trained on {len(examples)} decided items: {group}/"
+                f"{process_class} p = {p:.2f} (features {', '.join(top)})")
+        out[i] = replace(scored[i], status="classified", group=group,
+                         process_class=process_class, confidence=p,
+                         evidence=[said, *scored[i].evidence])
+    return out
 
 
 def classify(feedback: pd.DataFrame, context: pd.DataFrame, classifier: Classifier,
-             as_of: date, history: pd.DataFrame | None = None) -> pd.DataFrame:
+             as_of: date, history: pd.DataFrame | None = None,
+             reviews: pd.DataFrame | None = None) -> pd.DataFrame:
     """One ``feedback_classes`` row per item of ``feedback`` (feedback_id, client_id, text,
-    occurred_at), with its ``context`` (``CONTEXT_COLUMNS``, rows may be missing) and the
+    occurred_at), with its ``context`` (``CONTEXT_COLUMNS``, rows may be missing), the
     clients' earlier items ``history`` (client_id, cause, occurred_at; the items
-    themselves always count) for the deterioration test; columns ``CLASS_COLUMNS``."""
+    themselves always count) for the deterioration test, and the people's ``reviews``
+    (feedback_id, dissatisfaction_group, process_class) the learned model learns from;
+    columns ``CLASS_COLUMNS``."""
     signals = (context.set_index("feedback_id")[CONTEXT_COLUMNS[1:]].to_dict("index")
                if len(context) else {})
     scored = [score_item(classifier, text, signals.get(fid, {}))
               for fid, text in zip(feedback["feedback_id"], feedback["text"], strict=True)]
+    if classifier.rules.learned.enabled:
+        reviewed = {} if reviews is None else {
+            r.feedback_id: (r.dissatisfaction_group, r.process_class)
+            for r in reviews.itertuples(index=False) if r.dissatisfaction_group != "deterioration"}
+        scored = consult_model(scored, [reviewed.get(f) for f in feedback["feedback_id"]],
+                               classifier.rules.learned)
     out = pd.DataFrame({
         "feedback_id": feedback["feedback_id"].to_numpy(),
         "client_id": feedback["client_id"].to_numpy(),
@@ -224,7 +313,8 @@ def classify(feedback: pd.DataFrame, context: pd.DataFrame, classifier: Classifi
     items = pd.DataFrame({"feedback_id": out["feedback_id"], "client_id": out["client_id"],
                           "cause": out["cause"],
                           "occurred_at": pd.to_datetime(feedback["occurred_at"]).to_numpy(),
-                          "worsening": [s.worsening for s in scored]})
+                          "worsening": [s.worsening for s in scored],
+                          "decided": [s.status == "classified" for s in scored]})
     counted = items[["client_id", "cause", "occurred_at"]]
     if history is not None and len(history):
         counted = pd.concat([counted, history[["client_id", "cause", "occurred_at"]]

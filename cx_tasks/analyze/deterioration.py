@@ -119,22 +119,26 @@ def deterioration(items: pd.DataFrame, history: pd.DataFrame, rules: Deteriorati
                   history_start: pd.Timestamp) -> pd.DataFrame:
     """Which rule (if any) moves each item to deterioration, and why in words.
 
-    ``items``: feedback_id, client_id, cause (None when not confident: no rule applies),
-    occurred_at, worsening (score of the text's worsening cues). ``history``: client_id,
-    cause, occurred_at of every item to count (the items included). Returns feedback_id,
-    rule (``worsening``, ``repeat``, ``rate_test`` or None), detail.
+    ``items``: feedback_id, client_id, cause (None when unknown), occurred_at, worsening
+    (score of the text's worsening cues) and decided (False for an item going to review: no
+    rule applies; absent means "decided when the cause is known"). ``history``: client_id,
+    cause, occurred_at of every item to count (the items included). The repeat rule and
+    the rate test need the item's cause. Returns feedback_id, rule (``worsening``,
+    ``repeat``, ``rate_test`` or None), detail.
     """
     counts = cause_counts(items, history, rules, history_start)
     rate = rules.rate_test
+    known = items["cause"].notna().to_numpy()
+    decided = items["decided"].to_numpy(bool) if "decided" in items else known
     rule_names, details = [], []
     for i, row in enumerate(items[["cause", "worsening"]].itertuples(index=False)):
         fired, detail = None, None
-        if row.cause is None or pd.isna(row.cause):
-            rule_names.append(None)
-            details.append(None)
-            continue
-        if rules.worsening.enabled and row.worsening >= rules.worsening.min_score:
+        if not decided[i]:
+            pass
+        elif rules.worsening.enabled and row.worsening >= rules.worsening.min_score:
             fired, detail = "worsening", f"the text says it recurs or worsens ({row.worsening:g})"
+        elif not known[i]:
+            pass
         elif rules.repeat.enabled and counts.previous[i] >= rules.repeat.min_previous:
             fired, detail = "repeat", (f"{counts.previous[i]} earlier {row.cause} items of this "
                                        f"client in {rules.repeat.window_days} days")

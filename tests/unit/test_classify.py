@@ -176,3 +176,29 @@ def test_the_shipped_rule_tables_load_and_classify_plain_texts() -> None:
 def test_context_naming_an_unknown_cause_is_rejected() -> None:
     with pytest.raises(ValueError, match="unknown causes"):
         make_classifier(context={"otif_miss": {"late_shipment": 1.0}})
+
+
+def test_the_linear_model_decides_review_items_it_learned_words_for() -> None:
+    from cx_tasks.analyze.classify import LearnedModel, Scored, consult_model
+
+    def item(status: str, label: tuple[str, str] | tuple[None, None], *features: str) -> Scored:
+        return Scored(status, *label, None, 0.8 if status == "classified" else 0.0, 0.0,
+                      [], features)
+
+    late, damaged = ("delivery_discipline", "delivery_planning"), ("quality", "order_fulfilment")
+    scored = ([item("classified", late, "опоздан", "груз") for _ in range(30)]
+              + [item("classified", damaged, "повред", "груз") for _ in range(30)]
+              + [item("review", (None, None), "опоздан"), item("review", (None, None), "груз")])
+    labels = [None] * len(scored)
+    out = consult_model(scored, labels, LearnedModel())
+    # "опоздан" only ever came with late deliveries: the model is sure; "груз" with both: not
+    assert (out[60].status, out[60].group, out[60].process_class) == ("classified", *late)
+    assert out[60].confidence >= 0.6
+    assert out[60].evidence[0].startswith(
+        "linear model trained on 60 decided items: delivery_discipline/delivery_planning")
+    assert out[61].status == "review"
+    # fewer examples than min_training_items: no model; reviews alone (not the rules'
+    # decisions) with learn_from_rules off: 2 examples < 50
+    assert consult_model(scored, labels, LearnedModel(min_training_items=61)) == scored
+    reviewed = [late, damaged] + [None] * (len(scored) - 2)
+    assert consult_model(scored, reviewed, LearnedModel(learn_from_rules=False)) == scored
