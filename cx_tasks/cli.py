@@ -186,16 +186,13 @@ def explain(
 
 def _print_explanation(conn: Connection, client_id: str, day: date) -> None:
     """A client's satisfaction per role and its drill-down chain."""
-    from cx_tasks.analyze.reports import chain_table, satisfaction_of
+    from cx_tasks.analyze.reports import chain_lines, satisfaction_of
 
     console.print(_frame_table(satisfaction_of(conn, client_id, day),
                                "satisfaction (0-100) per role and account"))
-    chain = chain_table(conn, client_id, day)
-    if chain.empty:
-        console.print("satisfaction did not fall by more than the threshold: no drill-down")
-    else:
-        console.print(_frame_table(chain, "drill-down (largest contribution to the fall "
-                                   "first; trend = recent - baseline)"))
+    lines = chain_lines(conn, client_id, day)
+    console.print("\n".join(lines) if lines else
+                  "satisfaction did not fall by more than the threshold: no drill-down")
 
 
 def _print_analysis(engine: Engine, config: Settings) -> None:

@@ -28,12 +28,13 @@ def latest_analysis_day(conn: Connection) -> date | None:
 def top_causes(conn: Connection, as_of: date, window_days: int, *,
                segment: str = ALL_SEGMENTS, measure: str = "count") -> pd.DataFrame:
     """The stored Pareto ranking of one window, segment and measure: rank, process class,
-    complaints, affected revenue, share, cumulative share, vital few."""
+    complaints, affected revenue (millions), share, cumulative share, vital few."""
     table = stored_pareto(conn, as_of, window_days)
     rows = table[(table["segment"] == segment) & (table["measure"] == measure)]
     return pd.DataFrame({
         "rank": rows["rank"], "process class": rows["process_class"].map(process_label),
-        "complaints": rows["complaints"], "affected revenue": rows["revenue"].round(0),
+        "complaints": rows["complaints"],
+        "affected revenue, mln": (rows["revenue"] / 1e6).round(1),
         "share": rows["share"].round(3), "cumulative": rows["cumulative_share"].round(3),
         "vital few": rows["vital_few"].map({True: "yes", False: ""}),
     }).reset_index(drop=True)
@@ -65,18 +66,31 @@ def satisfaction_of(conn: Connection, client_id: str, as_of: date) -> pd.DataFra
     return pd.DataFrame(rows, columns=["role", "status", "predicted", "reported"])
 
 
-def chain_table(conn: Connection, client_id: str, as_of: date | None = None) -> pd.DataFrame:
-    """A client's drill-down as people read it: satisfaction -> block -> factor -> metric
-    (value, trend) -> process class -> owner."""
+def chain_lines(conn: Connection, client_id: str, as_of: date | None = None) -> list[str]:
+    """A client's drill-down as people read it, one line per link of the chain: the fall,
+    then block > factor > metric = value (trend) > process class > owner."""
     chain = explanation(conn, client_id, as_of)
-    return pd.DataFrame({
-        "rank": chain["rank"], "role": chain["role"],
-        "fall": chain["satisfaction_drop"].round(1), "block": chain["block"],
-        "factor": chain["factor"], "metric": chain["metric"],
-        "value": chain["metric_value"].astype(float).round(3),
-        "trend": chain["metric_trend"].astype(float).round(3),
-        "process class": chain["process_class"], "owner": chain["owner"],
-    })
+    if chain.empty:
+        return []
+    first = chain.iloc[0]
+    lines = [f"{first['role'].replace('_', ' ')}: predicted satisfaction fell "
+             f"{first['satisfaction_drop']:.1f} points (recent metrics against the baseline)"]
+    for link in chain.itertuples(index=False):
+        trend = _number(link.metric_trend, signed=True)
+        measured = "no metric" if link.metric is None else (
+            f"{link.metric} = {_number(link.metric_value)} (trend {trend})")
+        process = process_label(link.process_class) if link.process_class else "no process"
+        lines.append(f"  {link.rank}. {link.block.replace('_', ' ')} > "
+                     f"{link.factor.replace('_', ' ')} > {measured} > {process} > "
+                     f"{link.owner or 'UNOWNED'}")
+    return lines
+
+
+def _number(value: float | None, *, signed: bool = False) -> str:
+    """A metric value for a line of text: 3 significant digits, ``?`` when unknown."""
+    if value is None or pd.isna(value):
+        return "?"
+    return f"{value:+.3g}" if signed else f"{value:.3g}"
 
 
 def recent_complaints(conn: Connection, client_id: str, count: int) -> pd.DataFrame:
