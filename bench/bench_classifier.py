@@ -39,22 +39,10 @@ sys.path.insert(0, str(REPO))
 from cx_tasks.analyze.classification import read_feedback  # noqa: E402
 from cx_tasks.analyze.classify import classify, load_classifier  # noqa: E402
 from cx_tasks.analyze.context import read_context  # noqa: E402
-from cx_tasks.analyze.taxonomy import DISSATISFACTION_GROUPS, PROCESS_CLASSES  # noqa: E402
+from cx_tasks.analyze.evaluation import figures, per_class, with_true_labels  # noqa: E402
+from cx_tasks.analyze.taxonomy import PROCESS_CLASSES  # noqa: E402
 
 HOLDOUT = REPO / "tests" / "fixtures" / "classifier_holdout.yaml"
-SOURCE_TABLES = {"claim": "sd_claims", "ticket": "sd_tickets"}
-
-
-def per_class(truth: pd.Series, predicted: pd.Series, classes: tuple[str, ...]) -> pd.DataFrame:
-    """Precision and recall per class over decided items (support = true items)."""
-    rows = []
-    for c in classes:
-        tp = int(((truth == c) & (predicted == c)).sum())
-        p_n, t_n = int((predicted == c).sum()), int((truth == c).sum())
-        rows.append({"class": c, "support": t_n, "predicted": p_n,
-                     "precision": tp / p_n if p_n else float("nan"),
-                     "recall": tp / t_n if t_n else float("nan")})
-    return pd.DataFrame(rows).set_index("class")
 
 
 def report(title: str, decided: pd.DataFrame, elapsed: float) -> None:
@@ -62,8 +50,7 @@ def report(title: str, decided: pd.DataFrame, elapsed: float) -> None:
     n = len(decided)
     review = decided["status"] == "review"
     done = decided[~review]
-    group_ok = done["dissatisfaction_group"] == done["true_group"]
-    class_ok = done["process_class"] == done["true_process_class"]
+    scored = figures(decided)
     print(f"\n=== {title} ===")
     print(f"items {n}, classified in {elapsed:.2f} s ({1000 * elapsed / max(n, 1):.2f} ms/item)")
     print(f"sent to review {int(review.sum())} = {review.mean():.1%} (target <= 20%)")
@@ -72,23 +59,19 @@ def report(title: str, decided: pd.DataFrame, elapsed: float) -> None:
     print(f"review items by confidence: {bands.value_counts(sort=False).to_dict()}; by true "
           f"group: {decided.loc[review, 'true_group'].value_counts().to_dict()}")
     print(f"decided {len(done)}: status {done['status'].value_counts().to_dict()}")
-    print(f"accuracy on decided items: group and process class {(group_ok & class_ok).mean():.1%}"
-          f" (target >= 85%), group {group_ok.mean():.1%}, process class {class_ok.mean():.1%}")
+    print(f"accuracy on decided items: group and process class {scored.accuracy:.1%} (target "
+          f">= 85%), group {scored.group_accuracy:.1%}, process class "
+          f"{scored.process_accuracy:.1%}")
     if "true_cause" in decided:
         print(f"cause agrees on decided items: {(done['cause'] == done['true_cause']).mean():.1%}")
     with pd.option_context("display.width", 160, "display.float_format", "{:.2f}".format):
         print("\nper group (decided items):")
-        print(per_class(done["true_group"], done["dissatisfaction_group"],
-                        DISSATISFACTION_GROUPS).to_string())
+        print(scored.per_group.to_string(index=False))
         print("\nper process class (decided items):")
         print(per_class(done["true_process_class"], done["process_class"],
-                        PROCESS_CLASSES).to_string())
-        shown = decided["dissatisfaction_group"].where(
-            decided["status"] != "review", "(review)").fillna("(" + decided["status"] + ")")
-        matrix = pd.crosstab(decided["true_group"], shown, rownames=["true \\ decided"],
-                             colnames=[""])
+                        PROCESS_CLASSES).to_string(index=False))
         print("\ngroup confusion matrix (rows: true group, columns: decision):")
-        print(matrix.to_string())
+        print(scored.confusion.to_string())
     if "deterioration" in decided:
         rules = done.loc[done["deterioration"].notna()]
         hits = rules["true_group"] == "deterioration"
@@ -115,14 +98,7 @@ def simulated(data: Path, as_of: date) -> None:
     started = time.perf_counter()
     classes = classify(items, context, classifier, as_of)
     elapsed = time.perf_counter() - started
-    classes = classes.merge(items[["feedback_id", "source"]], on="feedback_id")
-    sd = classes[classes["source"].isin(list(SOURCE_TABLES))].copy()
-    sd["source_table"] = sd["source"].map(SOURCE_TABLES)
-    sd["ref_id"] = sd["feedback_id"].str.split(":", n=1).str[1]
-    joined = sd.merge(labels.rename(columns={"group": "true_group",
-                                             "process_class": "true_process_class",
-                                             "cause": "true_cause"}),
-                      on=["source_table", "ref_id"], how="inner")
+    joined = with_true_labels(classes, labels)
     report(f"simulated ground truth ({data}, as of {as_of}, classifier "
            f"{classifier.version}; {len(items)} feedback texts classified, {len(joined)} "
            "claims and tickets with a true label)", joined, elapsed)
