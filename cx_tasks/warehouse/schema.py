@@ -296,8 +296,9 @@ feedback_classes = Table(
     Column("classified_on", Date, nullable=False),
 )
 """One decision per piece of feedback: ``classified`` (group and process class set),
-``review`` (confidence below the threshold: a person decides, nothing is guessed) or
-``reviewed`` (a person's decision from ``feedback_reviews``). ``deterioration`` names the
+``review`` (confidence below the threshold: a person decides, nothing is guessed),
+``reviewed`` (a person's decision from ``feedback_reviews``) or ``no_complaint`` (praise,
+no dissatisfaction). ``deterioration`` names the
 rule that moved it to the deterioration group (repeat, worsening, rate_test); ``evidence``
 lists the terms and operational signals behind the decision."""
 
