@@ -10,13 +10,13 @@ from datetime import date, datetime
 from pathlib import Path
 
 import pytest
+from fixtures.feedback_world import stage_clients
 from sqlalchemy import delete, select
 
 from cx_tasks.analyze.model import satisfaction_rules
 from cx_tasks.analyze.satisfaction import predict_window, score_and_predict
 from cx_tasks.warehouse.db import engine_for, upsert
 from cx_tasks.warehouse.schema import (
-    STAGING,
     factor_scores,
     metric_values,
     model_versions,
@@ -77,13 +77,8 @@ def rules_dir(tmp_path: Path) -> Path:
 
 
 def _load(url: str) -> None:
-    stamp = datetime(2025, 1, 1)
+    stage_clients(url, {"C1": "metals", "C2": "metals", "C3": "chemicals", "C4": "glass"})
     with engine_for(url).begin() as conn:
-        upsert(conn, STAGING["erp_clients"], [
-            {"client_id": client, "name": client, "segment": segment, "size_class": "B",
-             "contract_start": date(2020, 1, 1), "updated_at": stamp, "interval_start": stamp}
-            for client, segment in (("C1", "metals"), ("C2", "metals"), ("C3", "chemicals"),
-                                    ("C4", "glass"))])
         upsert(conn, metric_values, [
             {"client_id": client, "metric": "otif_line", "as_of": AS_OF, "window_days": days,
              "value": value} for client, days, value in OTIF])

@@ -14,6 +14,7 @@ import pandas as pd
 import pytest
 from pydantic import ValidationError
 
+from cx_tasks.analyze.taxonomy import DISSATISFACTION_GROUPS, PROCESS_CLASSES
 from cx_tasks.collect.contract import SOURCE_TABLES, source_table
 from cx_tasks.simulate import SimulationSummary, simulate, writer
 from cx_tasks.simulate.feedback import _tidy, _typo
@@ -361,16 +362,8 @@ def test_claims_and_tickets_are_written_in_both_languages_in_all_groups(default:
     labels = _read(
         truth, 'SELECT "group", process_class, source_table, ref_id FROM feedback_labels'
     )
-    assert set(labels["group"]) == {"delivery_discipline", "quality", "service", "deterioration"}
-    assert set(labels["process_class"]) <= {
-        "pricing",
-        "delivery_planning",
-        "specification",
-        "order_fulfilment",
-        "documents",
-        "claims_handling",
-        "payments",
-    }
+    assert set(labels["group"]) == set(DISSATISFACTION_GROUPS)
+    assert set(labels["process_class"]) <= set(PROCESS_CLASSES)
     claims = _read(source, "SELECT claim_id FROM sd_claims")["claim_id"]
     tickets = _read(source, "SELECT ticket_id FROM sd_tickets")["ticket_id"]
     assert set(labels["ref_id"]) == set(claims) | set(tickets)
