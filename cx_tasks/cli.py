@@ -229,6 +229,23 @@ def _print_analysis(engine: Engine, config: Settings) -> None:
         console.print(_frame_table(findings_by_owner(conn), "findings per kind and owner"))
 
 
+@app.command("findings")
+def findings_command(
+    owner: Annotated[str | None, typer.Option(help="only this owner's (owners.yaml id)")] = None,
+    unowned: Annotated[bool, typer.Option(help="only the findings nobody owns")] = False,
+    limit: Annotated[int, typer.Option(help="rows shown")] = 30,
+) -> None:
+    """What the analysis found, who owns it and when it is due (soonest first)."""
+    from cx_tasks.analyze.reports import findings_list
+    from cx_tasks.config import settings
+    from cx_tasks.warehouse.db import engine_for
+
+    with engine_for(settings().warehouse_url).connect() as conn:
+        found = findings_list(conn, owner=owner, unowned=unowned)
+    console.print(f"{len(found)} findings")
+    console.print(_frame_table(found.head(limit).drop(columns="finding"), "findings"))
+
+
 @review_app.command("list")
 def review_list(
     limit: Annotated[int, typer.Option(help="items shown")] = 20,

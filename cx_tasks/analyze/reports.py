@@ -118,3 +118,22 @@ def findings_by_owner(conn: Connection) -> pd.DataFrame:
     frame["owner"] = frame["owner"].fillna("unowned")
     return frame.sort_values(["findings", "kind", "owner"], ascending=[False, True, True],
                              ignore_index=True)
+
+
+def findings_list(conn: Connection, *, owner: str | None = None,
+                  unowned: bool = False) -> pd.DataFrame:
+    """Findings with their owner, person and due date, soonest due first (unowned last):
+    all, one owner's, or the unowned ones."""
+    query = select(findings.c.finding_id, findings.c.kind, findings.c.summary,
+                   findings.c.owner, findings.c.owner_person, findings.c.found_on,
+                   findings.c.due_on)
+    if unowned:
+        query = query.where(findings.c.owner.is_(None))
+    elif owner is not None:
+        query = query.where(findings.c.owner == owner)
+    rows = conn.execute(query.order_by(findings.c.due_on.is_(None), findings.c.due_on,
+                                       findings.c.finding_id)).all()
+    frame = pd.DataFrame(rows, columns=["finding", "kind", "summary", "owner", "person",
+                                        "found", "due"])
+    frame["owner"] = frame["owner"].fillna("UNOWNED")
+    return frame

@@ -13,6 +13,7 @@ from fixtures.checksums import table_checksums
 from fixtures.feedback_world import stage
 from sqlalchemy import select
 
+from cx_tasks.analyze.reports import chain_lines, findings_list
 from cx_tasks.warehouse.db import engine_for, migrate, upsert
 from cx_tasks.warehouse.schema import (
     drilldown,
@@ -93,6 +94,9 @@ def test_analysis_goes_from_complaints_and_metrics_to_owned_findings(tmp_path,
                 select(predicted_index).where(predicted_index.c.role == "account"))}
             chain = conn.execute(select(drilldown).order_by(drilldown.c.rank)).all()
             found = {r.finding_id: r for r in conn.execute(select(findings))}
+            explained = chain_lines(conn, "K1")
+            logistics = findings_list(conn, owner="logistics")
+            nobody = findings_list(conn, unowned=True)
 
     late = {f"claim:SC{n}" for n in range(4)}
     assert {classes[k] for k in late} == {("classified", "delivery_discipline",
@@ -111,6 +115,11 @@ def test_analysis_goes_from_complaints_and_metrics_to_owned_findings(tmp_path,
     assert found["drop:K1"].owner == "logistics" and found["drop:K1"].due_on is not None
     assert found["metric:K1:otif_line:30d"].owner == "logistics"
     assert found["cluster:metals:delivery_planning"].owner == "logistics"  # per segment
+    # what `cx explain K1` and `cx findings` show
+    assert explained[1].startswith(
+        "  1. ease of doing business > availability > otif_line = 0.5 (trend -0.45) > "
+        "Delivery planning > logistics")
+    assert sorted(logistics["finding"]) == sorted(found) and nobody.empty
     # windows 30 and 90 days, segments all and metals, measures count and revenue
     drawn = sorted(p.name for p in charts.glob("*.png"))
     assert len(drawn) == 8 and drawn[0] == "pareto_20260803_20261101_all_count.png"
