@@ -10,15 +10,26 @@ storage form (ISO text for dates and timestamps, 0/1 for booleans), which is an 
 magnitude faster than binding typed row dictionaries; other databases get the row
 dictionaries. A table still empty (a history load) has its secondary indexes dropped
 and built once after the rows are in: a sort instead of millions of random index updates.
+
+An interval's writes happen in one transaction (``IntervalWriter``): in the gate's own
+process, or, for a big interval, in a process of their own, so that loading a table
+overlaps validating the next one.
 """
 
 from __future__ import annotations
 
 import itertools
 import json
+import multiprocessing
+import resource
+import time
+import traceback
 from collections.abc import Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
+from dataclasses import dataclass
 from datetime import datetime
+from multiprocessing.connection import Connection as Pipe
+from types import TracebackType
 from typing import Any
 
 import numpy as np
@@ -39,7 +50,7 @@ from sqlalchemy import (
 )
 
 from cx_tasks.collect.contract import source_table
-from cx_tasks.warehouse.db import upsert, upsert_statement
+from cx_tasks.warehouse.db import engine_for, upsert, upsert_statement
 from cx_tasks.warehouse.frames import typed_frame
 from cx_tasks.warehouse.schema import STAGING, load_log, quality_runs, quarantine
 
@@ -156,6 +167,193 @@ def record_gate(conn: Connection, interval_start: datetime, interval_end: dateti
         "skipped_checks": json.dumps(list(skipped)),
         "results_path": results_path,
     }])
+
+
+@dataclass
+class ValidatedTable:
+    """One table of an interval after the gate: the typed rows to load, the quarantine
+    entries, and the counts the load log records."""
+
+    table_name: str
+    rows: pd.DataFrame
+    entries: list[dict[str, str]]
+    rows_in: int
+    rows_quarantined: int
+    max_updated_at: datetime | None
+
+
+def load_table(conn: Connection, validated: ValidatedTable, interval_start: datetime,
+               interval_end: datetime) -> dict[str, int]:
+    """Load a validated table: upsert its rows into staging, replace its quarantine entries,
+    check rows in = rows loaded + rows quarantined, write the load log; return the counts."""
+    name = validated.table_name
+    loaded = load_staging(conn, name, validated.rows, interval_start)
+    replace_quarantine(conn, name, interval_start, validated.entries)
+    counts = {"rows_in": validated.rows_in, "rows_loaded": loaded,
+              "rows_quarantined": validated.rows_quarantined}
+    if counts["rows_in"] != counts["rows_loaded"] + counts["rows_quarantined"]:
+        raise RuntimeError(f"{name}: {counts['rows_in']} rows in but "
+                           f"{counts['rows_loaded']} loaded + {counts['rows_quarantined']} "
+                           "quarantined")
+    record_load(conn, name, interval_start, interval_end, counts, validated.max_updated_at)
+    return counts
+
+
+@dataclass
+class GateVerdict:
+    """The interval's gate record as ``record_gate`` writes it."""
+
+    passed: bool
+    failed: list[str]
+    skipped: list[str]
+    results_path: str | None
+
+
+@dataclass
+class WriterReport:
+    """What an ``IntervalWriter`` did: counts per table loaded, seconds spent writing, and
+    the CPU seconds of its process (zero when it wrote in the caller's process)."""
+
+    tables: dict[str, dict[str, int]]
+    seconds: float
+    process_cpu_seconds: float = 0.0
+
+
+def _apply(conn: Connection, message: ValidatedTable | GateVerdict, interval_start: datetime,
+           interval_end: datetime, report: WriterReport) -> None:
+    """Apply one of the interval's writes and account for it in ``report``."""
+    began = time.perf_counter()
+    if isinstance(message, ValidatedTable):
+        report.tables[message.table_name] = load_table(conn, message, interval_start,
+                                                       interval_end)
+    else:
+        record_gate(conn, interval_start, interval_end, message.passed, message.failed,
+                    message.skipped, message.results_path)
+    report.seconds += time.perf_counter() - began
+
+
+def _writer_process(warehouse_url: str, interval_start: datetime, interval_end: datetime,
+                    pipe: Pipe) -> None:
+    """A writer process: apply the writes received on ``pipe`` in one transaction, commit on
+    ``None``, reply with the ``WriterReport`` (or the traceback of what failed)."""
+    report = WriterReport({}, 0.0)
+    try:
+        with engine_for(warehouse_url).begin() as conn:
+            while (message := pipe.recv()) is not None:
+                _apply(conn, message, interval_start, interval_end, report)
+            began = time.perf_counter()
+        report.seconds += time.perf_counter() - began  # the commit
+        usage = resource.getrusage(resource.RUSAGE_SELF)
+        report.process_cpu_seconds = usage.ru_utime + usage.ru_stime
+        pipe.send(report)
+    except BaseException:  # noqa: BLE001 - the parent raises it with this traceback
+        pipe.send(traceback.format_exc())
+    finally:
+        pipe.close()
+
+
+class IntervalWriter(AbstractContextManager["IntervalWriter"]):
+    """The interval's warehouse writes (validated tables, then the gate record), applied in
+    the order sent and committed together by ``commit``; on an exception nothing is kept.
+
+    With ``separate_process`` on a SQLite warehouse the writes happen in a process of their
+    own (spawned: a second or two, worth it for a big interval): ``send`` hands a table
+    over and returns, so the caller validates the next table while this one loads; a
+    table waits in the pipe until the previous one is written, so at most one is in
+    flight. The caller then reads staging through a connection of its own (``reads``),
+    which does not see these writes before the commit: the gate never needs them, a
+    table's rows loaded this interval are among the accepted rows it checks first. Other
+    databases write in the caller's process (on PostgreSQL a history load's index drop
+    would lock the caller's reads out until the commit) and read in the same transaction.
+    """
+
+    def __init__(self, warehouse_url: str, interval_start: datetime, interval_end: datetime,
+                 *, separate_process: bool) -> None:
+        self.warehouse_url = warehouse_url
+        self.interval = (interval_start, interval_end)
+        self.separate_process = (separate_process
+                                 and engine_for(warehouse_url).dialect.name == "sqlite")
+        self.report = WriterReport({}, 0.0)
+        self._transaction: Any = None
+        self._conn: Connection | None = None
+        self._process: Any = None
+        self._pipe: Pipe | None = None
+        self._reads: Any = None
+
+    def __enter__(self) -> IntervalWriter:
+        engine = engine_for(self.warehouse_url)
+        if self.separate_process:
+            context = multiprocessing.get_context("spawn")
+            self._pipe, theirs = context.Pipe()
+            self._process = context.Process(
+                target=_writer_process, args=(self.warehouse_url, *self.interval, theirs),
+                name="cx-interval-writer", daemon=True)
+            self._process.start()
+            theirs.close()
+            self._reads = engine.connect()
+        else:
+            self._transaction = engine.begin()
+            self._conn = self._transaction.__enter__()
+        return self
+
+    @property
+    def reads(self) -> Connection:
+        """The connection the caller reads the warehouse with while the writes go on."""
+        return self._reads if self._reads is not None else self._conn
+
+    def send(self, message: ValidatedTable | GateVerdict) -> None:
+        """Write a validated table or the gate record (in the writer process: queue it)."""
+        if self._pipe is None:
+            assert self._conn is not None
+            _apply(self._conn, message, *self.interval, self.report)
+            return
+        try:
+            self._pipe.send(message)
+        except (BrokenPipeError, ConnectionResetError):
+            self._raise_failure()
+
+    def commit(self) -> WriterReport:
+        """Commit every write sent; return what was written."""
+        if self._pipe is None:
+            began = time.perf_counter()
+            transaction, self._transaction = self._transaction, None
+            transaction.__exit__(None, None, None)
+            self.report.seconds += time.perf_counter() - began
+            return self.report
+        try:
+            self._pipe.send(None)
+        except (BrokenPipeError, ConnectionResetError):
+            self._raise_failure()
+        self.report = self._reply()
+        self._process.join()
+        self._process = None
+        return self.report
+
+    def _reply(self) -> WriterReport:
+        assert self._pipe is not None
+        try:
+            reply = self._pipe.recv()
+        except EOFError:
+            reply = f"the writer process ended with exit code {self._process.exitcode}"
+        if isinstance(reply, str):
+            raise RuntimeError(f"writing the interval failed:\n{reply}")
+        return reply
+
+    def _raise_failure(self) -> None:
+        self._reply()
+        raise RuntimeError("the writer process stopped reading")
+
+    def __exit__(self, kind: type[BaseException] | None, error: BaseException | None,
+                 trace: TracebackType | None) -> None:
+        if self._reads is not None:
+            self._reads.close()
+        if self._transaction is not None:
+            self._transaction.__exit__(kind, error, trace)
+        if self._process is not None:  # not committed: its transaction dies with it
+            self._process.kill()
+            self._process.join()
+        if self._pipe is not None:
+            self._pipe.close()
 
 
 def previous_rows_in(conn: Connection, table_name: str, interval_start: datetime,

@@ -30,7 +30,8 @@ import json
 import multiprocessing
 import time
 from collections.abc import Iterator, Mapping
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import Future, ProcessPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -67,21 +68,21 @@ from cx_tasks.collect.extract import (
     extract_table,
     interval_folder,
     land,
+    landed_rows,
     read_landed,
     source_max_updated_at,
     text_frame,
 )
 from cx_tasks.collect.load import (
+    GateVerdict,
+    IntervalWriter,
+    ValidatedTable,
     arrow_text,
     gate_record,
     is_in,
-    load_staging,
     lookup,
     only_where,
     previous_rows_in,
-    record_gate,
-    record_load,
-    replace_quarantine,
     staged_rows,
 )
 from cx_tasks.config import settings
@@ -289,6 +290,11 @@ def quarantine_entries(table: SourceTable, raw: pd.DataFrame,
 
 # --- the gate -------------------------------------------------------------------------
 
+PARALLEL_WRITE_ROWS = 200_000
+"""Rows in (all tables of the interval) from which the warehouse writes happen in a process
+of their own, overlapping validation: a history load, not a night."""
+
+
 @dataclass
 class _Interval:
     """What validating earlier tables of the interval left for later ones."""
@@ -296,11 +302,11 @@ class _Interval:
     accepted: dict[str, pd.Series] = field(default_factory=dict)
     accepted_quantity: pd.Series = field(default_factory=lambda: pd.Series(
         [], dtype="float64", index=pd.Index([], dtype="str")))
-    tables: dict[str, dict[str, int]] = field(default_factory=dict)
     quarantined_by_rule: dict[str, int] = field(default_factory=dict)
     suite_outcomes: list[Outcome] = field(default_factory=list)
     skipped: list[str] = field(default_factory=list)
-    seconds: dict[str, float] = field(default_factory=lambda: {"validate": 0.0, "load": 0.0})
+    seconds: dict[str, float] = field(default_factory=lambda: {
+        "validate": 0.0, "validate_cpu": 0.0})
 
 
 def _typed_source(table: SourceTable, raw: pd.DataFrame, checked: pd.DataFrame) -> pd.DataFrame:
@@ -309,20 +315,9 @@ def _typed_source(table: SourceTable, raw: pd.DataFrame, checked: pd.DataFrame) 
                          for c in table.columns})
 
 
-@dataclass
-class _Validated:
-    """One table of the interval after validation: what to load and what to quarantine."""
-
-    rows: pd.DataFrame
-    entries: list[dict[str, str]]
-    rows_in: int
-    rows_quarantined: int
-    max_updated_at: datetime | None
-
-
 def _validate_table(conn: Connection, gx: GxRunner, table: SourceTable, frame: pd.DataFrame,
                     start: datetime, end: datetime, rules: QualityRules,
-                    state: _Interval) -> _Validated:
+                    state: _Interval) -> ValidatedTable:
     raw = text_frame(frame.reindex(columns=table.column_names))
     checked = check_frame(conn, table, raw, rules, state.accepted, state.accepted_quantity,
                           known_by=start)
@@ -342,6 +337,9 @@ def _validate_table(conn: Connection, gx: GxRunner, table: SourceTable, frame: p
     state.accepted[table.name] = rows[table.key]
     if table.name == ORDERED_TABLE:
         state.accepted_quantity = rows.set_index(table.key)[ORDERED]
+    for entry in entries:
+        state.quarantined_by_rule[entry["rule"]] = state.quarantined_by_rule.get(
+            entry["rule"], 0) + 1
     table_checks: list[Check] = []
     volume = volume_check(table, rules, previous_rows_in(
         conn, table.name, start, end, rules.volume.history)) if (
@@ -356,35 +354,8 @@ def _validate_table(conn: Connection, gx: GxRunner, table: SourceTable, frame: p
     suite_frame = pd.DataFrame({QUARANTINED_SHARE: np.full(len(raw), share)})
     state.suite_outcomes += gx.run(f"{table.name}.table", suite_frame, table_checks)
     updated = checked[value_column("updated_at")].max()
-    return _Validated(rows, entries, len(raw), len(quarantined),
-                      None if pd.isna(updated) else updated.to_pydatetime())
-
-
-def _load_table(conn: Connection, table: SourceTable, validated: _Validated, start: datetime,
-                end: datetime, state: _Interval) -> None:
-    loaded = load_staging(conn, table.name, validated.rows, start)
-    replace_quarantine(conn, table.name, start, validated.entries)
-    counts = {"rows_in": validated.rows_in, "rows_loaded": loaded,
-              "rows_quarantined": validated.rows_quarantined}
-    if counts["rows_in"] != counts["rows_loaded"] + counts["rows_quarantined"]:
-        raise RuntimeError(f"{table.name}: {counts['rows_in']} rows in but "
-                           f"{counts['rows_loaded']} loaded + {counts['rows_quarantined']} "
-                           "quarantined")
-    record_load(conn, table.name, start, end, counts, validated.max_updated_at)
-    state.tables[table.name] = counts
-    for entry in validated.entries:
-        state.quarantined_by_rule[entry["rule"]] = state.quarantined_by_rule.get(
-            entry["rule"], 0) + 1
-
-
-def _gate_table(conn: Connection, gx: GxRunner, table: SourceTable, frame: pd.DataFrame,
-                start: datetime, end: datetime, rules: QualityRules, state: _Interval) -> None:
-    began = time.perf_counter()
-    validated = _validate_table(conn, gx, table, frame, start, end, rules, state)
-    state.seconds["validate"] += time.perf_counter() - began
-    began = time.perf_counter()
-    _load_table(conn, table, validated, start, end, state)
-    state.seconds["load"] += time.perf_counter() - began
+    return ValidatedTable(table.name, rows, entries, len(raw), len(quarantined),
+                          None if pd.isna(updated) else updated.to_pydatetime())
 
 
 def _freshness(gx: GxRunner, source_url: str, tables: list[SourceTable],
@@ -396,40 +367,73 @@ def _freshness(gx: GxRunner, source_url: str, tables: list[SourceTable],
     return gx.run("source.freshness", newest, [freshness_check(t, end) for t in dated])
 
 
+def _rows_in(frames: Mapping[str, pd.DataFrame]) -> int:
+    """Rows in over every frame (landed files: from their metadata, unread)."""
+    if isinstance(frames, LandedFrames):
+        return frames.total_rows()
+    return sum(len(frames[name]) for name in frames)
+
+
 def validate_and_load(warehouse_url: str, source_url: str, frames: Mapping[str, pd.DataFrame],
                       start: datetime, end: datetime, *,
-                      quality_dir: Path | None = None) -> GateResult:
+                      quality_dir: Path | None = None,
+                      separate_writer: bool | None = None) -> GateResult:
     """Validate the raw extracts ``frames`` of ``[start, end)``, quarantine, load, record.
 
     ``frames`` maps source table names to their raw extracts (as ``extract_interval``
     returns them); tables missing from it are not touched. GX's results are written
-    under ``quality_dir/<interval start>/`` (default: the settings' quality folder).
+    under ``quality_dir/<interval start>/`` (default: the settings' quality folder). On
+    SQLite the writes go to a process of their own when ``separate_writer`` says so
+    (default: from ``PARALLEL_WRITE_ROWS`` rows in on; see ``IntervalWriter``); they are
+    committed together in any case.
     """
     start, end = naive_utc(start), naive_utc(end)
     tables = [source_table(name) for name in frames]
     ordered = [t for t in SOURCE_TABLES if t in tables]
     results_dir = Path(quality_dir or settings().quality_dir) / interval_folder(start)
     rules = quality_rules()
-    began = time.perf_counter()
-    gx = GxRunner(results_dir)
-    state = _Interval()
-    state.seconds["gx_setup"] = time.perf_counter() - began
-    with engine_for(warehouse_url).begin() as conn:
+    if separate_writer is None:
+        separate_writer = _rows_in(frames) >= PARALLEL_WRITE_ROWS
+    writer = IntervalWriter(warehouse_url, start, end, separate_process=separate_writer)
+    with writer:
+        conn = writer.reads
+        began = time.perf_counter()
+        gx = GxRunner(results_dir)
+        state = _Interval()
+        state.seconds["gx_setup"] = time.perf_counter() - began
         for table in ordered:
-            _gate_table(conn, gx, table, frames[table.name], start, end, rules, state)
-        began = time.perf_counter()
-        state.suite_outcomes += _freshness(gx, source_url, ordered, end)
-        failed = sorted(o.rule for o in state.suite_outcomes if not o.success)
-        record_gate(conn, start, end, not failed, failed, state.skipped, str(results_dir))
-        state.seconds["validate"] += time.perf_counter() - began
-        began = time.perf_counter()
-    state.seconds["load"] += time.perf_counter() - began  # the commit
+            frame = frames[table.name]
+            with _timed(state.seconds, "validate"):
+                validated = _validate_table(conn, gx, table, frame, start, end, rules, state)
+            del frame
+            writer.send(validated)
+        with _timed(state.seconds, "validate"):
+            state.suite_outcomes += _freshness(gx, source_url, ordered, end)
+            failed = sorted(o.rule for o in state.suite_outcomes if not o.success)
+        writer.send(GateVerdict(not failed, failed, state.skipped, str(results_dir)))
+        report = writer.commit()
+    state.seconds["load"] = report.seconds
+    if writer.separate_process:
+        state.seconds["writer_process_cpu"] = report.process_cpu_seconds
     return GateResult(
         interval_start=start, interval_end=end, passed=not failed, failed_expectations=failed,
-        tables=state.tables, quarantined_by_rule=dict(sorted(state.quarantined_by_rule.items())),
+        tables={t.name: report.tables[t.name] for t in ordered},
+        quarantined_by_rule=dict(sorted(state.quarantined_by_rule.items())),
         results_path=str(results_dir), skipped_checks=state.skipped,
         phase_seconds=state.seconds,
     )
+
+
+@contextmanager
+def _timed(seconds: dict[str, float], phase: str) -> Iterator[None]:
+    """Add the wall seconds (``phase``) and CPU seconds of this process (``phase_cpu``)
+    spent inside to ``seconds``."""
+    wall, cpu = time.perf_counter(), time.process_time()
+    try:
+        yield
+    finally:
+        seconds[phase] += time.perf_counter() - wall
+        seconds[f"{phase}_cpu"] += time.process_time() - cpu
 
 
 def gate_status(warehouse_url: str, start: datetime) -> GateResult | None:
@@ -453,13 +457,23 @@ def gate_status(warehouse_url: str, start: datetime) -> GateResult | None:
 
 
 class LandedFrames(Mapping[str, pd.DataFrame]):
-    """Landed extracts by table name, each read from its Parquet file when asked for."""
+    """Landed extracts by table name, each read from its Parquet file when asked for (a file
+    still being extracted, a future, is waited for)."""
 
-    def __init__(self, paths: Mapping[str, Path]) -> None:
+    def __init__(self, paths: Mapping[str, Path | Future[Path]]) -> None:
         self.paths = dict(paths)
 
+    def path(self, name: str) -> Path:
+        """The landed file of table ``name`` (once it has landed)."""
+        path = self.paths[name]
+        return path.result() if isinstance(path, Future) else path
+
+    def total_rows(self) -> int:
+        """Rows in over every landed file, from the files' metadata."""
+        return sum(landed_rows(self.path(name)) for name in self.paths)
+
     def __getitem__(self, name: str) -> pd.DataFrame:
-        return read_landed(self.paths[name])
+        return read_landed(self.path(name))
 
     def __iter__(self) -> Iterator[str]:
         return iter(self.paths)
@@ -475,32 +489,34 @@ def extract_and_land(source_url: str, table_name: str, landing_dir: Path, start:
                 start)
 
 
-def land_interval(source_url: str, landing_dir: Path, start: datetime, end: datetime,
-                  workers: int = 1) -> dict[str, Path]:
-    """Extract and land every contract table, ``workers`` tables at a time.
-
-    With more than one worker each table is extracted in a process of its own (started
-    afresh, which costs a second or two: worth it for a history load, not for a night).
-    """
-    if workers <= 1:
-        return {t.name: extract_and_land(source_url, t.name, landing_dir, start, end)
-                for t in SOURCE_TABLES}
-    with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")) as pool:
-        futures = {t.name: pool.submit(extract_and_land, source_url, t.name, landing_dir,
-                                       start, end) for t in SOURCE_TABLES}
-        import great_expectations  # noqa: F401 - its slow import overlaps the extraction
-
-        return {name: future.result() for name, future in futures.items()}
-
-
 def collect_interval(warehouse_url: str, source_url: str, landing_dir: Path,
                      start: datetime, end: datetime, *, quality_dir: Path | None = None,
                      workers: int = 1) -> GateResult:
-    """Extract every contract table for ``[start, end)``, land it, validate and load it."""
+    """Extract every contract table for ``[start, end)``, land it, validate and load it.
+
+    With more than one worker the tables are extracted ``workers`` at a time, in contract
+    order, each in a process of its own (started afresh, which costs a second or two:
+    worth it for a history load, not for a night), while the gate validates the tables
+    already landed and a writer process loads the ones validated.
+    """
     began = time.perf_counter()
-    paths = land_interval(source_url, landing_dir, start, end, workers)
-    extracted = time.perf_counter() - began
-    result = validate_and_load(warehouse_url, source_url, LandedFrames(paths), start, end,
-                               quality_dir=quality_dir)
+    if workers <= 1:
+        paths = {t.name: extract_and_land(source_url, t.name, landing_dir, start, end)
+                 for t in SOURCE_TABLES}
+        extracted = time.perf_counter() - began
+        result = validate_and_load(warehouse_url, source_url, LandedFrames(paths), start, end,
+                                   quality_dir=quality_dir)
+    else:
+        landed_at: dict[str, float] = {}
+        with ProcessPoolExecutor(workers,
+                                 mp_context=multiprocessing.get_context("spawn")) as pool:
+            futures = {t.name: pool.submit(extract_and_land, source_url, t.name, landing_dir,
+                                           start, end) for t in SOURCE_TABLES}
+            for name, future in futures.items():
+                future.add_done_callback(
+                    lambda _, name=name: landed_at.setdefault(name, time.perf_counter()))
+            result = validate_and_load(warehouse_url, source_url, LandedFrames(futures), start,
+                                       end, quality_dir=quality_dir, separate_writer=True)
+        extracted = max(landed_at.values()) - began
     result.phase_seconds = {"extract": extracted, **result.phase_seconds}
     return result

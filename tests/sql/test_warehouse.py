@@ -8,12 +8,19 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pytest
 from sqlalchemy import inspect, select, text
 
-from cx_tasks.collect.load import load_staging, upsert_frame
+from cx_tasks.collect.load import IntervalWriter, ValidatedTable, load_staging, upsert_frame
 from cx_tasks.warehouse import db
 from cx_tasks.warehouse.db import engine_for, migrate, upsert
-from cx_tasks.warehouse.schema import OUTBOX_V2_COLUMNS, STAGING, metadata, schema_version
+from cx_tasks.warehouse.schema import (
+    OUTBOX_V2_COLUMNS,
+    STAGING,
+    load_log,
+    metadata,
+    schema_version,
+)
 
 
 def test_migrate_creates_every_table_and_a_second_run_changes_nothing(warehouse_url: str) -> None:
@@ -116,3 +123,24 @@ def test_a_load_into_an_empty_staging_table_leaves_its_indexes_in_place(
                             .order_by(staged.c.order_line_id)).all()
     # the rerun of the next day keeps the interval that first loaded each row
     assert rows == [("L1", datetime(2026, 5, 1)), ("L2", datetime(2026, 5, 1))]
+
+
+@pytest.mark.parametrize("separate_process", [False, True], ids=["in_process", "writer_process"])
+def test_an_interval_writer_keeps_nothing_when_a_table_does_not_add_up(
+        warehouse_url: str, separate_process: bool) -> None:
+    staged = STAGING["erp_products"]
+    start, end = datetime(2026, 5, 1), datetime(2026, 5, 2)
+    good = ValidatedTable("erp_products", _product("Steel", "2026-05-01 06:00"), [], 1, 0, None)
+    # 3 rows in, but 1 row to load + 1 quarantined: 3 != 1 + 1
+    bad = ValidatedTable("crm_accounts", pd.DataFrame({
+        "client_id": ["C1"], "key_account": [True],
+        "updated_at": [pd.Timestamp("2026-05-01 07:00")]}), [], 3, 1, None)
+    writer = IntervalWriter(warehouse_url, start, end, separate_process=separate_process)
+    with pytest.raises(RuntimeError, match=r"crm_accounts: 3 rows in but 1 loaded \+ 1 "
+                                           "quarantined"), writer:
+        writer.send(good)
+        writer.send(bad)
+        writer.commit()
+    with engine_for(warehouse_url).connect() as conn:  # the good table was rolled back too
+        assert conn.execute(select(staged.c.product_id)).all() == []
+        assert conn.execute(select(load_log.c.source_table)).all() == []
