@@ -13,7 +13,8 @@ word turned into its **key**:
 Keys are cached per word (``functools.lru_cache``): a corpus repeats its words.
 
 Typo tolerance (:class:`TypoIndex`): a word of at least ``min_length`` letters whose key is
-not in the lexicon, and which ``pymorphy3`` does not know as a Russian word, is matched to
+not in the lexicon, and which is not a known word (:func:`known_word`: a Russian word in
+``pymorphy3``'s dictionary, an English word in ``rules/english_words.yaml``), is matched to
 the lexicon key at optimal-string-alignment distance 1 (one letter dropped, added,
 replaced, or two neighbours swapped). Candidates come from a symmetric deletion index
 (every key with one letter deleted, as SymSpell does) and are verified by the distance.
@@ -29,12 +30,31 @@ from functools import lru_cache
 
 import pymorphy3
 import snowballstemmer
+from pydantic import BaseModel, ConfigDict
+
+from cx_tasks.config import cached_rules
 
 _WORD = re.compile(r"\w+")
 _CYRILLIC = re.compile(r"[а-я]")
 _LATIN = re.compile(r"[a-z]")
 _LATIN_TO_CYRILLIC = str.maketrans("aceopxykmtbh", "асеорхукмтвн")
 _CYRILLIC_TO_LATIN = str.maketrans("асеорхукмтвн", "aceopxykmtbh")
+
+
+class KnownWords(BaseModel):
+    """``rules/english_words.yaml``: English words taken as spelled right."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    source: str
+    words: str
+    """Lower-case words separated by white space."""
+
+
+@lru_cache(maxsize=1)
+def english_words() -> frozenset[str]:
+    """The English words of ``rules/english_words.yaml`` (or the user's copy)."""
+    return frozenset(normalise(w) for w in cached_rules("english_words", KnownWords).words.split())
 
 
 @lru_cache(maxsize=1)
@@ -99,9 +119,12 @@ def word_key(word: str) -> str:
 
 @lru_cache(maxsize=200_000)
 def known_word(word: str) -> bool:
-    """Whether ``pymorphy3`` knows a Cyrillic word from its dictionary (a Latin word counts
-    as unknown: there is no English dictionary to ask)."""
-    return script(word) == "ru" and _morph().word_is_known(word)
+    """Whether a normalised word is a known word: a Cyrillic word in ``pymorphy3``'s
+    dictionary, a Latin word in the English word list (:func:`english_words`)."""
+    kind = script(word)
+    if kind == "ru":
+        return _morph().word_is_known(word)
+    return kind == "en" and word in english_words()
 
 
 def keys(text: str) -> list[str]:
@@ -154,7 +177,8 @@ class TypoIndex:
 
     def meant(self, word: str) -> str | None:
         """The one lexicon key a misspelt word (normalised) is one edit away from, or None
-        (word too short, a known key or Russian word, no key or several keys that near)."""
+        (word too short, a known key, a known Russian or English word, no key or several
+        keys that near)."""
         if word in self._found:
             return self._found[word]
         result = None

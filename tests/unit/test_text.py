@@ -5,6 +5,7 @@ from __future__ import annotations
 from cx_tasks.analyze.text import (
     TypoIndex,
     keys,
+    known_word,
     normalise,
     osa_distance,
     unmix,
@@ -73,3 +74,26 @@ def test_short_known_or_ambiguous_words_are_not_corrected() -> None:
     assert index.meant("подставка") is None  # a real word pymorphy3 knows (one edit away)
     assert TypoIndex(["задержк"], min_length=9).meant("задрежка") is None  # 8 letters < 9
     assert index.meant("abcdex") is None  # one edit from both "abcdef" and "abcdeg"
+
+
+def test_correctly_spelt_english_words_are_not_read_as_lexicon_words() -> None:
+    # each word is one edit from a lexicon key: "warned" -> key "warn", one letter from
+    # "warp"; "advise" -> "advis" vs "advic"; "contact" vs "contract" (one letter dropped);
+    # "planning" -> "plan" vs "plant" (one added). All four are English words in
+    # rules/english_words.yaml, so none is corrected
+    index = TypoIndex(["warp", "advic", "contract", "plant"], min_length=6)
+    read, corrections = index.read(["warned", "advise", "contact", "planning"])
+    assert read == ["warn", "advis", "contact", "plan"]
+    assert corrections == []
+    assert all(known_word(w) for w in ("warned", "advise", "contact", "planning"))
+    # a misspelling that is no English word is still read as the lexicon word:
+    # "contarct" swaps two neighbours of "contract"
+    assert not known_word("contarct")
+    assert index.meant("contarct") == "contract"
+
+
+def test_known_words_in_both_languages() -> None:
+    assert known_word("задержка") and not known_word("задрежка")
+    assert known_word("labelling") and known_word("labeling")  # British and American
+    assert not known_word("certifcate")
+    assert not known_word("12345")  # neither script
