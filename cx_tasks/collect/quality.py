@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import multiprocessing
 import time
 from collections.abc import Iterator, Mapping
 from concurrent.futures import Future, ProcessPoolExecutor
@@ -78,6 +77,7 @@ from cx_tasks.collect.load import (
     IntervalWriter,
     ValidatedTable,
     arrow_text,
+    collect_processes,
     gate_record,
     is_in,
     lookup,
@@ -495,8 +495,8 @@ def collect_interval(warehouse_url: str, source_url: str, landing_dir: Path,
     """Extract every contract table for ``[start, end)``, land it, validate and load it.
 
     With more than one worker the tables are extracted ``workers`` at a time, in contract
-    order, each in a process of its own (started afresh, which costs a second or two:
-    worth it for a history load, not for a night), while the gate validates the tables
+    order, in processes of their own (``collect_processes``: worth it for a history load,
+    not for a night), while the gate validates the tables
     already landed and a writer process loads the ones validated.
     """
     began = time.perf_counter()
@@ -509,7 +509,7 @@ def collect_interval(warehouse_url: str, source_url: str, landing_dir: Path,
     else:
         landed_at: dict[str, float] = {}
         with ProcessPoolExecutor(workers,
-                                 mp_context=multiprocessing.get_context("spawn")) as pool:
+                                 mp_context=collect_processes()) as pool:
             futures = {t.name: pool.submit(extract_and_land, source_url, t.name, landing_dir,
                                            start, end) for t in SOURCE_TABLES}
             for name, future in futures.items():
