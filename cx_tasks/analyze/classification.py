@@ -20,7 +20,14 @@ from typing import Any
 import pandas as pd
 from sqlalchemy import Connection, Engine, func, select
 
-from cx_tasks.analyze.classify import CLASS_COLUMNS, Classifier, classify, load_classifier
+from cx_tasks.analyze.classify import (
+    CLASS_COLUMNS,
+    Classifier,
+    classify,
+    load_classifier,
+    raw_rules,
+)
+from cx_tasks.analyze.confidence import ConfidenceMap, fit_confidence_map, outcomes
 from cx_tasks.analyze.context import day_end, read_context
 from cx_tasks.analyze.taxonomy import DISSATISFACTION_GROUPS, PROCESS_CLASSES
 from cx_tasks.warehouse.db import upsert
@@ -158,3 +165,24 @@ def record_review(conn: Connection, feedback_id: str, group: str, process_class:
     upsert(conn, feedback_reviews, [{"feedback_id": feedback_id, "dissatisfaction_group": group,
                                      "process_class": process_class, "reviewer": reviewer.strip(),
                                      "reviewed_at": reviewed_at}])
+
+
+def refit_confidence(conn: Connection, as_of: date,
+                     classifier: Classifier | None = None) -> ConfidenceMap:
+    """The confidence table (``confidence`` in ``classifier.yaml``) fitted on the people's
+    reviews made by the end of ``as_of``: all feedback classified by the raw rules
+    (:func:`cx_tasks.analyze.classify.raw_rules`: the margin, no learned model), each
+    reviewed item's decision compared with its review. Reviews cover mostly the margins the queue showed; review a
+    sample of classified items too, or the table above the threshold rests on few items.
+    Raises ValueError when no reviewed item has a label from the rules."""
+    classifier = classifier or load_classifier()
+    items, reviews = read_feedback(conn, as_of), read_reviews(conn, as_of)
+    if not items["feedback_id"].isin(reviews["feedback_id"]).any():
+        raise ValueError(f"no reviewed feedback by {as_of}")
+    classes = classify(items, read_context(conn, as_of), raw_rules(classifier), as_of)
+    labelled = classes.merge(reviews.rename(columns={
+        "dissatisfaction_group": "true_group", "process_class": "true_process_class"}),
+        on="feedback_id")
+    margins, right = outcomes(labelled)
+    return fit_confidence_map(margins, right,
+                              f"{len(margins)} reviewed items by {as_of}, fitted {as_of}")

@@ -8,7 +8,11 @@ context weights of ``rules/classifier.yaml`` (OTIF miss, document delay, packagi
 incident), and causes sharing a (group, process class) label add up. With ``L1`` the best
 label's score and ``L2`` the runner-up's::
 
-    confidence = (L1 - L2) / (L1 + smoothing)
+    margin = (L1 - L2) / (L1 + smoothing)
+
+and the confidence is the margin mapped to the probability that the group and process class
+are right (:mod:`cx_tasks.analyze.confidence`, ``confidence`` in the rules; without that
+table the confidence is the raw margin).
 
 Status:
 
@@ -37,6 +41,7 @@ import pandas as pd
 import yaml
 from pydantic import BaseModel, ConfigDict, Field
 
+from cx_tasks.analyze.confidence import ConfidenceMap, calibrated
 from cx_tasks.analyze.context import CONTEXT_COLUMNS
 from cx_tasks.analyze.deterioration import DeteriorationRules, deterioration
 from cx_tasks.analyze.lexicon import (
@@ -81,13 +86,15 @@ class LearnedModel(BaseModel):
 
 
 class ClassifierRules(BaseModel):
-    """``rules/classifier.yaml``: threshold, smoothing, context weights, deterioration and
-    the learned model."""
+    """``rules/classifier.yaml``: threshold, smoothing, the confidence table, context
+    weights, deterioration and the learned model."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     threshold: float = Field(0.6, ge=0, le=1)
     smoothing: float = Field(0.5, gt=0)
+    confidence: ConfidenceMap | None = None
+    """Margin -> probability of being right; None: the confidence is the raw margin."""
     context: ContextWeights = Field(default_factory=ContextWeights)
     deterioration: DeteriorationRules = Field(default_factory=DeteriorationRules)
     learned: LearnedModel = Field(default_factory=LearnedModel)
@@ -115,6 +122,15 @@ def build_classifier(lexicon: LexiconFile, rules: ClassifierRules, version: str)
     if types:
         raise ValueError(f"classifier.yaml names unknown packaging incident types {sorted(types)}")
     return Classifier(compile_lexicon(lexicon), rules, version)
+
+
+def raw_rules(classifier: Classifier) -> Classifier:
+    """The classifier as the confidence table is fitted on: every item with a best label
+    decided (threshold 0), confidence = the raw margin, no learned model."""
+    rules = classifier.rules.model_copy(update={
+        "threshold": 0.0, "confidence": None,
+        "learned": classifier.rules.learned.model_copy(update={"enabled": False})})
+    return replace(classifier, rules=rules, version=f"{classifier.version}-raw")
 
 
 def load_classifier(rules_dir: Path | None = None) -> Classifier:
@@ -220,14 +236,18 @@ def score_item(classifier: Classifier, text: str, signals: dict) -> Scored:
     order = list(lexicon.causes)
     ranked = sorted(by_label.items(), key=lambda kv: -kv[1])
     (best, top), runner_up = ranked[0], (ranked[1][1] if len(ranked) > 1 else 0.0)
-    confidence = (top - runner_up) / (top + rules.smoothing)
+    margin = (top - runner_up) / (top + rules.smoothing)
+    confidence = margin if rules.confidence is None else calibrated(rules.confidence, margin)
     cause = min((c for c in cause_score if lexicon.label(c) == best),
                 key=lambda c: (-cause_score[c], order.index(c)))
     described = [f"{'/'.join(label)} {_fmt(score)} <- " + "; ".join(
         f"{c}: {', '.join(reasons[c])}" for c in cause_score if lexicon.label(c) == label)
         for label, score in ranked]
-    evidence[:0] = [f"confidence ({_fmt(top)} - {_fmt(runner_up)}) / ({_fmt(top)} + "
-                    f"{_fmt(rules.smoothing)}) = {confidence:.2f}", *described]
+    said = (f"margin ({_fmt(top)} - {_fmt(runner_up)}) / ({_fmt(top)} + "
+            f"{_fmt(rules.smoothing)}) = {margin:.2f}")
+    if rules.confidence is not None:
+        said += f" -> confidence {confidence:.2f} (calibration table)"
+    evidence[:0] = [said, *described]
     if confidence >= rules.threshold:
         return Scored("classified", best[0], best[1], cause, confidence, cue, evidence,
                       features)
