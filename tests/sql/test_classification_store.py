@@ -11,7 +11,12 @@ import pytest
 from fixtures.feedback_world import stage
 from sqlalchemy import select
 
-from cx_tasks.analyze.classification import classify_feedback, record_review, review_queue
+from cx_tasks.analyze.classification import (
+    classify_feedback,
+    record_review,
+    refit_confidence,
+    review_queue,
+)
 from cx_tasks.analyze.classify import ClassifierRules, build_classifier
 from cx_tasks.analyze.context import read_context
 from cx_tasks.analyze.lexicon import LexiconFile
@@ -163,3 +168,25 @@ def test_classify_store_review_and_rerun(warehouse_url: str,
                       datetime(2026, 11, 11, 9))
     classify_feedback(engine, AS_OF, CLASSIFIER)
     assert stored(warehouse_url)["claim:CL1"]["status"] == "classified"
+
+
+def test_refit_confidence_from_the_people_s_reviews(warehouse_url: str) -> None:
+    seed(warehouse_url)
+    engine = engine_for(warehouse_url)
+    with engine.begin() as conn:
+        with pytest.raises(ValueError, match="no reviewed feedback"):
+            refit_confidence(conn, AS_OF, CLASSIFIER)
+        # CL1: raw rules late_delivery, margin 2.5 / 3 = 0.8333, the reviewer agrees;
+        # CL3: late 1 vs price 1, a tie (margin 0) whose first label late_delivery the
+        # reviewer corrects to service / pricing. A review after the day does not count.
+        record_review(conn, "claim:CL1", "delivery_discipline", "delivery_planning", "anna",
+                      datetime(2026, 11, 10, 12))
+        record_review(conn, "claim:CL3", "service", "pricing", "anna",
+                      datetime(2026, 11, 10, 12))
+        record_review(conn, "claim:CL2", "service", "documents", "boris",
+                      datetime(2026, 11, 11, 9))
+        fitted = refit_confidence(conn, AS_OF, CLASSIFIER)
+    # isotonic: margin 0 -> 0 of 1 right, 0.8333 -> 1 of 1; Laplace (0 + 1) / 3 = 0.333 and
+    # (1 + 1) / 3 = 0.667; breakpoints cut below each block's margin: 0.0 and 0.833
+    assert (fitted.margin, fitted.probability, fitted.items) == ((0.0, 0.833), (0.333, 0.667), 2)
+    assert fitted.fitted_on == "2 reviewed items by 2026-11-10, fitted 2026-11-10"

@@ -1,7 +1,8 @@
 """The classifier of dissatisfaction on a small lexicon whose scores are computed by hand.
 
 Scores: a term weighs 1, a phrase 1 + 0.5 per extra word, unless written with a weight;
-confidence = (L1 - L2) / (L1 + smoothing), smoothing 0.5, threshold 0.6.
+margin = (L1 - L2) / (L1 + smoothing), smoothing 0.5, threshold 0.6. Without a confidence
+table (most tests here) the confidence is the margin; with one, the table's step.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from cx_tasks.analyze.classify import (
     build_classifier,
     classify,
     load_classifier,
+    raw_rules,
     score_item,
 )
 from cx_tasks.analyze.lexicon import LexiconFile
@@ -125,6 +127,43 @@ def test_threshold_boundary_is_inclusive() -> None:
     assert score_item(make_classifier(threshold=0.61), text, {}).status == "review"
 
 
+STEPS = {"fitted_on": "by hand", "items": 10, "margin": [0.0, 0.3, 0.6],
+         "probability": [0.2, 0.6, 0.9]}
+
+
+def test_a_calibrated_confidence_is_the_table_s_step_and_the_boundary_is_inclusive() -> None:
+    calibrated = make_classifier(confidence=STEPS)
+    one_against_half = score_item(calibrated, "задержка, недогруз", {})
+    # late_delivery 1 vs short_shipment 0.5: margin (1 - 0.5) / 1.5 = 0.33, on the step
+    # from 0.3: confidence 0.6 >= threshold 0.6 -> classified (raw margin 0.33: review)
+    assert (one_against_half.status, one_against_half.cause) == ("classified", "late_delivery")
+    assert one_against_half.confidence == 0.6
+    assert one_against_half.evidence[0] == (
+        "margin (1 - 0.5) / (1 + 0.5) = 0.33 -> confidence 0.60 (calibration table)")
+    assert score_item(make_classifier(), "задержка, недогруз", {}).status == "review"
+    assert score_item(make_classifier(confidence=STEPS, threshold=0.61),
+                      "задержка, недогруз", {}).status == "review"
+    # margin 0.6 (test above) sits on the last breakpoint: 0.9
+    assert score_item(calibrated, "опоздание, задержка, недогруз", {}).confidence == 0.9
+    # a tie, margin 0: 0.2 -> review
+    assert score_item(calibrated, "Недовоз и повреждение", {}).confidence == 0.2
+    # praise is not mapped: 2.5 / 3 as without the table
+    assert score_item(calibrated, "Всё отлично, thank you!", {}).confidence == pytest.approx(
+        2.5 / 3)
+
+
+def test_raw_rules_decide_every_label_with_the_margin_as_confidence() -> None:
+    raw = raw_rules(make_classifier(confidence=STEPS))
+    assert raw.rules.confidence is None and not raw.rules.learned.enabled
+    assert raw.version == "test-1-raw"
+    tie = score_item(raw, "Недовоз и повреждение", {})
+    # threshold 0: even a tie (margin 0) gets its first label, for the fit to count it
+    assert (tie.status, tie.confidence) == ("classified", 0.0)
+    assert score_item(raw, "задержка, недогруз", {}).confidence == pytest.approx(1 / 3)
+    # no evidence at all: nothing to be right about, review
+    assert score_item(raw, "Где наш груз?", {}).status == "review"
+
+
 def test_praise_without_a_cause_is_no_complaint_and_negated_praise_is_not() -> None:
     praise = score_item(make_classifier(), "Всё отлично, thank you!", {})
     # praise 2 + 0.5 = 2.5: 2.5 / 3 = 0.833
@@ -171,6 +210,16 @@ def test_the_shipped_rule_tables_load_and_classify_plain_texts() -> None:
         ("Менеджер не отвечает на письма и звонки", "claims_handling"),
     ]:
         assert score_item(shipped, text, {}).process_class == label, text
+
+
+def test_the_shipped_confidence_table_maps_margins_to_probabilities() -> None:
+    table = load_classifier().rules.confidence
+    assert table is not None and table.items >= 1000
+    assert list(table.probability) == sorted(table.probability)
+    # one plain word alone (margin 0.67) must clear the threshold; a tie (0) must not
+    shipped = load_classifier()
+    assert score_item(shipped, "The goods arrived damaged", {}).confidence >= 0.6
+    assert table.probability[0] < shipped.rules.threshold
 
 
 def test_context_naming_an_unknown_cause_is_rejected() -> None:
