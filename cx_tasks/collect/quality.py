@@ -95,6 +95,8 @@ TRUE_TEXT = ("true", "t", "1", "yes", "y")
 FALSE_TEXT = ("false", "f", "0", "no", "n")
 # datetime64[ns] spans 1677-2262: values beyond are clipped to it (and fail the sane range)
 NS_MIN, NS_MAX = pd.Timestamp("1678-01-01"), pd.Timestamp("2262-01-01")
+ISO_SHAPES = {"%Y-%m-%d %H:%M:%S": 19, "%Y-%m-%d": 10}
+"""The usual shapes of source dates and timestamps, with the length of their text."""
 
 
 @dataclass
@@ -135,16 +137,38 @@ def parse_booleans(text: pd.Series) -> pd.Series:
 def parse_times(text: pd.Series) -> pd.Series:
     """ISO 8601 text parsed as naive-UTC datetime64[ns]; NaT where null or not a valid date.
 
-    Each distinct text is parsed once (a day or a moment recurs on many rows).
+    The source's usual shapes (``ISO_SHAPES``) are parsed by Arrow, and a value is kept
+    where formatting it back gives its text again (so an impossible date such as
+    2026-02-30 is not rolled over into March); every other text goes to pandas' ISO 8601
+    parser, each distinct text once.
     """
-    encoded = pc.dictionary_encode(arrow_text(text))
+    values = arrow_text(text)
+    parsed = pa.nulls(len(values), pa.timestamp("s"))
+    for shape, length in ISO_SHAPES.items():
+        attempt = pc.strptime(values, format=shape, unit="s", error_is_null=True)
+        # Arrow writes a timestamp[s] as "YYYY-MM-DD HH:MM:SS"; a date is its first 10
+        back = pc.utf8_slice_codeunits(attempt.cast(pa.string()), 0, length)
+        parsed = pc.if_else(pc.fill_null(pc.equal(back, values), False), attempt, parsed)
+    # clipped like pandas' values below (NaT stays NaT), then in nanoseconds
+    times = np.clip(parsed.to_numpy(zero_copy_only=False), NS_MIN.to_datetime64(),
+                    NS_MAX.to_datetime64()).astype("datetime64[ns]")
+    rest = np.flatnonzero(pc.and_(parsed.is_null(), values.is_valid()).to_numpy(
+        zero_copy_only=False))
+    if len(rest):
+        times[rest] = _parse_iso(values.take(rest))
+    return pd.Series(times, index=text.index, dtype="datetime64[ns]")
+
+
+def _parse_iso(values: pa.Array) -> np.ndarray:
+    """Text parsed by pandas' ISO 8601 parser, each distinct text once, as naive UTC
+    (datetime64[ns], clipped to its range; NaT where not a valid date)."""
+    encoded = pc.dictionary_encode(values)
     parsed = pd.to_datetime(encoded.dictionary.to_pandas(), format="ISO8601", errors="coerce",
                             utc=True)
     naive = parsed.dt.tz_localize(None).clip(lower=NS_MIN, upper=NS_MAX).astype("datetime64[ns]")
     # the distinct values, then NaT where code -1 (a null) points
     distinct = np.append(naive.to_numpy(), np.datetime64("NaT", "ns"))
-    codes = encoded.indices.fill_null(-1).to_numpy(zero_copy_only=False)
-    return pd.Series(distinct[codes], index=text.index, dtype="datetime64[ns]")
+    return distinct[encoded.indices.fill_null(-1).to_numpy(zero_copy_only=False)]
 
 
 def parse_column(column: Column, text: pd.Series) -> pd.Series:

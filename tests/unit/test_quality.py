@@ -67,6 +67,19 @@ def test_times_parse_iso_text_and_reject_impossible_dates() -> None:
     assert parsed.iloc[5] == pd.Timestamp("2262-01-01")
 
 
+def test_times_in_the_usual_shape_are_never_rolled_over_into_real_ones() -> None:
+    parsed = parse_times(_text("2026-02-28 23:59:59", "2026-02-29 00:00:00",
+                               "2026-05-01 23:59:60", "2026-5-1 08:00:00", "1500-01-01",
+                               "2024-02-29 12:00:00", None))
+    assert parsed.iloc[0] == pd.Timestamp("2026-02-28 23:59:59")
+    # 2026 is no leap year; a 60th second does not exist: not 2026-03-01, not 2026-05-02
+    assert parsed.iloc[1:3].isna().all()
+    assert parsed.iloc[3] == pd.Timestamp("2026-05-01 08:00")  # ISO 8601's reduced form
+    assert parsed.iloc[4] == pd.Timestamp("1678-01-01")  # clipped to datetime64[ns]
+    assert parsed.iloc[5] == pd.Timestamp("2024-02-29 12:00")  # a leap day
+    assert pd.isna(parsed.iloc[6])
+
+
 def test_source_values_become_their_text() -> None:
     mixed = text_array([1.5, "n/a", None, 2]).to_pylist()
     assert mixed == ["1.5", "n/a", None, "2"]
