@@ -67,6 +67,8 @@ def _sqlite_column(values: pd.Series, sql_type: Any) -> list[Any]:
     if isinstance(sql_type, Date):
         return pa.array(values.astype("datetime64[us]"), from_pandas=True).cast(
             pa.date32()).cast(pa.string()).to_pylist()
+    if isinstance(sql_type, Boolean) and values.dtype == bool:
+        return values.to_numpy(dtype="int64").tolist()
     plain = values.astype(object).where(values.notna(), None).tolist()
     if isinstance(sql_type, Boolean):
         return [None if v is None else int(v) for v in plain]
@@ -127,7 +129,8 @@ def load_staging(conn: Connection, table_name: str, rows: pd.DataFrame,
     table, staging = source_table(table_name), STAGING[table_name]
     with indexes_built_after_when_empty(conn, staging):
         for chunk in _chunks(rows):
-            typed = typed_frame(table, chunk).assign(interval_start=pd.Timestamp(interval_start))
+            typed = typed_frame(table, chunk, arrow_text=True).assign(
+                interval_start=pd.Timestamp(interval_start))
             upsert_frame(conn, staging, typed, newer_than="updated_at")
     return len(rows)
 

@@ -20,12 +20,12 @@ READ_CHUNK_ROWS = 100_000
 """Rows fetched from staging at a time (each chunk is typed before the next is fetched)."""
 
 
-def typed_frame(table: SourceTable, frame: pd.DataFrame) -> pd.DataFrame:
+def typed_frame(table: SourceTable, frame: pd.DataFrame, arrow_text: bool = False) -> pd.DataFrame:
     """``frame`` with the contract's dtypes (see ``typed_column``)."""
     out = frame.copy()
     for column in table.columns:
         if column.name in out.columns:
-            out[column.name] = typed_column(out[column.name], column.type)
+            out[column.name] = typed_column(out[column.name], column.type, arrow_text)
     return out
 
 
