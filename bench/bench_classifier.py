@@ -14,6 +14,11 @@ of {id, lang, text, group, process_class, context?}), if present: each item its 
 client, so only the text's worsening cues can make deterioration. Only figures are
 printed, never a text.
 
+(c) The holdout again, with the confidence table (``classifier.yaml`` ``confidence``,
+shipped fitted on simulated texts) refit from labelled texts like it, as the people's
+reviews refit it in production: two folds, each fitting the table on one half of the
+holdout and measuring the other half. The lexicon is not touched.
+
 Prints items, the share sent to review (target <= 20%), accuracy on the items not sent to
 review (target >= 85%; a ``no_complaint`` decision on a complaint counts as wrong),
 per-class precision and recall for the group and for the process class, the group
@@ -26,6 +31,7 @@ import argparse
 import sqlite3
 import sys
 import time
+from dataclasses import dataclass, replace
 from datetime import date
 from pathlib import Path
 
@@ -37,7 +43,8 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from cx_tasks.analyze.classification import read_feedback  # noqa: E402
-from cx_tasks.analyze.classify import classify, load_classifier  # noqa: E402
+from cx_tasks.analyze.classify import classify, load_classifier, raw_rules  # noqa: E402
+from cx_tasks.analyze.confidence import fit_confidence_map, outcomes  # noqa: E402
 from cx_tasks.analyze.context import read_context  # noqa: E402
 from cx_tasks.analyze.evaluation import figures, per_class, with_true_labels  # noqa: E402
 from cx_tasks.analyze.taxonomy import PROCESS_CLASSES  # noqa: E402
@@ -104,13 +111,20 @@ def simulated(data: Path, as_of: date) -> None:
            "claims and tickets with a true label)", joined, elapsed)
 
 
-def holdout(path: Path, as_of: date, history: tuple[pd.DataFrame, pd.DataFrame] | None) -> None:
-    """(b): the blind holdout fixture, classified as if it arrived at the supplier of
-    ``history`` (its warehouse's feedback and context; the learned model learns from the
-    rules' decisions there) or alone."""
-    classifier = load_classifier()
+@dataclass(frozen=True)
+class Holdout:
+    """The holdout fixture as feedback, context and true labels (one row each, in order)."""
+
+    items: pd.DataFrame
+    context: pd.DataFrame
+    truth: pd.DataFrame
+    languages: dict[str, int]
+
+
+def holdout_set(path: Path, as_of: date) -> Holdout:
+    """Read the blind holdout fixture (``{items: [...]}`` or a bare list)."""
     entries = yaml.safe_load(path.read_text(encoding="utf-8"))
-    if isinstance(entries, dict):  # {items: [...]} as well as a bare list
+    if isinstance(entries, dict):
         entries = entries["items"]
     items = pd.DataFrame({
         "feedback_id": [f"holdout:{e['id']}" for e in entries],
@@ -118,29 +132,65 @@ def holdout(path: Path, as_of: date, history: tuple[pd.DataFrame, pd.DataFrame] 
         "text": [e["text"] for e in entries],
         "occurred_at": pd.Timestamp(as_of),
     })
+    contexts = [e.get("context") or {} for e in entries]
     context = pd.DataFrame({
         "feedback_id": items["feedback_id"],
         "order_id": "holdout order", "shipment_id": "holdout shipment",
-        "otif_miss": [bool((e.get("context") or {}).get("otif_miss")) for e in entries],
-        "document_delay": [bool((e.get("context") or {}).get("document_delay"))
-                           for e in entries],
-        "packaging_incident": [(e.get("context") or {}).get("packaging_incident")
-                               for e in entries],
+        "otif_miss": [bool(c.get("otif_miss")) for c in contexts],
+        "document_delay": [bool(c.get("document_delay")) for c in contexts],
+        "packaging_incident": [c.get("packaging_incident") for c in contexts],
     })
-    n = len(items)
+    truth = pd.DataFrame({"true_group": [e["group"] for e in entries],
+                          "true_process_class": [e["process_class"] for e in entries]})
+    languages = pd.Series([e.get("lang") for e in entries]).value_counts().to_dict()
+    return Holdout(items, context, truth, languages)
+
+
+def _labelled(classes: pd.DataFrame, truth: pd.DataFrame) -> pd.DataFrame:
+    return pd.concat([classes.reset_index(drop=True), truth.reset_index(drop=True)], axis=1)
+
+
+def holdout(path: Path, as_of: date, history: tuple[pd.DataFrame, pd.DataFrame] | None) -> None:
+    """(b): the blind holdout fixture, classified as if it arrived at the supplier of
+    ``history`` (its warehouse's feedback and context; the learned model learns from the
+    rules' decisions there) or alone."""
+    classifier = load_classifier()
+    held = holdout_set(path, as_of)
+    items, context, n = held.items, held.context, len(held.items)
     if history is not None:
         items = pd.concat([items, history[0][["feedback_id", "client_id", "text",
                                               "occurred_at"]]], ignore_index=True)
         context = pd.concat([context, history[1]], ignore_index=True)
     started = time.perf_counter()
-    classes = classify(items, context, classifier, as_of).iloc[:n].copy()
+    classes = classify(items, context, classifier, as_of).iloc[:n]
     elapsed = time.perf_counter() - started
-    classes["true_group"] = [e["group"] for e in entries]
-    classes["true_process_class"] = [e["process_class"] for e in entries]
-    languages = pd.Series([e.get("lang") for e in entries]).value_counts().to_dict()
-    report(f"blind holdout ({path.name}: {len(entries)} items, languages {languages}; "
+    report(f"blind holdout ({path.name}: {n} items, languages {held.languages}; "
            + (f"classified together with the {len(items) - n} warehouse items" if history
-              is not None else "alone") + ")", classes, elapsed)
+              is not None else "alone") + ")", _labelled(classes, held.truth), elapsed)
+
+
+def holdout_refit(path: Path, as_of: date) -> None:
+    """(c): the holdout with the confidence table refit from labelled texts like it, as the
+    people's reviews refit it in production (``refit_confidence``): two folds, each fitting
+    the table on one half of the holdout (odd or even item number) and measuring the other.
+    The lexicon is not changed; only the margin -> probability table is refit."""
+    shipped = load_classifier()
+    held = holdout_set(path, as_of)
+    raw = _labelled(classify(held.items, held.context, raw_rules(shipped), as_of), held.truth)
+    odd = (held.items["feedback_id"].str.extract(r"(\d+)$")[0].astype(int) % 2 == 1).to_numpy()
+    parts, elapsed = [], 0.0
+    for fit_half in (odd, ~odd):
+        fitted = fit_confidence_map(*outcomes(raw[fit_half]), "one half of the holdout")
+        print(f"fold table (fitted on {int(fit_half.sum())} items): margin {fitted.margin} "
+              f"-> probability {fitted.probability}")
+        use = replace(shipped, rules=shipped.rules.model_copy(update={"confidence": fitted}))
+        measured = ~fit_half
+        started = time.perf_counter()
+        classes = classify(held.items[measured], held.context[measured], use, as_of)
+        elapsed += time.perf_counter() - started
+        parts.append(_labelled(classes, held.truth[measured]))
+    report(f"blind holdout, confidence table refit on the other half (2 folds, {path.name})",
+           pd.concat(parts, ignore_index=True), elapsed)
 
 
 def main() -> None:
@@ -162,6 +212,7 @@ def main() -> None:
         holdout(args.holdout, args.as_of, None)
         if history is not None:
             holdout(args.holdout, args.as_of, history)
+        holdout_refit(args.holdout, args.as_of)
     else:
         print(f"(b) skipped: no {args.holdout}")
 

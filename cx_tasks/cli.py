@@ -263,6 +263,28 @@ def review_list(
                                "review queue"))
 
 
+@review_app.command("refit")
+def review_refit() -> None:
+    """Refit the classifier's confidence table from the people's reviews so far; prints the
+    `confidence` block to put in classifier.yaml (in CX_RULES_DIR)."""
+    from datetime import UTC, datetime
+
+    import yaml
+
+    from cx_tasks.analyze.classification import refit_confidence
+    from cx_tasks.config import settings
+    from cx_tasks.warehouse.db import engine_for
+
+    try:
+        with engine_for(settings().warehouse_url).connect() as conn:
+            fitted = refit_confidence(conn, datetime.now(UTC).date())
+    except ValueError as error:
+        console.print(f"[red]{error}[/red]")
+        raise typer.Exit(2) from error
+    print(yaml.safe_dump({"confidence": fitted.model_dump(mode="json")}, sort_keys=False,
+                         width=100, default_flow_style=None, allow_unicode=True))
+
+
 @review_app.command("label")
 def review_label(
     feedback_id: Annotated[str, typer.Argument(help="the item, e.g. claim:CL-000123")],
