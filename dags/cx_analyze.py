@@ -5,8 +5,8 @@ Runs whenever there is something new to analyse: new feedback (the Assets `cx_fe
 a survey response, and `cx_feedback_intake`, claims, tickets and notes taken in) or the
 nightly metrics (`cx_metrics`). Not on a clock. The day analysed (`as_of`) is the newest
 `as_of` of the triggering `cx_metrics` events, else `as_of` from the run's conf, else the
-newest day with published metrics. Survey answers count up to the time the run was due, so
-a run on a new answer uses it at once.
+newest day with published metrics (none yet: the run is skipped). Survey answers count up
+to the time the run was due, so a run on a new answer uses it at once.
 
 - `classify`: every claim, ticket, survey comment and informal note gets one group of
   dissatisfaction (delivery discipline, quality, service, deterioration) and a process
@@ -34,6 +34,7 @@ from datetime import UTC, date, datetime
 from typing import Any
 
 from airflow.sdk import dag, get_current_context, task
+from airflow.sdk.exceptions import AirflowSkipException
 
 from cx_airflow.assets import CX_ANALYSIS, CX_FEEDBACK, CX_FEEDBACK_INTAKE, CX_METRICS
 from cx_airflow.defaults import default_args, tags
@@ -53,8 +54,8 @@ def _as_of() -> date:
     if days[0]:
         return max(date.fromisoformat(d) for d in days)
     latest = latest_metrics_day(warehouse_url())
-    if latest is None:
-        raise RuntimeError("no metrics published yet: run cx_collect_nightly first")
+    if latest is None:  # feedback before the first nightly run: nothing to analyse against
+        raise AirflowSkipException("no metrics published yet (cx_collect_nightly has not run)")
     return latest
 
 
