@@ -14,10 +14,10 @@ of {id, lang, text, group, process_class, context?}), if present: each item its 
 client, so only the text's worsening cues can make deterioration. Only figures are
 printed, never a text.
 
-(c) The holdout again, with the confidence table (``classifier.yaml`` ``confidence``,
-shipped fitted on simulated texts) refit from labelled texts like it, as the people's
-reviews refit it in production: two folds, each fitting the table on one half of the
-holdout and measuring the other half. The lexicon is not touched.
+(c) The holdout as the production loop sees it once people have reviewed half of it: two
+folds, each taking one half as the reviews, which refit the confidence table
+(``classifier.yaml`` ``confidence``, shipped fitted on simulated texts) and train the
+learned model, and measuring the other half. The lexicon is not touched.
 
 Prints items, the share sent to review (target <= 20%), accuracy on the items not sent to
 review (target >= 85%; a ``no_complaint`` decision on a complaint counts as wrong),
@@ -170,27 +170,30 @@ def holdout(path: Path, as_of: date, history: tuple[pd.DataFrame, pd.DataFrame] 
 
 
 def holdout_refit(path: Path, as_of: date) -> None:
-    """(c): the holdout with the confidence table refit from labelled texts like it, as the
-    people's reviews refit it in production (``refit_confidence``): two folds, each fitting
-    the table on one half of the holdout (odd or even item number) and measuring the other.
-    The lexicon is not changed; only the margin -> probability table is refit."""
+    """(c): the holdout as the production loop would see it after people reviewed half of
+    it: two folds, each taking one half (odd or even item number) as the reviews, which
+    refit the confidence table (``refit_confidence``) and train the learned model, and
+    measuring the other half. The lexicon is not changed."""
     shipped = load_classifier()
     held = holdout_set(path, as_of)
     raw = _labelled(classify(held.items, held.context, raw_rules(shipped), as_of), held.truth)
     odd = (held.items["feedback_id"].str.extract(r"(\d+)$")[0].astype(int) % 2 == 1).to_numpy()
     parts, elapsed = [], 0.0
-    for fit_half in (odd, ~odd):
-        fitted = fit_confidence_map(*outcomes(raw[fit_half]), "one half of the holdout")
-        print(f"fold table (fitted on {int(fit_half.sum())} items): margin {fitted.margin} "
+    for reviewed in (odd, ~odd):
+        fitted = fit_confidence_map(*outcomes(raw[reviewed]), "one half of the holdout")
+        print(f"fold table (fitted on {int(reviewed.sum())} reviews): margin {fitted.margin} "
               f"-> probability {fitted.probability}")
         use = replace(shipped, rules=shipped.rules.model_copy(update={"confidence": fitted}))
-        measured = ~fit_half
+        reviews = pd.DataFrame({"feedback_id": held.items["feedback_id"][reviewed],
+                                "dissatisfaction_group": held.truth["true_group"][reviewed],
+                                "process_class": held.truth["true_process_class"][reviewed]})
         started = time.perf_counter()
-        classes = classify(held.items[measured], held.context[measured], use, as_of)
+        classes = classify(held.items, held.context, use, as_of, reviews=reviews)
         elapsed += time.perf_counter() - started
-        parts.append(_labelled(classes, held.truth[measured]))
-    report(f"blind holdout, confidence table refit on the other half (2 folds, {path.name})",
-           pd.concat(parts, ignore_index=True), elapsed)
+        parts.append(_labelled(classes, held.truth)[~reviewed])
+    report(f"blind holdout after reviews of the other half (confidence refit, learned model "
+           f"trained on them; 2 folds, {path.name})", pd.concat(parts, ignore_index=True),
+           elapsed)
 
 
 def main() -> None:
