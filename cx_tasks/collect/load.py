@@ -26,7 +26,7 @@ import time
 import traceback
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from multiprocessing.connection import Connection as Pipe
 from types import TracebackType
@@ -57,6 +57,8 @@ from cx_tasks.warehouse.schema import STAGING, load_log, quality_runs, quarantin
 CHUNK_ROWS = 50_000
 LOOKUP_CHUNK = 10_000
 LOOKUP_WHOLE_TABLE = 50_000
+SEND_ROWS = 100_000
+"""Rows of a validated table pickled to the writer process at a time."""
 
 
 def _sqlite_column(values: pd.Series, sql_type: Any) -> list[Any]:
@@ -253,6 +255,10 @@ def _writer_process(warehouse_url: str, interval_start: datetime, interval_end: 
     try:
         with engine_for(warehouse_url).begin() as conn:
             while (message := pipe.recv()) is not None:
+                if isinstance(message, tuple):  # a table without rows, then its rows in pieces
+                    table, pieces = message
+                    rows = [table.rows, *(pipe.recv() for _ in range(pieces))]
+                    message = replace(table, rows=pd.concat(rows, ignore_index=True))
                 _apply(conn, message, interval_start, interval_end, report)
             began = time.perf_counter()
         report.seconds += time.perf_counter() - began  # the commit
@@ -321,7 +327,15 @@ class IntervalWriter(AbstractContextManager["IntervalWriter"]):
             _apply(self._conn, message, *self.interval, self.report)
             return
         try:
-            self._pipe.send(message)
+            if isinstance(message, ValidatedTable):
+                # in pieces: pickling a table at once would double its memory here
+                rows = message.rows
+                starts = range(0, len(rows), SEND_ROWS)
+                self._pipe.send((replace(message, rows=rows.iloc[:0]), len(starts)))
+                for start in starts:
+                    self._pipe.send(rows.iloc[start:start + SEND_ROWS])
+            else:
+                self._pipe.send(message)
         except (BrokenPipeError, ConnectionResetError):
             self._raise_failure()
 

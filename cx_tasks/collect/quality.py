@@ -431,6 +431,7 @@ def validate_and_load(warehouse_url: str, source_url: str, frames: Mapping[str, 
                 validated = _validate_table(conn, gx, table, frame, start, end, rules, state)
             del frame
             writer.send(validated)
+            del validated  # the rows are the writer's now
         with _timed(state.seconds, "validate"):
             state.suite_outcomes += _freshness(gx, source_url, ordered, end)
             failed = sorted(o.rule for o in state.suite_outcomes if not o.success)
