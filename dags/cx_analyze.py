@@ -15,6 +15,9 @@ to the time the run was due, so a run on a new answer uses it at once.
 - `rank_causes`: Pareto of process classes by complaints and by affected revenue, per
   segment and trailing window, stored in `pareto_causes` and drawn as PNG charts under
   `<data dir>/charts` (`findings.yaml`; docs/pareto-and-owners.md).
+- `publish_claim_metrics`: the service desk's claim metrics of the day (quality claims per
+  delivered shipment, days to close a claim) join the computable metrics in
+  `metric_values`; the first needs the claims classified.
 - `predict_satisfaction`: factor scores from the metrics and survey ratings, the model
   calibrated against reported satisfaction (up to three rounds per segment, each stored in
   `model_versions`), the predicted index per role and account (docs/factor-model.md).
@@ -94,12 +97,21 @@ def cx_analyze() -> None:
                     settings().charts_dir)
 
     @task
-    def predict_satisfaction() -> dict[str, Any]:
+    def publish_claim_metrics(classified: dict[str, Any]) -> dict[str, Any]:
+        """Quality claims per delivered shipment and days to close a claim, as metrics."""
+        from cx_airflow.connections import warehouse_url
+        from cx_tasks.analyze.stage import publish_claim_metrics as publish
+
+        return publish(warehouse_url(), date.fromisoformat(classified["as_of"]))
+
+    @task
+    def predict_satisfaction(published: dict[str, Any]) -> dict[str, Any]:
         """Factor scores, calibrated model versions, predicted index per role and account."""
         from cx_airflow.connections import warehouse_url
         from cx_tasks.analyze.stage import predict_satisfaction as predict
 
-        return predict(warehouse_url(), _as_of(), _answers_until())
+        return predict(warehouse_url(), date.fromisoformat(published["as_of"]),
+                       _answers_until())
 
     @task
     def explain_falls(predicted: dict[str, Any]) -> dict[str, Any]:
@@ -122,8 +134,9 @@ def cx_analyze() -> None:
               f"{routed['by_kind']}, {routed['unowned']} unowned")
         return routed
 
-    ranked = rank_causes(classify())
-    route_findings(ranked, explain_falls(predict_satisfaction()))
+    classified = classify()
+    predicted = predict_satisfaction(publish_claim_metrics(classified))
+    route_findings(rank_causes(classified), explain_falls(predicted))
 
 
 cx_analyze()

@@ -172,8 +172,9 @@ def refit_confidence(conn: Connection, as_of: date,
     """The confidence table (``confidence`` in ``classifier.yaml``) fitted on the people's
     reviews made by the end of ``as_of``: all feedback classified by the raw rules
     (:func:`cx_tasks.analyze.classify.raw_rules`: the margin, no learned model), each
-    reviewed item's decision compared with its review. Reviews cover mostly the margins the queue showed; review a
-    sample of classified items too, or the table above the threshold rests on few items.
+    reviewed item's decision compared with its review. Reviews cover mostly the margins the
+    queue showed; review a sample of classified items too, or the table above the threshold
+    rests on few items.
     Raises ValueError when no reviewed item has a label from the rules."""
     classifier = classifier or load_classifier()
     items, reviews = read_feedback(conn, as_of), read_reviews(conn, as_of)

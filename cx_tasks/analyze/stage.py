@@ -2,7 +2,8 @@
 (``as_of``) and returns a small summary; data moves through the warehouse.
 
 classify -> rank causes (Pareto tables and charts) -> route findings to owners, and
-predict satisfaction -> drill down -> route findings.
+classify -> publish the claim metrics -> predict satisfaction -> drill down -> route
+findings.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from typing import Any
 from sqlalchemy import func, select
 
 from cx_tasks.analyze.charts import pareto_charts
+from cx_tasks.analyze.claim_metrics import publish_claim_metrics as publish_claims
 from cx_tasks.analyze.classification import classify_feedback
 from cx_tasks.analyze.drilldown import drill_down, drilldown_rules, main_causes
 from cx_tasks.analyze.findings import (
@@ -51,6 +53,13 @@ def rank_causes(warehouse_url: str, as_of: date, charts_dir: Path) -> dict[str, 
                  for path in pareto_charts(stored_pareto(conn, as_of, days), charts_dir,
                                            cutoff=rules.cutoff)]
     return {**summary, "charts": [str(p) for p in drawn]}
+
+
+def publish_claim_metrics(warehouse_url: str, as_of: date) -> dict[str, Any]:
+    """The service desk's claim metrics of ``as_of`` (quality claims per delivered shipment,
+    days to close a claim) into ``metric_values`` (run after ``classify``)."""
+    with engine_for(warehouse_url).begin() as conn:
+        return publish_claims(conn, as_of)
 
 
 def predict_satisfaction(warehouse_url: str, as_of: date,

@@ -33,14 +33,17 @@ LATE = ["Order O-{n} arrived 6 days late, our line stopped.",
 
 
 def _metrics(client: str, window: int, otif: float, revenue: float) -> list[dict]:
+    """OTIF and revenue over 20 lines, and 20 shipments delivered without an incident."""
     return [{"client_id": client, "metric": metric, "as_of": AS_OF, "window_days": window,
              "value": value, "numerator": None, "denominator": 20.0, "note": None}
-            for metric, value in (("otif_line", otif), ("revenue", revenue))]
+            for metric, value in (("otif_line", otif), ("revenue", revenue),
+                                  ("packaging_incident_rate", 0.0))]
 
 
 def _world(url: str) -> None:
     """K1: OTIF 0.95 over the year, 0.50 over the last 30 days, four late-delivery claims in
-    October; K2: OTIF 0.90 both ways, one claim about an off-spec batch."""
+    October; K2: OTIF 0.90 both ways, one claim about an off-spec batch. Every claim closed
+    in two days; 20 shipments delivered per window."""
     stage(url, "erp_clients", [{"client_id": c, "name": f"Client {c}", "segment": "metals"}
                                for c in ("K1", "K2")])
     with engine_for(url).begin() as conn:
@@ -57,6 +60,10 @@ def _world(url: str) -> None:
              "client_id": client, "text": text, "ref_id": f"SC{n}",
              "occurred_at": datetime(2026, 10, 10 + n, 9), "recorded_at": datetime(2026, 10, 31)}
             for n, (client, text) in enumerate(texts)])
+    stage(url, "sd_claims", [  # each claim closed two days after it was opened
+        {"claim_id": f"SC{n}", "client_id": client, "opened_at": datetime(2026, 10, 10 + n, 9),
+         "closed_at": datetime(2026, 10, 12 + n, 9), "text": text}
+        for n, (client, text) in enumerate(texts)])
 
 
 def test_analysis_goes_from_complaints_and_metrics_to_owned_findings(tmp_path,
@@ -94,6 +101,11 @@ def test_analysis_goes_from_complaints_and_metrics_to_owned_findings(tmp_path,
                 select(predicted_index).where(predicted_index.c.role == "account"))}
             chain = conn.execute(select(drilldown).order_by(drilldown.c.rank)).all()
             found = {r.finding_id: r for r in conn.execute(select(findings))}
+            claim_metrics = {(r.client_id, r.metric): (r.value, r.numerator, r.denominator)
+                             for r in conn.execute(select(metric_values).where(
+                                 metric_values.c.window_days == 30,
+                                 metric_values.c.metric.in_(["quality_claim_rate",
+                                                             "claim_resolution_days"])))}
             explained = chain_lines(conn, "K1")
             logistics = findings_list(conn, owner="logistics")
             nobody = findings_list(conn, unowned=True)
@@ -106,6 +118,12 @@ def test_analysis_goes_from_complaints_and_metrics_to_owned_findings(tmp_path,
     # shares 4/5 = 0.8 (the cut-off: the vital few on its own) and 1/5
     assert [(r.process_class, r.complaints, r.share, r.vital_few) for r in pareto] == [
         ("delivery_planning", 4, 0.8, True), ("specification", 1, 0.2, False)]
+    # K2's off-spec claim is its one quality claim in 30 days, over 20 shipments: 1/20; K1's
+    # four late deliveries are no quality claims; every claim took 2 days to close
+    assert claim_metrics == {("K1", "quality_claim_rate"): (0.0, 0.0, 20.0),
+                             ("K2", "quality_claim_rate"): (0.05, 1.0, 20.0),
+                             ("K1", "claim_resolution_days"): (2.0, 8.0, 4.0),
+                             ("K2", "claim_resolution_days"): (2.0, 2.0, 1.0)}
     assert accounts == {"K1": "insufficient_signal", "K2": "insufficient_signal"}
     # only K1 fell: its availability score went from 100 (OTIF 0.95) to 0 (OTIF 0.50)
     assert {r.client_id for r in chain} == {"K1"}
@@ -131,7 +149,9 @@ def test_analyze_dag_shape(dag_bag) -> None:
     assert sorted(a.uri for a in dag.timetable.asset_condition.objects) == [
         "cx://collect/feedback", "cx://collect/feedback-intake", "cx://collect/metrics"]
     downstream = {t.task_id: sorted(t.downstream_task_ids) for t in dag.tasks}
-    assert downstream == {"classify": ["rank_causes"], "rank_causes": ["route_findings"],
+    assert downstream == {"classify": ["publish_claim_metrics", "rank_causes"],
+                          "rank_causes": ["route_findings"],
+                          "publish_claim_metrics": ["predict_satisfaction"],
                           "predict_satisfaction": ["explain_falls"],
                           "explain_falls": ["route_findings"], "route_findings": []}
     outlets = {t.task_id: [o.uri for o in t.outlets] for t in dag.tasks if t.outlets}

@@ -10,17 +10,20 @@ from pydantic import ValidationError
 
 from cx_tasks.config import rules_text
 from cx_tasks.metrics.catalogue import MetricCatalogue, computable_share, metric_catalogue
+from cx_tasks.metrics.complaints import COMPLAINT_METRIC_FUNCTIONS
 from cx_tasks.metrics.compute import METRIC_FUNCTIONS
 from cx_tasks.metrics.parameters import MetricParameters, metric_parameters
 
+EVERY_METRIC_FUNCTION = {**METRIC_FUNCTIONS, **COMPLAINT_METRIC_FUNCTIONS}
+
 
 def test_catalogue_lists_every_computable_metric_the_code_defines() -> None:
-    assert sorted(metric_catalogue().computable_ids()) == sorted(METRIC_FUNCTIONS)
+    assert sorted(metric_catalogue().computable_ids()) == sorted(EVERY_METRIC_FUNCTION)
 
 
-@pytest.mark.parametrize("metric_id", sorted(METRIC_FUNCTIONS))
+@pytest.mark.parametrize("metric_id", sorted(EVERY_METRIC_FUNCTION))
 def test_catalogue_definition_is_the_functions_first_docstring_line(metric_id: str) -> None:
-    first_line = METRIC_FUNCTIONS[metric_id].__doc__.strip().splitlines()[0]
+    first_line = EVERY_METRIC_FUNCTION[metric_id].__doc__.strip().splitlines()[0]
     assert metric_catalogue().by_id(metric_id).definition == first_line
 
 
@@ -32,9 +35,9 @@ def test_catalogue_holds_asked_metrics_of_the_methodology() -> None:
 
 def test_computable_share_is_computable_over_all() -> None:
     catalogue = metric_catalogue()
-    # 17 computable of 36 listed
-    assert (len(catalogue.computable_ids()), len(catalogue.metrics)) == (17, 36)
-    assert computable_share(catalogue) == pytest.approx(17 / 36)
+    # 19 computable (17 by the metrics stage, 2 of the service desk's claims) of 38 listed
+    assert (len(catalogue.computable_ids()), len(catalogue.metrics)) == (19, 38)
+    assert computable_share(catalogue) == pytest.approx(19 / 38)
 
 
 def _catalogue_with(**change: object) -> dict:
