@@ -110,6 +110,7 @@ def main() -> None:
     result = collect_interval(warehouse_url, source_url, folder / "landing", HISTORY_START, end,
                               quality_dir=folder / "quality", workers=args.workers)
     elapsed = time.perf_counter() - started
+    collect_peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     time.sleep(0.5)  # the fork server reaps its last children
     cpu = {who: after - before for (who, after), before in
            zip(_cpu_seconds().items(), cpu_before.values(), strict=True)}
@@ -148,9 +149,12 @@ def main() -> None:
               f"{metrics_cpu:.1f} CPU-s, "
               f"{published['rows']:,} metric rows; collect + metrics "
               f"{elapsed + metrics_elapsed:.1f} s")
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     others = max(peaks.peaks.values(), default=0.0)
-    print(f"peak RSS {peak:,.0f} MB (largest extraction or writer process {others:,.0f} MB)")
+    print(f"peak RSS of the collect {collect_peak:,.0f} MB (largest extraction or writer "
+          f"process {others:,.0f} MB)")
+    if args.metrics:
+        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        print(f"peak RSS with the metrics after it (same process) {peak:,.0f} MB")
 
 
 if __name__ == "__main__":

@@ -25,6 +25,7 @@ the interval as it was; re-running an interval leaves the warehouse identical.
 
 from __future__ import annotations
 
+import gc
 import hashlib
 import json
 import time
@@ -432,6 +433,9 @@ def validate_and_load(warehouse_url: str, source_url: str, frames: Mapping[str, 
             del frame
             writer.send(validated)
             del validated  # the rows are the writer's now
+            # GX's objects of a run hold its frame in reference cycles, which the cyclic
+            # collector seldom visits while few Python objects come and go: free them now
+            gc.collect()
         with _timed(state.seconds, "validate"):
             state.suite_outcomes += _freshness(gx, source_url, ordered, end)
             failed = sorted(o.rule for o in state.suite_outcomes if not o.success)
