@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from functools import cache, cached_property
 from importlib import resources
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import yaml
 from pydantic import BaseModel
@@ -107,9 +107,15 @@ def rules_text(name: str, rules_dir: Path | None = None) -> str:
     return resources.files("cx_tasks.rules").joinpath(f"{name}.yaml").read_text(encoding="utf-8")
 
 
+def parse_yaml(text: str) -> Any:
+    """YAML text as Python data, safely (libyaml's C parser when PyYAML was built with it:
+    the same result, several times faster on the large rule tables)."""
+    return yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
+
+
 def load_rules(name: str, model: type[M], rules_dir: Path | None = None) -> M:
     """Rule table ``name`` parsed and validated against ``model`` (raises on a bad file)."""
-    return model.model_validate(yaml.safe_load(rules_text(name, rules_dir)))
+    return model.model_validate(parse_yaml(rules_text(name, rules_dir)))
 
 
 @cache

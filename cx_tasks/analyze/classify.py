@@ -38,7 +38,6 @@ from datetime import date
 from pathlib import Path
 
 import pandas as pd
-import yaml
 from pydantic import BaseModel, ConfigDict, Field
 
 from cx_tasks.analyze.confidence import ConfidenceMap, calibrated
@@ -54,7 +53,7 @@ from cx_tasks.analyze.lexicon import (
 )
 from cx_tasks.analyze.text import words
 from cx_tasks.collect.contract import PACKAGING_INCIDENT_TYPES
-from cx_tasks.config import rules_text
+from cx_tasks.config import parse_yaml, rules_text
 
 CLASS_COLUMNS = ["feedback_id", "client_id", "status", "dissatisfaction_group", "process_class",
                  "cause", "confidence", "deterioration", "evidence", "classifier_version",
@@ -138,8 +137,8 @@ def load_classifier(rules_dir: Path | None = None) -> Classifier:
     user's copies in ``rules_dir``)."""
     texts = [rules_text(name, rules_dir) for name in ("lexicon", "classifier")]
     version = "rules-" + hashlib.sha256("\0".join(texts).encode("utf-8")).hexdigest()[:12]
-    return build_classifier(LexiconFile.model_validate(yaml.safe_load(texts[0])),
-                            ClassifierRules.model_validate(yaml.safe_load(texts[1])), version)
+    return build_classifier(LexiconFile.model_validate(parse_yaml(texts[0])),
+                            ClassifierRules.model_validate(parse_yaml(texts[1])), version)
 
 
 @dataclass(frozen=True)

@@ -16,10 +16,9 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, model_validator
 
-from cx_tasks.config import rules_text
+from cx_tasks.config import parse_yaml, rules_text
 
 if TYPE_CHECKING:
     from cx_tasks.metrics.catalogue import MetricCatalogue
@@ -172,7 +171,7 @@ class FactorCatalogue(BaseModel):
 
 def factor_ids(rules_dir: Path | None = None) -> frozenset[str]:
     """The ids of the factors listed in ``factors.yaml`` (read without validation)."""
-    return frozenset(f["id"] for f in yaml.safe_load(rules_text("factors", rules_dir))["factors"])
+    return frozenset(f["id"] for f in parse_yaml(rules_text("factors", rules_dir))["factors"])
 
 
 def factor_catalogue(rules_dir: Path | None = None) -> FactorCatalogue:
@@ -183,7 +182,7 @@ def factor_catalogue(rules_dir: Path | None = None) -> FactorCatalogue:
 
     context = {"metric_catalogue": metric_catalogue(rules_dir),
                "questions": survey_catalogue(rules_dir).questions}
-    return FactorCatalogue.model_validate(yaml.safe_load(rules_text("factors", rules_dir)),
+    return FactorCatalogue.model_validate(parse_yaml(rules_text("factors", rules_dir)),
                                           context=context)
 
 

@@ -15,7 +15,7 @@ delivery); worsening cues are matched on their own. A praise term with a negator
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -107,13 +107,36 @@ class Match:
 
 
 @dataclass(frozen=True)
+class TermSet:
+    """Terms, longest first, and for each word key the positions of the terms holding it."""
+
+    terms: tuple[LexiconTerm, ...]
+    by_key: Mapping[str, tuple[int, ...]]
+
+    @classmethod
+    def of(cls, terms: Iterable[LexiconTerm]) -> TermSet:
+        """The terms sorted longest first (heavier first among equals), indexed by key."""
+        ordered = tuple(sorted(terms, key=lambda t: (-len(t.keys), -t.weight)))
+        positions: dict[str, list[int]] = {}
+        for i, term in enumerate(ordered):
+            for key in set(term.keys):
+                positions.setdefault(key, []).append(i)
+        return cls(ordered, {k: tuple(v) for k, v in positions.items()})
+
+    def within(self, present: set[str]) -> list[LexiconTerm]:
+        """The terms all of whose keys are among ``present``, in their order."""
+        hits = sorted({i for key in present for i in self.by_key.get(key, ())})
+        return [self.terms[i] for i in hits if present.issuperset(self.terms[i].keys)]
+
+
+@dataclass(frozen=True)
 class Lexicon:
     """The compiled lexicon: terms by cause, the cause labels and the typo index."""
 
     causes: dict[str, CauseEntry]
-    terms: tuple[LexiconTerm, ...]
-    """Cause and praise terms, longest first."""
-    worsening: tuple[LexiconTerm, ...]
+    terms: TermSet
+    """Cause and praise terms."""
+    worsening: TermSet
     negators: frozenset[str]
     max_gap: int
     negation_reach: int
@@ -157,9 +180,7 @@ def compile_lexicon(source: LexiconFile) -> Lexicon:
     worsening = _compile(WORSENING, source.worsening, extra)
     negators = frozenset(k for t in _compile("negators", source.negators, 0) for k in t.keys)
     every_key = {k for t in (*terms, *worsening) for k in t.keys}
-    terms.sort(key=lambda t: (-len(t.keys), -t.weight))
-    worsening.sort(key=lambda t: (-len(t.keys), -t.weight))
-    return Lexicon(dict(source.causes), tuple(terms), tuple(worsening), negators,
+    return Lexicon(dict(source.causes), TermSet.of(terms), TermSet.of(worsening), negators,
                    source.max_gap, source.negation_reach,
                    TypoIndex(every_key, source.typo_min_length))
 
@@ -206,18 +227,14 @@ def _negated(lexicon: Lexicon, text_keys: list[str], first: int) -> bool:
     return any(k in lexicon.negators for k in reach)
 
 
-def match_terms(lexicon: Lexicon, terms: Iterable[LexiconTerm],
-                text_keys: list[str]) -> list[Match]:
+def match_terms(lexicon: Lexicon, terms: TermSet, text_keys: list[str]) -> list[Match]:
     """The terms found in a text (module docstring): longest first; a word used by a term
     of one cause is not available to other causes' terms (terms written alike in several
     causes all match there); a negated praise term is dropped."""
     owners: list[set[str]] = [set() for _ in text_keys]
-    present = set(text_keys)
     matches: list[Match] = []
     places_of: dict[tuple[str, ...], list[tuple[int, ...]]] = {}
-    for term in terms:
-        if not present.issuperset(term.keys):
-            continue
+    for term in terms.within(set(text_keys)):
         if term.keys in places_of:
             places = places_of[term.keys]
             for p in (p for place in places for p in place):

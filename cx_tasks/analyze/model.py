@@ -18,7 +18,6 @@ from typing import Literal
 
 import numpy as np
 import pandas as pd
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, model_validator
 
 from cx_tasks.analyze.factors import (
@@ -29,7 +28,7 @@ from cx_tasks.analyze.factors import (
     factor_catalogue,
 )
 from cx_tasks.collect.contract import ROLES
-from cx_tasks.config import rules_text
+from cx_tasks.config import parse_yaml, rules_text
 
 ACCOUNT_ROLE = "account"
 """``predicted_index.role`` of the account's index (the roles combined)."""
@@ -157,9 +156,9 @@ def satisfaction_rules(rules_dir: Path | None = None) -> SatisfactionRules:
 
     catalogue = factor_catalogue(rules_dir)
     importance = ImportanceRules.model_validate(
-        yaml.safe_load(rules_text("importance", rules_dir)),
+        parse_yaml(rules_text("importance", rules_dir)),
         context={"factor_catalogue": catalogue})
-    model = ModelRules.model_validate(yaml.safe_load(rules_text("model", rules_dir)))
+    model = ModelRules.model_validate(parse_yaml(rules_text("model", rules_dir)))
     kinds = {q: question.kind for q, question in survey_catalogue(rules_dir).questions.items()}
     return SatisfactionRules(catalogue, importance, model, kinds)
 

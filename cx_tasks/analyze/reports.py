@@ -63,7 +63,8 @@ def satisfaction_of(conn: Connection, client_id: str, as_of: date) -> pd.DataFra
                         .where(predicted_index.c.client_id == client_id,
                                predicted_index.c.as_of == as_of)
                         .order_by(predicted_index.c.role)).all()
-    return pd.DataFrame(rows, columns=["role", "status", "predicted", "reported"])
+    frame = pd.DataFrame(rows, columns=["role", "status", "predicted", "reported"])
+    return frame.astype({"predicted": "float64", "reported": "float64"})
 
 
 def chain_lines(conn: Connection, client_id: str, as_of: date | None = None) -> list[str]:
