@@ -318,6 +318,9 @@ def quarantine_entries(table: SourceTable, raw: pd.DataFrame,
 PARALLEL_WRITE_ROWS = 200_000
 """Rows in (all tables of the interval) from which the warehouse writes happen in a process
 of their own, overlapping validation: a history load, not a night."""
+COLLECT_GARBAGE_ROWS = 100_000
+"""Rows of a table from which its GX run's garbage is collected at once (memory of a history
+load); a nightly interval's small tables are left to the collector's own schedule."""
 
 
 @dataclass
@@ -428,14 +431,17 @@ def validate_and_load(warehouse_url: str, source_url: str, frames: Mapping[str, 
         state.seconds["gx_setup"] = time.perf_counter() - began
         for table in ordered:
             frame = frames[table.name]
+            large = len(frame) >= COLLECT_GARBAGE_ROWS
             with _timed(state.seconds, "validate"):
                 validated = _validate_table(conn, gx, table, frame, start, end, rules, state)
             del frame
             writer.send(validated)
             del validated  # the rows are the writer's now
-            # GX's objects of a run hold its frame in reference cycles, which the cyclic
-            # collector seldom visits while few Python objects come and go: free them now
-            gc.collect()
+            if large:
+                # GX's objects of a run hold its frame in reference cycles, which the cyclic
+                # collector seldom visits while few Python objects come and go: free a large
+                # one now (a full collection costs a fraction of a second in a big process)
+                gc.collect()
         with _timed(state.seconds, "validate"):
             state.suite_outcomes += _freshness(gx, source_url, ordered, end)
             failed = sorted(o.rule for o in state.suite_outcomes if not o.success)
