@@ -43,7 +43,7 @@ from cx_tasks.analyze.model import (
 from cx_tasks.analyze.owners import owner_for_process
 from cx_tasks.analyze.satisfaction import (
     model_inputs,
-    predict_window,
+    predictions,
     read_answers,
     read_segments,
     stored_weights,
@@ -251,24 +251,26 @@ def drill_down(warehouse: Engine, as_of: date, catalogue: MetricCatalogue, owner
     rules = rules or drilldown_rules()
     model_rules = model_rules or satisfaction_rules()
     recent_days, signal = rules.recent_window_days, model_rules.model.signal_window_days
-    baseline = predict_window(warehouse, as_of, rules.baseline_window_days, model_rules,
-                              answers_until)
+    layout = model_rules.factors.layout()
     with warehouse.begin() as conn:
         recent = _stored_recent(conn, as_of)
-        windows = Windows(*(model_inputs(conn, as_of, days, model_rules, answers_until)[0]
-                            for days in (recent_days, rules.baseline_window_days)))
         weights = stored_weights(conn, as_of)
+        recent_scores = model_inputs(conn, as_of, recent_days, model_rules, answers_until)[0]
+        base_scores, base_reported, segments = model_inputs(
+            conn, as_of, rules.baseline_window_days, model_rules, answers_until)
+        baseline = predictions(base_scores, base_reported, segments, weights, layout,
+                               model_rules)
         split = as_of - timedelta(days=recent_days)
         reported = reported_falls(_reported_between(conn, split, answers_until or as_of,
                                                     model_rules),
                                   _reported_between(conn, as_of - timedelta(days=signal),
                                                     split, model_rules),
-                                  read_segments(conn))
+                                  segments)
         predicted = predicted_falls(recent, baseline)
         falls = falls_to_explain(pd.concat([predicted, reported], ignore_index=True),
                                  rules.fall_threshold_points)
-        chain = chains(falls, windows, weights, model_rules.factors.layout(), catalogue, owners,
-                       rules.chain_length)
+        chain = chains(falls, Windows(recent_scores, base_scores), weights, layout, catalogue,
+                       owners, rules.chain_length)
         conn.execute(delete(drilldown).where(drilldown.c.as_of == as_of))
         rows = chain.astype(object).where(chain.notna(), None).assign(as_of=as_of)
         upsert(conn, drilldown, rows.to_dict("records"))
