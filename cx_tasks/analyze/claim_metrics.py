@@ -10,6 +10,7 @@ from typing import Any
 import pandas as pd
 from sqlalchemy import Connection, delete, select
 
+from cx_tasks.analyze.pareto import COMPLAINT_STATUSES
 from cx_tasks.metrics.complaints import (
     COMPLAINT_METRIC_FUNCTIONS,
     claim_resolution_days,
@@ -18,8 +19,6 @@ from cx_tasks.metrics.complaints import (
 from cx_tasks.metrics.parameters import metric_parameters
 from cx_tasks.warehouse.db import upsert
 from cx_tasks.warehouse.schema import STAGING, feedback_classes, metric_values
-
-DECIDED = ("classified", "reviewed")
 
 
 def read_claims(conn: Connection) -> pd.DataFrame:
@@ -32,7 +31,7 @@ def read_claims(conn: Connection) -> pd.DataFrame:
     groups = pd.DataFrame(conn.execute(
         select(feedback_classes.c.feedback_id, feedback_classes.c.dissatisfaction_group)
         .where(feedback_classes.c.feedback_id.like("claim:%"),
-               feedback_classes.c.status.in_(DECIDED))).all(),
+               feedback_classes.c.status.in_(COMPLAINT_STATUSES))).all(),
         columns=["feedback_id", "dissatisfaction_group"])
     staged["feedback_id"] = "claim:" + staged["claim_id"]
     merged = staged.merge(groups, on="feedback_id", how="left")

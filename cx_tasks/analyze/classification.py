@@ -30,7 +30,7 @@ from cx_tasks.analyze.classify import (
 from cx_tasks.analyze.confidence import ConfidenceMap, fit_confidence_map, outcomes
 from cx_tasks.analyze.context import day_end, read_context
 from cx_tasks.analyze.taxonomy import DISSATISFACTION_GROUPS, PROCESS_CLASSES
-from cx_tasks.warehouse.db import upsert
+from cx_tasks.warehouse.db import began, upsert
 from cx_tasks.warehouse.schema import feedback, feedback_classes, feedback_reviews
 
 FEEDBACK_COLUMNS = ["feedback_id", "source", "client_id", "text", "occurred_at"]
@@ -108,9 +108,7 @@ def classify_feedback(engine_or_conn: Engine | Connection, as_of: date,
     """Classify all feedback known by the end of ``as_of`` and upsert ``feedback_classes``
     (module docstring); ``classifier`` defaults to the rule tables' (``load_classifier``)."""
     classifier = classifier or load_classifier()
-    if isinstance(engine_or_conn, Connection):
-        return _classify_in(engine_or_conn, as_of, classifier)
-    with engine_or_conn.begin() as conn:
+    with began(engine_or_conn) as conn:
         return _classify_in(conn, as_of, classifier)
 
 

@@ -15,12 +15,13 @@ a ticket ``ticket:<ticket_id>`` (see :mod:`cx_tasks.feedback.intake`).
 
 from __future__ import annotations
 
-from datetime import date, datetime, time, timedelta
+from datetime import date, datetime, timedelta
 
 import pandas as pd
 from sqlalchemy import Connection, and_, literal, select, union_all
 
 from cx_tasks.warehouse.schema import STAGING, events, feedback
+from cx_tasks.warehouse.times import midnight
 
 CONTEXT_COLUMNS = ["feedback_id", "order_id", "shipment_id", "otif_miss", "document_delay",
                    "packaging_incident"]
@@ -28,7 +29,7 @@ CONTEXT_COLUMNS = ["feedback_id", "order_id", "shipment_id", "otif_miss", "docum
 
 def day_end(as_of: date) -> datetime:
     """The first moment after ``as_of``: ``as_of + 1 day`` at midnight (naive UTC)."""
-    return datetime.combine(as_of + timedelta(days=1), time())
+    return midnight(as_of + timedelta(days=1))
 
 
 def context_frame(links: pd.DataFrame, order_events: pd.DataFrame,

@@ -223,14 +223,14 @@ class DrilldownSummary:
         return asdict(self)
 
 
-def _stored_recent(conn: Connection, as_of: date) -> pd.DataFrame:
+def _stored_recent(conn: Connection, as_of: date, segments: Mapping[str, str]) -> pd.DataFrame:
     """The stored predicted index of ``as_of`` (role rows), with each client's segment."""
     rows = conn.execute(select(predicted_index.c.client_id, predicted_index.c.role,
                                predicted_index.c.predicted)
                         .where(predicted_index.c.as_of == as_of,
                                predicted_index.c.role != ACCOUNT_ROLE)).all()
     frame = pd.DataFrame(rows, columns=["client_id", "role", "predicted"])
-    return frame.assign(segment=frame["client_id"].map(read_segments(conn)))
+    return frame.assign(segment=frame["client_id"].map(segments))
 
 
 def _reported_between(conn: Connection, start: date, end: date | datetime,
@@ -253,11 +253,11 @@ def drill_down(warehouse: Engine, as_of: date, catalogue: MetricCatalogue, owner
     recent_days, signal = rules.recent_window_days, model_rules.model.signal_window_days
     layout = model_rules.factors.layout()
     with warehouse.begin() as conn:
-        recent = _stored_recent(conn, as_of)
         weights = stored_weights(conn, as_of)
         recent_scores = model_inputs(conn, as_of, recent_days, model_rules, answers_until)[0]
         base_scores, base_reported, segments = model_inputs(
             conn, as_of, rules.baseline_window_days, model_rules, answers_until)
+        recent = _stored_recent(conn, as_of, segments)
         baseline = predictions(base_scores, base_reported, segments, weights, layout,
                                model_rules)
         split = as_of - timedelta(days=recent_days)

@@ -27,7 +27,7 @@ Definitions (docs/pareto-and-owners.md):
 
 from __future__ import annotations
 
-from datetime import date, datetime, time, timedelta
+from datetime import date, timedelta
 
 import numpy as np
 import pandas as pd
@@ -42,6 +42,7 @@ from cx_tasks.warehouse.schema import (
     metric_values,
     pareto_causes,
 )
+from cx_tasks.warehouse.times import midnight
 
 COMPLAINT_STATUSES = ("classified", "reviewed")
 """Statuses of ``feedback_classes`` whose process class is decided and counted."""
@@ -181,8 +182,8 @@ def classified_items(conn: Connection, start: date, end: date) -> pd.DataFrame:
                feedback_classes.c.cause)
         .join(feedback, feedback.c.feedback_id == feedback_classes.c.feedback_id)
         .outerjoin(clients, clients.c.client_id == feedback_classes.c.client_id)
-        .where(feedback.c.occurred_at >= datetime.combine(start, time()),
-               feedback.c.occurred_at < datetime.combine(end, time()))
+        .where(feedback.c.occurred_at >= midnight(start),
+               feedback.c.occurred_at < midnight(end))
         .order_by(feedback_classes.c.feedback_id)
     )
     rows = conn.execute(query).all()

@@ -15,8 +15,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from contextlib import AbstractContextManager, nullcontext
-from datetime import date, datetime, time, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 
 import numpy as np
@@ -40,7 +39,7 @@ from cx_tasks.analyze.model import (
 )
 from cx_tasks.collect.contract import ROLES
 from cx_tasks.warehouse import schema
-from cx_tasks.warehouse.db import upsert
+from cx_tasks.warehouse.db import began, upsert
 from cx_tasks.warehouse.schema import (
     STAGING,
     metric_values,
@@ -49,22 +48,14 @@ from cx_tasks.warehouse.schema import (
     survey_answers,
     survey_responses,
 )
+from cx_tasks.warehouse.times import midnight
 
 ANSWER_COLUMNS = ["client_id", "role", "question_id", "score", "answered_at"]
 
 
-def _began(warehouse: Engine | Connection) -> AbstractContextManager[Connection]:
-    """A transaction on an engine, or the caller's connection as it is."""
-    return warehouse.begin() if isinstance(warehouse, Engine) else nullcontext(warehouse)
-
-
-def _midnight(day: date) -> datetime:
-    return datetime.combine(day, time())
-
-
 def _until(end: date | datetime) -> datetime:
     """A window's exclusive end: the time itself, or a day's midnight."""
-    return end if isinstance(end, datetime) else _midnight(end)
+    return end if isinstance(end, datetime) else midnight(end)
 
 
 def read_segments(conn: Connection) -> dict[str, str]:
@@ -94,7 +85,7 @@ def read_answers(conn: Connection, start: date, end: date | datetime) -> pd.Data
                survey_answers.c.question_id, survey_answers.c.score,
                survey_answers.c.answered_at)
         .select_from(joined)
-        .where(survey_answers.c.answered_at >= _midnight(start),
+        .where(survey_answers.c.answered_at >= midnight(start),
                survey_answers.c.answered_at < _until(end))).all()
     frame = pd.DataFrame(rows, columns=ANSWER_COLUMNS)
     return frame.astype({"score": "float64", "answered_at": "datetime64[us]"})
@@ -102,7 +93,7 @@ def read_answers(conn: Connection, start: date, end: date | datetime) -> pd.Data
 
 def _since(answers: pd.DataFrame, as_of: date, days: int) -> pd.DataFrame:
     """The answers given in ``[as_of - days, as_of)``."""
-    return answers[answers["answered_at"] >= pd.Timestamp(_midnight(as_of - timedelta(days)))]
+    return answers[answers["answered_at"] >= pd.Timestamp(midnight(as_of - timedelta(days)))]
 
 
 def observations(table: pd.DataFrame, reported: pd.DataFrame, clients: set[str]
@@ -171,7 +162,7 @@ def score_and_predict(warehouse: Engine | Connection, as_of: date, window_days: 
     ``answers_until`` (default ``as_of``); return a summary."""
     rules = rules or satisfaction_rules()
     layout = rules.factors.layout()
-    with _began(warehouse) as conn:
+    with began(warehouse) as conn:
         frame, reported, segments = model_inputs(conn, as_of, window_days, rules, answers_until)
         versions = calibrate_segments(frame, reported, segments, rules)
         chosen = {s: best_round(rounds) for s, rounds in versions.items()}
@@ -207,7 +198,7 @@ def predict_window(warehouse: Engine | Connection, as_of: date, window_days: int
     ``as_of`` (run ``score_and_predict`` first), written nowhere: e.g. the 365-day baseline
     to compare with the stored 30-day index. Columns as ``predictions``."""
     rules = rules or satisfaction_rules()
-    with _began(warehouse) as conn:
+    with began(warehouse) as conn:
         frame, reported, segments = model_inputs(conn, as_of, window_days, rules, answers_until)
         weights = stored_weights(conn, as_of)
     return predictions(frame, reported, segments, weights, rules.factors.layout(), rules)

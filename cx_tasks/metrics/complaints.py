@@ -10,10 +10,12 @@ opened (rate) or closed (days to close). Rows have the columns of ``metric_value
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from datetime import date, datetime, time, timedelta
+from datetime import date, datetime, timedelta
 
 import numpy as np
 import pandas as pd
+
+from cx_tasks.warehouse.times import midnight
 
 QUALITY_GROUP = "quality"
 NO_DELIVERIES = "no shipment delivered in the window"
@@ -22,8 +24,8 @@ ROW_COLUMNS = ["client_id", "metric", "as_of", "window_days", "value", "numerato
 
 
 def _window(as_of: date, days: int) -> tuple[datetime, datetime]:
-    end = datetime.combine(as_of, time())
-    return end - timedelta(days=days), end
+    """The window of ``days`` ending at ``as_of`` as moments: ``[as_of - days, as_of)``."""
+    return midnight(as_of - timedelta(days=days)), midnight(as_of)
 
 
 def quality_claim_rate(claims: pd.DataFrame, delivered: pd.DataFrame, as_of: date,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
+from contextlib import AbstractContextManager, nullcontext
 from functools import cache
 from typing import Any
 
@@ -47,6 +48,11 @@ def engine_for(url: str) -> Engine:
             cursor.close()
 
     return engine
+
+
+def began(bind: Engine | Connection) -> AbstractContextManager[Connection]:
+    """A transaction on an engine, or the caller's connection as it is (its transaction)."""
+    return bind.begin() if isinstance(bind, Engine) else nullcontext(bind)
 
 
 def _v1_initial(conn: Connection) -> None:

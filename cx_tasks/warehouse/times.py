@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime, time
 
 
 def naive_utc(moment: datetime) -> datetime:
@@ -10,3 +10,9 @@ def naive_utc(moment: datetime) -> datetime:
     if moment.tzinfo is None:
         return moment
     return moment.astimezone(UTC).replace(tzinfo=None)
+
+
+def midnight(day: date) -> datetime:
+    """The first moment of ``day`` as the warehouse stores it (a window ``[start, end)`` of
+    days starts at ``midnight(start)`` and ends before ``midnight(end)``)."""
+    return datetime.combine(day, time())
