@@ -146,7 +146,8 @@ def holdout_set(path: Path, as_of: date) -> Holdout:
     return Holdout(items, context, truth, languages)
 
 
-def _labelled(classes: pd.DataFrame, truth: pd.DataFrame) -> pd.DataFrame:
+def labelled(classes: pd.DataFrame, truth: pd.DataFrame) -> pd.DataFrame:
+    """Classes and true labels of the same items side by side (both in item order)."""
     return pd.concat([classes.reset_index(drop=True), truth.reset_index(drop=True)], axis=1)
 
 
@@ -166,7 +167,7 @@ def holdout(path: Path, as_of: date, history: tuple[pd.DataFrame, pd.DataFrame] 
     elapsed = time.perf_counter() - started
     report(f"blind holdout ({path.name}: {n} items, languages {held.languages}; "
            + (f"classified together with the {len(items) - n} warehouse items" if history
-              is not None else "alone") + ")", _labelled(classes, held.truth), elapsed)
+              is not None else "alone") + ")", labelled(classes, held.truth), elapsed)
 
 
 def holdout_refit(path: Path, as_of: date) -> None:
@@ -176,7 +177,7 @@ def holdout_refit(path: Path, as_of: date) -> None:
     measuring the other half. The lexicon is not changed."""
     shipped = load_classifier()
     held = holdout_set(path, as_of)
-    raw = _labelled(classify(held.items, held.context, raw_rules(shipped), as_of), held.truth)
+    raw = labelled(classify(held.items, held.context, raw_rules(shipped), as_of), held.truth)
     odd = (held.items["feedback_id"].str.extract(r"(\d+)$")[0].astype(int) % 2 == 1).to_numpy()
     parts, elapsed = [], 0.0
     for reviewed in (odd, ~odd):
@@ -190,7 +191,7 @@ def holdout_refit(path: Path, as_of: date) -> None:
         started = time.perf_counter()
         classes = classify(held.items, held.context, use, as_of, reviews=reviews)
         elapsed += time.perf_counter() - started
-        parts.append(_labelled(classes, held.truth)[~reviewed])
+        parts.append(labelled(classes, held.truth)[~reviewed])
     report(f"blind holdout after reviews of the other half (confidence refit, learned model "
            f"trained on them; 2 folds, {path.name})", pd.concat(parts, ignore_index=True),
            elapsed)
