@@ -5,7 +5,7 @@
 
 Runs ``collect_interval`` once over the source's whole history (one interval from
 2000-01-01 to the day after its newest change) into a fresh SQLite warehouse, and
-prints seconds per phase, rows per second, CPU seconds (this process, the writer process
+prints seconds per phase, rows per second, CPU seconds (this process, its parking thread
 and the extraction processes: on a shared machine wall time is noisy, CPU time much
 less) and peak memory.
 Asserts nothing.
@@ -47,7 +47,7 @@ def _children(pid: int) -> list[int]:
 def _cpu_seconds() -> dict[str, float]:
     """User + system CPU seconds of this process, and of every other process it started:
     those it reaped, and those alive (the fork server, with every process it forked and
-    reaped: the extraction and writer processes)."""
+    reaped: the extraction processes)."""
     own = resource.getrusage(resource.RUSAGE_SELF)
     reaped = resource.getrusage(resource.RUSAGE_CHILDREN)
     alive = 0.0
@@ -134,11 +134,9 @@ def main() -> None:
     print("phases (wall s; they overlap when extraction and writes run in processes):")
     for phase in ("extract", "gx_setup", "validate", "load"):
         print(f"  {phase:<26}{phases.get(phase, 0.0):>8.1f}")
-    writer = phases.get("writer_process_cpu", 0.0)
     print(f"cpu (user + sys) s: this process {cpu['self']:.1f} (validation "
-          f"{phases['validate_cpu']:.1f}), writer process {writer:.1f}, extraction processes "
-          f"and their fork server {cpu['children'] - writer:.1f}; "
-          f"total {cpu['self'] + cpu['children']:.1f}")
+          f"{phases['validate_cpu']:.1f}), extraction processes and their fork server "
+          f"{cpu['children']:.1f}; total {cpu['self'] + cpu['children']:.1f}")
     print(f"total {elapsed:.1f} s; {rows:,} rows, {rows / elapsed:,.0f} rows/s; "
           f"{lines:,} order lines, {lines / elapsed:,.0f} lines/s")
     print(f"gate passed: {result.passed}; failed: {result.failed_expectations}; "
@@ -150,7 +148,7 @@ def main() -> None:
               f"{published['rows']:,} metric rows; collect + metrics "
               f"{elapsed + metrics_elapsed:.1f} s")
     others = max(peaks.peaks.values(), default=0.0)
-    print(f"peak RSS of the collect {collect_peak:,.0f} MB (largest extraction or writer "
+    print(f"peak RSS of the collect {collect_peak:,.0f} MB (largest extraction "
           f"process {others:,.0f} MB)")
     if args.metrics:
         peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024

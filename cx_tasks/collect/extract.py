@@ -168,11 +168,6 @@ def land(frame: pd.DataFrame | pa.Table, landing_dir: Path, table_name: str,
     return path
 
 
-def landed_rows(path: Path | str) -> int:
-    """How many rows a landed extract holds (from its metadata, without reading it)."""
-    return pq.ParquetFile(path).metadata.num_rows
-
-
 def read_landed(path: Path | str) -> pd.DataFrame:
     """A raw extract as written by ``land`` (every column text)."""
     return pq.read_table(path).to_pandas()

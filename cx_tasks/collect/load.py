@@ -4,31 +4,24 @@ Every write is idempotent: staging rows are upserted on their key (an older vers
 never replaces a newer one), an interval's quarantine entries of a table are replaced
 as a whole, the load log and the gate record are upserted on the interval.
 
-Staging tables take millions of rows in a history load. On SQLite the rows go through
-one ``executemany`` of the compiled statement with values already in SQLAlchemy's SQLite
-storage form (ISO text for dates and timestamps, 0/1 for booleans), which is an order of
-magnitude faster than binding typed row dictionaries; other databases get the row
-dictionaries. A table still empty (a history load) has its secondary indexes dropped
-and built once after the rows are in: a sort instead of millions of random index updates.
+Staging tables take millions of rows in a history load. On SQLite the rows are parked
+as Arrow in a scratch database and upserted from there natively (``warehouse.bulk``); other
+databases get the rows as bound dictionaries. A table still empty (a history load) has
+its secondary indexes dropped and built once after the rows are in: a sort instead of
+millions of random index updates.
 
-An interval's writes happen in one transaction (``IntervalWriter``): in the gate's own
-process, or, for a big interval, in a process of their own, so that loading a table
-overlaps validating the next one.
+An interval's writes happen in one transaction (``IntervalWriter``).
 """
 
 from __future__ import annotations
 
 import itertools
 import json
-import multiprocessing
-import resource
 import time
-import traceback
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, replace
 from datetime import datetime
-from multiprocessing.connection import Connection as Pipe
 from types import TracebackType
 from typing import Any
 
@@ -37,11 +30,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 from sqlalchemy import (
-    Boolean,
     Connection,
-    Date,
-    DateTime,
-    Insert,
     Table,
     delete,
     func,
@@ -50,6 +39,7 @@ from sqlalchemy import (
 )
 
 from cx_tasks.collect.contract import source_table
+from cx_tasks.warehouse.bulk import ParkedRows, scratch_folder, storage_rows, upsert_parked
 from cx_tasks.warehouse.db import engine_for, upsert, upsert_statement
 from cx_tasks.warehouse.frames import typed_frame
 from cx_tasks.warehouse.schema import STAGING, load_log, quality_runs, quarantine
@@ -57,24 +47,6 @@ from cx_tasks.warehouse.schema import STAGING, load_log, quality_runs, quarantin
 CHUNK_ROWS = 50_000
 LOOKUP_CHUNK = 10_000
 LOOKUP_WHOLE_TABLE = 50_000
-SEND_ROWS = 100_000
-"""Rows of a validated table pickled to the writer process at a time."""
-
-
-def _sqlite_column(values: pd.Series, sql_type: Any) -> list[Any]:
-    """One column in SQLAlchemy's SQLite storage form, nulls as None."""
-    if isinstance(sql_type, DateTime):
-        text = pa.array(values.astype("datetime64[us]"), from_pandas=True).cast(pa.string())
-        return text.to_pylist()
-    if isinstance(sql_type, Date):
-        return pa.array(values.astype("datetime64[us]"), from_pandas=True).cast(
-            pa.date32()).cast(pa.string()).to_pylist()
-    if isinstance(sql_type, Boolean) and values.dtype == bool:
-        return values.to_numpy(dtype="int64").tolist()
-    plain = values.astype(object).where(values.notna(), None).tolist()
-    if isinstance(sql_type, Boolean):
-        return [None if v is None else int(v) for v in plain]
-    return plain
 
 
 def _chunks(frame: pd.DataFrame) -> Iterator[pd.DataFrame]:
@@ -106,34 +78,26 @@ def upsert_frame(conn: Connection, table: Table, frame: pd.DataFrame, *,
                  newer_than: str | None = None) -> int:
     """Upsert a typed frame holding every column of ``table``; return rows written."""
     statement = upsert_statement(conn.dialect.name, table, newer_than=newer_than)
-    return _write(conn, table, frame[[c.name for c in table.columns]], statement)
-
-
-def _write(conn: Connection, table: Table, frame: pd.DataFrame, statement: Insert) -> int:
-    names = list(frame.columns)
-    if conn.dialect.name == "sqlite":
-        compiled = statement.compile(dialect=conn.dialect)
-        order = [names.index(n) for n in compiled.positiontup]
-        types = [table.c[n].type for n in names]
-        for chunk in _chunks(frame):
-            columns = [_sqlite_column(chunk[n], t) for n, t in zip(names, types, strict=True)]
-            conn.exec_driver_sql(str(compiled), list(zip(*(columns[i] for i in order),
-                                                         strict=True)))
-        return len(frame)
+    frame = frame[[c.name for c in table.columns]]
     for chunk in _chunks(frame):
         conn.execute(statement, chunk.astype(object).where(chunk.notna(), None).to_dict("records"))
     return len(frame)
 
 
+def staging_frame(table_name: str, rows: pd.DataFrame, interval_start: datetime) -> pd.DataFrame:
+    """An interval's valid rows, typed, stamped with the interval that loads them."""
+    return typed_frame(source_table(table_name), rows, arrow_text=True).assign(
+        interval_start=pd.Timestamp(interval_start))
+
+
 def load_staging(conn: Connection, table_name: str, rows: pd.DataFrame,
                  interval_start: datetime) -> int:
     """Upsert an interval's valid rows, typed, into ``stg_<table>`` (newer versions win)."""
-    table, staging = source_table(table_name), STAGING[table_name]
+    staging = STAGING[table_name]
     with indexes_built_after_when_empty(conn, staging):
         for chunk in _chunks(rows):
-            typed = typed_frame(table, chunk, arrow_text=True).assign(
-                interval_start=pd.Timestamp(interval_start))
-            upsert_frame(conn, staging, typed, newer_than="updated_at")
+            upsert_frame(conn, staging, staging_frame(table_name, chunk, interval_start),
+                         newer_than="updated_at")
     return len(rows)
 
 
@@ -188,11 +152,17 @@ class ValidatedTable:
 
 
 def load_table(conn: Connection, validated: ValidatedTable, interval_start: datetime,
-               interval_end: datetime) -> dict[str, int]:
-    """Load a validated table: upsert its rows into staging, replace its quarantine entries,
-    check rows in = rows loaded + rows quarantined, write the load log; return the counts."""
+               interval_end: datetime, *, parked: bool = False) -> dict[str, int]:
+    """Load a validated table: upsert its rows into staging (with ``parked``: the rows
+    parked for it in the attached scratch database), replace its quarantine entries, check
+    rows in = rows loaded + rows quarantined, write the load log; return the counts."""
     name = validated.table_name
-    loaded = load_staging(conn, name, validated.rows, interval_start)
+    staging = STAGING[name]
+    if parked:
+        with indexes_built_after_when_empty(conn, staging):
+            loaded = upsert_parked(conn, staging, newer_than="updated_at")
+    else:
+        loaded = load_staging(conn, name, validated.rows, interval_start)
     replace_quarantine(conn, name, interval_start, validated.entries)
     counts = {"rows_in": validated.rows_in, "rows_loaded": loaded,
               "rows_quarantined": validated.rows_quarantined}
@@ -216,171 +186,98 @@ class GateVerdict:
 
 @dataclass
 class WriterReport:
-    """What an ``IntervalWriter`` did: counts per table loaded, seconds spent writing, and
-    the CPU seconds of its process (zero when it wrote in the caller's process)."""
+    """What an ``IntervalWriter`` did: counts per table loaded, and seconds spent writing."""
 
     tables: dict[str, dict[str, int]]
     seconds: float
-    process_cpu_seconds: float = 0.0
-
-
-def _apply(conn: Connection, message: ValidatedTable | GateVerdict, interval_start: datetime,
-           interval_end: datetime, report: WriterReport) -> None:
-    """Apply one of the interval's writes and account for it in ``report``."""
-    began = time.perf_counter()
-    if isinstance(message, ValidatedTable):
-        report.tables[message.table_name] = load_table(conn, message, interval_start,
-                                                       interval_end)
-    else:
-        record_gate(conn, interval_start, interval_end, message.passed, message.failed,
-                    message.skipped, message.results_path)
-    report.seconds += time.perf_counter() - began
-
-
-def collect_processes() -> multiprocessing.context.BaseContext:
-    """How the collect stage starts its processes (extraction, writer): forked from a server
-    process that imported the stage's modules once, instead of each process importing
-    pandas, pyarrow and SQLAlchemy anew (seconds of CPU apiece). The server starts
-    single-threaded from a fresh interpreter, so forking it is safe."""
-    context = multiprocessing.get_context("forkserver")
-    context.set_forkserver_preload(["cx_tasks.collect.quality"])
-    return context
-
-
-def _writer_process(warehouse_url: str, interval_start: datetime, interval_end: datetime,
-                    pipe: Pipe) -> None:
-    """A writer process: apply the writes received on ``pipe`` in one transaction, commit on
-    ``None``, reply with the ``WriterReport`` (or the traceback of what failed)."""
-    report = WriterReport({}, 0.0)
-    try:
-        with engine_for(warehouse_url).begin() as conn:
-            while (message := pipe.recv()) is not None:
-                if isinstance(message, tuple):  # a table without rows, then its rows in pieces
-                    table, pieces = message
-                    rows = [table.rows, *(pipe.recv() for _ in range(pieces))]
-                    message = replace(table, rows=pd.concat(rows, ignore_index=True))
-                _apply(conn, message, interval_start, interval_end, report)
-            began = time.perf_counter()
-        report.seconds += time.perf_counter() - began  # the commit
-        usage = resource.getrusage(resource.RUSAGE_SELF)
-        report.process_cpu_seconds = usage.ru_utime + usage.ru_stime
-        pipe.send(report)
-    except BaseException:  # noqa: BLE001 - the parent raises it with this traceback
-        pipe.send(traceback.format_exc())
-    finally:
-        pipe.close()
 
 
 class IntervalWriter(AbstractContextManager["IntervalWriter"]):
     """The interval's warehouse writes (validated tables, then the gate record), applied in
     the order sent and committed together by ``commit``; on an exception nothing is kept.
 
-    With ``separate_process`` on a SQLite warehouse the writes happen in a process of their
-    own (``collect_processes``: worth it for a big interval): ``send`` hands a table
-    over and returns, so the caller validates the next table while this one loads; a
-    table waits in the pipe until the previous one is written, so at most one is in
-    flight. The caller then reads staging through a connection of its own (``reads``),
-    which does not see these writes before the commit: the gate never needs them, a
-    table's rows loaded this interval are among the accepted rows it checks first. Other
-    databases write in the caller's process (on PostgreSQL a history load's index drop
-    would lock the caller's reads out until the commit) and read in the same transaction.
+    On SQLite a table sent is parked at once in a scratch database (``ParkedRows``: Arrow
+    bulk ingest in a background thread, so the caller validates the next table meanwhile)
+    and every write happens in ``commit``, in one transaction that upserts each table from
+    there natively. The caller reads the warehouse through ``reads`` meanwhile, which sees
+    none of this interval's writes: the gate never needs them, a table's rows loaded this
+    interval are among the accepted rows it checks first. Other databases write each
+    message in the caller's transaction as it is sent, and read in the same transaction.
     """
 
-    def __init__(self, warehouse_url: str, interval_start: datetime, interval_end: datetime,
-                 *, separate_process: bool) -> None:
-        self.warehouse_url = warehouse_url
+    def __init__(self, warehouse_url: str, interval_start: datetime,
+                 interval_end: datetime) -> None:
+        self.engine = engine_for(warehouse_url)
         self.interval = (interval_start, interval_end)
-        self.separate_process = (separate_process
-                                 and engine_for(warehouse_url).dialect.name == "sqlite")
         self.report = WriterReport({}, 0.0)
+        self._parked: ParkedRows | None = None
+        self._sent: list[ValidatedTable | GateVerdict] = []
         self._transaction: Any = None
         self._conn: Connection | None = None
-        self._process: Any = None
-        self._pipe: Pipe | None = None
-        self._reads: Any = None
 
     def __enter__(self) -> IntervalWriter:
-        engine = engine_for(self.warehouse_url)
-        if self.separate_process:
-            context = collect_processes()
-            self._pipe, theirs = context.Pipe()
-            self._process = context.Process(
-                target=_writer_process, args=(self.warehouse_url, *self.interval, theirs),
-                name="cx-interval-writer", daemon=True)
-            self._process.start()
-            theirs.close()
-            self._reads = engine.connect()
+        if self.engine.dialect.name == "sqlite":
+            self._parked = ParkedRows(scratch_folder(self.engine)).__enter__()
+            self._conn = self.engine.connect()
         else:
-            self._transaction = engine.begin()
+            self._transaction = self.engine.begin()
             self._conn = self._transaction.__enter__()
         return self
 
     @property
     def reads(self) -> Connection:
         """The connection the caller reads the warehouse with while the writes go on."""
-        return self._reads if self._reads is not None else self._conn
+        assert self._conn is not None
+        return self._conn
 
     def send(self, message: ValidatedTable | GateVerdict) -> None:
-        """Write a validated table or the gate record (in the writer process: queue it)."""
-        if self._pipe is None:
-            assert self._conn is not None
-            _apply(self._conn, message, *self.interval, self.report)
+        """Write a validated table or the gate record (on SQLite: park it for ``commit``)."""
+        if self._parked is None:
+            self._apply(self.reads, message, parked=False)
             return
-        try:
-            if isinstance(message, ValidatedTable):
-                # in pieces: pickling a table at once would double its memory here
-                rows = message.rows
-                starts = range(0, len(rows), SEND_ROWS)
-                self._pipe.send((replace(message, rows=rows.iloc[:0]), len(starts)))
-                for start in starts:
-                    self._pipe.send(rows.iloc[start:start + SEND_ROWS])
-            else:
-                self._pipe.send(message)
-        except (BrokenPipeError, ConnectionResetError):
-            self._raise_failure()
+        if isinstance(message, ValidatedTable):
+            began = time.perf_counter()
+            name = message.table_name
+            self._parked.park(STAGING[name], storage_rows(
+                STAGING[name], staging_frame(name, message.rows, self.interval[0])))
+            message = replace(message, rows=message.rows.iloc[:0])  # parked: free them here
+            self.report.seconds += time.perf_counter() - began
+        self._sent.append(message)
+
+    def _apply(self, conn: Connection, message: ValidatedTable | GateVerdict, *,
+               parked: bool) -> None:
+        began = time.perf_counter()
+        if isinstance(message, ValidatedTable):
+            self.report.tables[message.table_name] = load_table(
+                conn, message, *self.interval, parked=parked)
+        else:
+            record_gate(conn, *self.interval, message.passed, message.failed,
+                        message.skipped, message.results_path)
+        self.report.seconds += time.perf_counter() - began
 
     def commit(self) -> WriterReport:
         """Commit every write sent; return what was written."""
-        if self._pipe is None:
-            began = time.perf_counter()
+        began = time.perf_counter()
+        if self._parked is None:
             transaction, self._transaction = self._transaction, None
             transaction.__exit__(None, None, None)
-            self.report.seconds += time.perf_counter() - began
-            return self.report
-        try:
-            self._pipe.send(None)
-        except (BrokenPipeError, ConnectionResetError):
-            self._raise_failure()
-        self.report = self._reply()
-        self._process.join()
-        self._process = None
+        else:
+            self.reads.close()
+            with self._parked.transaction(self.engine) as conn:
+                for message in self._sent:
+                    self._apply(conn, message, parked=True)
+            self._sent = []
+        self.report.seconds += time.perf_counter() - began
         return self.report
-
-    def _reply(self) -> WriterReport:
-        assert self._pipe is not None
-        try:
-            reply = self._pipe.recv()
-        except EOFError:
-            reply = f"the writer process ended with exit code {self._process.exitcode}"
-        if isinstance(reply, str):
-            raise RuntimeError(f"writing the interval failed:\n{reply}")
-        return reply
-
-    def _raise_failure(self) -> None:
-        self._reply()
-        raise RuntimeError("the writer process stopped reading")
 
     def __exit__(self, kind: type[BaseException] | None, error: BaseException | None,
                  trace: TracebackType | None) -> None:
-        if self._reads is not None:
-            self._reads.close()
         if self._transaction is not None:
             self._transaction.__exit__(kind, error, trace)
-        if self._process is not None:  # not committed: its transaction dies with it
-            self._process.kill()
-            self._process.join()
-        if self._pipe is not None:
-            self._pipe.close()
+        elif self._conn is not None:
+            self._conn.close()
+        if self._parked is not None:
+            self._parked.__exit__(kind, error, trace)
 
 
 def previous_rows_in(conn: Connection, table_name: str, interval_start: datetime,

@@ -28,6 +28,7 @@ from __future__ import annotations
 import gc
 import hashlib
 import json
+import multiprocessing
 import time
 from collections.abc import Iterator, Mapping
 from concurrent.futures import Future, ProcessPoolExecutor
@@ -68,7 +69,6 @@ from cx_tasks.collect.extract import (
     extract_table,
     interval_folder,
     land,
-    landed_rows,
     read_landed,
     source_max_updated_at,
     text_frame,
@@ -78,7 +78,6 @@ from cx_tasks.collect.load import (
     IntervalWriter,
     ValidatedTable,
     arrow_text,
-    collect_processes,
     gate_record,
     is_in,
     lookup,
@@ -315,9 +314,6 @@ def quarantine_entries(table: SourceTable, raw: pd.DataFrame,
 
 # --- the gate -------------------------------------------------------------------------
 
-PARALLEL_WRITE_ROWS = 200_000
-"""Rows in (all tables of the interval) from which the warehouse writes happen in a process
-of their own, overlapping validation: a history load, not a night."""
 COLLECT_GARBAGE_ROWS = 100_000
 """Rows of a table from which its GX run's garbage is collected at once (memory of a history
 load); a nightly interval's small tables are left to the collector's own schedule."""
@@ -395,34 +391,22 @@ def _freshness(gx: GxRunner, source_url: str, tables: list[SourceTable],
     return gx.run("source.freshness", newest, [freshness_check(t, end) for t in dated])
 
 
-def _rows_in(frames: Mapping[str, pd.DataFrame]) -> int:
-    """Rows in over every frame (landed files: from their metadata, unread)."""
-    if isinstance(frames, LandedFrames):
-        return frames.total_rows()
-    return sum(len(frames[name]) for name in frames)
-
-
 def validate_and_load(warehouse_url: str, source_url: str, frames: Mapping[str, pd.DataFrame],
                       start: datetime, end: datetime, *,
-                      quality_dir: Path | None = None,
-                      separate_writer: bool | None = None) -> GateResult:
+                      quality_dir: Path | None = None) -> GateResult:
     """Validate the raw extracts ``frames`` of ``[start, end)``, quarantine, load, record.
 
     ``frames`` maps source table names to their raw extracts (as ``extract_interval``
     returns them); tables missing from it are not touched. GX's results are written
-    under ``quality_dir/<interval start>/`` (default: the settings' quality folder). On
-    SQLite the writes go to a process of their own when ``separate_writer`` says so
-    (default: from ``PARALLEL_WRITE_ROWS`` rows in on; see ``IntervalWriter``); they are
-    committed together in any case.
+    under ``quality_dir/<interval start>/`` (default: the settings' quality folder). The
+    writes are committed together (``IntervalWriter``).
     """
     start, end = naive_utc(start), naive_utc(end)
     tables = [source_table(name) for name in frames]
     ordered = [t for t in SOURCE_TABLES if t in tables]
     results_dir = Path(quality_dir or settings().quality_dir) / interval_folder(start)
     rules = quality_rules()
-    if separate_writer is None:
-        separate_writer = _rows_in(frames) >= PARALLEL_WRITE_ROWS
-    writer = IntervalWriter(warehouse_url, start, end, separate_process=separate_writer)
+    writer = IntervalWriter(warehouse_url, start, end)
     with writer:
         conn = writer.reads
         began = time.perf_counter()
@@ -436,7 +420,7 @@ def validate_and_load(warehouse_url: str, source_url: str, frames: Mapping[str, 
                 validated = _validate_table(conn, gx, table, frame, start, end, rules, state)
             del frame
             writer.send(validated)
-            del validated  # the rows are the writer's now
+            del validated  # the rows are parked or written now
             if large:
                 # GX's objects of a run hold its frame in reference cycles, which the cyclic
                 # collector seldom visits while few Python objects come and go: free a large
@@ -448,8 +432,6 @@ def validate_and_load(warehouse_url: str, source_url: str, frames: Mapping[str, 
         writer.send(GateVerdict(not failed, failed, state.skipped, str(results_dir)))
         report = writer.commit()
     state.seconds["load"] = report.seconds
-    if writer.separate_process:
-        state.seconds["writer_process_cpu"] = report.process_cpu_seconds
     return GateResult(
         interval_start=start, interval_end=end, passed=not failed, failed_expectations=failed,
         tables={t.name: report.tables[t.name] for t in ordered},
@@ -503,10 +485,6 @@ class LandedFrames(Mapping[str, pd.DataFrame]):
         path = self.paths[name]
         return path.result() if isinstance(path, Future) else path
 
-    def total_rows(self) -> int:
-        """Rows in over every landed file, from the files' metadata."""
-        return sum(landed_rows(self.path(name)) for name in self.paths)
-
     def __getitem__(self, name: str) -> pd.DataFrame:
         return read_landed(self.path(name))
 
@@ -515,6 +493,16 @@ class LandedFrames(Mapping[str, pd.DataFrame]):
 
     def __len__(self) -> int:
         return len(self.paths)
+
+
+def collect_processes() -> multiprocessing.context.BaseContext:
+    """How the collect stage starts its extraction processes: forked from a server process
+    that imported the stage's modules once, instead of each process importing pandas,
+    pyarrow and SQLAlchemy anew (seconds of CPU apiece). The server starts single-threaded
+    from a fresh interpreter, so forking it is safe."""
+    context = multiprocessing.get_context("forkserver")
+    context.set_forkserver_preload(["cx_tasks.collect.quality"])
+    return context
 
 
 def extract_and_land(source_url: str, table_name: str, landing_dir: Path, start: datetime,
@@ -531,8 +519,7 @@ def collect_interval(warehouse_url: str, source_url: str, landing_dir: Path,
 
     With more than one worker the tables are extracted ``workers`` at a time, in contract
     order, in processes of their own (``collect_processes``: worth it for a history load,
-    not for a night), while the gate validates the tables
-    already landed and a writer process loads the ones validated.
+    not for a night), while the gate validates the tables already landed.
     """
     began = time.perf_counter()
     if workers <= 1:
@@ -551,7 +538,7 @@ def collect_interval(warehouse_url: str, source_url: str, landing_dir: Path,
                 future.add_done_callback(
                     lambda _, name=name: landed_at.setdefault(name, time.perf_counter()))
             result = validate_and_load(warehouse_url, source_url, LandedFrames(futures), start,
-                                       end, quality_dir=quality_dir, separate_writer=True)
+                                       end, quality_dir=quality_dir)
         extracted = max(landed_at.values()) - began
     result.phase_seconds = {"extract": extracted, **result.phase_seconds}
     return result

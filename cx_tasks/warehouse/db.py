@@ -11,6 +11,7 @@ from sqlalchemy import (
     Connection,
     Engine,
     Insert,
+    Select,
     Table,
     create_engine,
     event,
@@ -111,16 +112,20 @@ def _dialect_insert(dialect: str) -> Callable[[Table], Insert]:
     return {"sqlite": sqlite.insert, "postgresql": postgresql.insert}[dialect]
 
 
-def upsert_statement(dialect: str, table: Table, *, newer_than: str | None = None) -> Insert:
+def upsert_statement(dialect: str, table: Table, *, newer_than: str | None = None,
+                     rows: Select[Any] | None = None) -> Insert:
     """``INSERT ... ON CONFLICT (primary key) DO UPDATE`` of every column of ``table``
     except the key and the columns flagged ``KEEP_ON_UPDATE``.
 
     With ``newer_than`` the update only happens when the incoming row's value in that
-    column is at least as new as the stored one.
+    column is at least as new as the stored one. With ``rows`` (a select of every column
+    of ``table``, in its order) the rows come from that query instead of bound values.
     """
     insert = _dialect_insert(dialect)
     keys = [c.name for c in table.primary_key.columns]
     stmt = insert(table)
+    if rows is not None:
+        stmt = stmt.from_select([c.name for c in table.columns], rows)
     updates = {c.name: stmt.excluded[c.name] for c in table.columns
                if c.name not in keys and not c.info.get(KEEP_ON_UPDATE)}
     where = None

@@ -11,8 +11,9 @@ import pandas as pd
 import pytest
 from sqlalchemy import inspect, select, text
 
-from cx_tasks.collect.load import IntervalWriter, ValidatedTable, load_staging, upsert_frame
+from cx_tasks.collect.load import IntervalWriter, ValidatedTable, load_staging
 from cx_tasks.warehouse import db
+from cx_tasks.warehouse.bulk import upsert_frames
 from cx_tasks.warehouse.db import engine_for, migrate, upsert
 from cx_tasks.warehouse.schema import (
     OUTBOX_V2_COLUMNS,
@@ -74,9 +75,8 @@ def test_an_older_version_never_replaces_a_newer_one(warehouse_url: str) -> None
         "v3", datetime(2026, 5, 3, 8))
 
 
-def test_sqlite_bulk_path_stores_exactly_what_sqlalchemy_stores(tmp_path: Path) -> None:
-    table = STAGING["wms_shipments"]
-    frame = pd.DataFrame({
+def test_sqlite_parked_rows_store_exactly_what_sqlalchemy_stores(tmp_path: Path) -> None:
+    shipments = pd.DataFrame({
         "shipment_id": ["S1", "S2"], "order_line_id": ["L1", "L2"],
         "warehouse": ["WH1", "WH2"], "carrier": ["A", "B"],
         "shipped_qty": [10.0, 2.5], "delivered_qty": [9.5, np.nan],
@@ -86,20 +86,41 @@ def test_sqlite_bulk_path_stores_exactly_what_sqlalchemy_stores(tmp_path: Path) 
         "updated_at": pd.to_datetime(["2026-05-01 09:30", "2026-05-01 07:00"]),
         "interval_start": pd.to_datetime(["2026-05-01", "2026-05-01"]),
     })
+    lines = pd.DataFrame({  # a date, a boolean, a null text and a column left out (unit)
+        "order_line_id": ["L1", "L2"], "order_id": ["O1", None], "product_id": ["P1", "P2"],
+        "quantity": [5.0, 2.0], "promised_date": pd.to_datetime(["2026-05-03", None]),
+        "price": [10.0, 20.0], "cost": [8.0, 15.0], "cancelled": [False, True],
+        "updated_at": pd.to_datetime(["2026-05-01 08:00", "2026-05-01 09:00"]),
+        "interval_start": pd.to_datetime(["2026-05-01", "2026-05-01"]),
+    })
+    frames = [(STAGING["wms_shipments"], shipments), (STAGING["erp_order_lines"], lines)]
+
+    def as_rows(conn, frames=frames) -> None:
+        for table, frame in frames:
+            upsert(conn, table, [{k: (None if pd.isna(v) else v) for k, v in row.items()}
+                                 for row in frame.to_dict("records")])
+
     stored = []
-    for name, write in (("bulk", lambda conn: upsert_frame(conn, table, frame)),
-                        ("rows", lambda conn: upsert(conn, table, [
-                            {k: (None if pd.isna(v) else v) for k, v in row.items()}
-                            for row in frame.to_dict("records")]))):
+    for name in ("parked", "rows"):
         path = tmp_path / f"{name}.db"
         engine = engine_for(f"sqlite:///{path}")
         migrate(engine)
-        with engine.begin() as conn:
-            write(conn)
+        if name == "parked":
+            assert upsert_frames(engine, frames) == 4
+        else:
+            with engine.begin() as conn:
+                as_rows(conn)
         with sqlite3.connect(path) as raw:
-            stored.append(raw.execute("SELECT * FROM stg_wms_shipments ORDER BY 1").fetchall())
+            stored.append([raw.execute(  # every value with its storage class
+                f"SELECT *, {', '.join(f'typeof({c.name})' for c in t.columns)} FROM {t.name} "
+                "ORDER BY 1").fetchall() for t, _ in frames])
     assert stored[0] == stored[1]
-    assert stored[0][0][6] == "2026-05-01 06:00:00.123456"  # SQLAlchemy's storage form
+    assert stored[0][0][0][6] == "2026-05-01 06:00:00.123456"  # SQLAlchemy's storage form
+    # order line L1: promised date as ISO text, not cancelled as 0, unit left null
+    assert stored[0][1][0][3:9] == (5.0, None, "2026-05-03", 10.0, 8.0, 0)
+    assert stored[0][1][1][1] is None and stored[0][1][1][5] is None and stored[0][1][1][8] == 1
+    assert stored[0][1][0][11:20] == ("text", "text", "text", "real", "null", "text", "real",
+                                      "real", "integer")
 
 
 def test_a_load_into_an_empty_staging_table_leaves_its_indexes_in_place(
@@ -125,9 +146,8 @@ def test_a_load_into_an_empty_staging_table_leaves_its_indexes_in_place(
     assert rows == [("L1", datetime(2026, 5, 1)), ("L2", datetime(2026, 5, 1))]
 
 
-@pytest.mark.parametrize("separate_process", [False, True], ids=["in_process", "writer_process"])
 def test_an_interval_writer_keeps_nothing_when_a_table_does_not_add_up(
-        warehouse_url: str, separate_process: bool) -> None:
+        warehouse_url: str) -> None:
     staged = STAGING["erp_products"]
     start, end = datetime(2026, 5, 1), datetime(2026, 5, 2)
     good = ValidatedTable("erp_products", _product("Steel", "2026-05-01 06:00"), [], 1, 0, None)
@@ -135,7 +155,7 @@ def test_an_interval_writer_keeps_nothing_when_a_table_does_not_add_up(
     bad = ValidatedTable("crm_accounts", pd.DataFrame({
         "client_id": ["C1"], "key_account": [True],
         "updated_at": [pd.Timestamp("2026-05-01 07:00")]}), [], 3, 1, None)
-    writer = IntervalWriter(warehouse_url, start, end, separate_process=separate_process)
+    writer = IntervalWriter(warehouse_url, start, end)
     with pytest.raises(RuntimeError, match=r"crm_accounts: 3 rows in but 1 loaded \+ 1 "
                                            "quarantined"), writer:
         writer.send(good)
