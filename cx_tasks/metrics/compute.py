@@ -9,7 +9,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import Connection, delete
+from sqlalchemy import Engine, delete
 
 from cx_tasks.metrics.catalogue import computable_share, metric_catalogue
 from cx_tasks.metrics.documents import (
@@ -42,7 +42,8 @@ from cx_tasks.metrics.transactional import (
 )
 from cx_tasks.metrics.values import MetricValues, long_frame
 from cx_tasks.metrics.windows import Windows
-from cx_tasks.warehouse.db import engine_for, upsert
+from cx_tasks.warehouse.bulk import upsert_frames
+from cx_tasks.warehouse.db import engine_for
 from cx_tasks.warehouse.frames import read_staging
 from cx_tasks.warehouse.schema import kpi_values, metric_values
 
@@ -136,13 +137,8 @@ def compute_metrics(frames: Mapping[str, pd.DataFrame], as_of: date,
     return long_frame(results, windows, book.client_ids, as_of)
 
 
-def _records(frame: pd.DataFrame) -> list[dict[str, Any]]:
-    """Rows as dicts with NaN turned into None (NULL)."""
-    return frame.astype(object).where(frame.notna(), None).to_dict("records")
-
-
-def publish_metrics(conn: Connection, metrics: pd.DataFrame, kpis: pd.DataFrame) -> int:
-    """Upsert metric and KPI values; return rows written.
+def publish_metrics(engine: Engine, metrics: pd.DataFrame, kpis: pd.DataFrame) -> int:
+    """Upsert metric and KPI values in one transaction; return rows written.
 
     For every as_of date in either frame, the computable metrics' rows that the new
     computation no longer emits are deleted first, so the warehouse holds exactly the
@@ -150,11 +146,11 @@ def publish_metrics(conn: Connection, metrics: pd.DataFrame, kpis: pd.DataFrame)
     the same tables are left alone).
     """
     dates = sorted(set(metrics["as_of"]) | set(kpis["as_of"]))
-    if dates:
-        conn.execute(delete(metric_values).where(metric_values.c.as_of.in_(dates),
-                                                 metric_values.c.metric.in_(list(METRIC_FUNCTIONS))))
-    return upsert(conn, metric_values, _records(metrics)) + upsert(conn, kpi_values,
-                                                                   _records(kpis))
+    replaced = delete(metric_values).where(
+        metric_values.c.as_of.in_(dates), metric_values.c.metric.in_(list(METRIC_FUNCTIONS))
+    ) if dates else None
+    return upsert_frames(engine, [(metric_values, metrics), (kpi_values, kpis)],
+                         first=replaced)
 
 
 def segment_means(metrics: pd.DataFrame, clients: pd.DataFrame,
@@ -181,9 +177,8 @@ def compute_and_publish(
     """
     params = metric_parameters()
     engine = engine_for(warehouse_url)
-    with engine.connect() as conn:
-        frames = {table: read_staging(conn, table, columns, known_by=known_by, arrow_text=True)
-                  for table, columns in INPUT_COLUMNS.items()}
+    frames = {table: read_staging(engine, table, columns, known_by=known_by, arrow_text=True)
+              for table, columns in INPUT_COLUMNS.items()}
     metrics = compute_metrics(frames, as_of, params)
     catalogue = metric_catalogue()
     share_computable = computable_share(catalogue)
@@ -192,8 +187,7 @@ def compute_and_publish(
         "detail": f"{len(catalogue.computable_ids())} of {len(catalogue.metrics)} catalogue "
                   "metrics are computable from internal systems",
     }])
-    with engine.begin() as conn:
-        written = publish_metrics(conn, metrics, kpis)
+    written = publish_metrics(engine, metrics, kpis)
     return {
         "as_of": as_of.isoformat(),
         "rows": written,

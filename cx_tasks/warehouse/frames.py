@@ -14,6 +14,7 @@ from sqlalchemy import Boolean, Connection, Date, DateTime, Engine, Float, Integ
 from sqlalchemy.types import TypeEngine
 
 from cx_tasks.collect.contract import SourceTable, source_table
+from cx_tasks.warehouse.arrow_sqlite import fetch_arrow, sqlite_file
 from cx_tasks.warehouse.schema import STAGING
 
 READ_CHUNK_ROWS = 100_000
@@ -48,9 +49,15 @@ def typed_column(values: pd.Series, kind: str, arrow_text: bool = False) -> pd.S
 
 def _datetimes(values: pd.Series) -> pd.Series:
     """Dates and timestamps as datetime64 (NaT when unreadable); ISO 8601 text is read in one
-    vectorised pass, anything else value by value."""
+    vectorised pass (Arrow's, for Arrow-backed text), anything else value by value."""
     if pd.api.types.is_datetime64_any_dtype(values):
         return values
+    if isinstance(values.dtype, pd.StringDtype):
+        try:  # Arrow's ISO 8601 parser: a fraction of the time, when every value is ISO
+            return pd.Series(pa.array(values, type=pa.string(), from_pandas=True).cast(
+                pa.timestamp("us")).to_pandas(), index=values.index)
+        except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+            pass
     parsed = pd.to_datetime(values, errors="coerce", format="ISO8601")
     retry = parsed.isna() & values.notna()
     if retry.any():
@@ -77,7 +84,8 @@ def read_staging(
 
     With ``known_by`` (an interval's start) only rows first loaded by that interval or
     an earlier one: what the pipeline knew when that interval ran. Rows are fetched as
-    the driver returns them, in chunks, and each chunk is typed at once. With
+    the driver returns them, in chunks, and each chunk is typed at once; from an engine on a
+    SQLite file they are read as Arrow instead (``fetch_arrow``), a third of the time. With
     ``arrow_text`` text columns are pandas' Arrow-backed ``str`` (null is NaN), not Python
     strings: a fraction of the memory, and what the metrics' key joins read without a copy.
     """
@@ -87,6 +95,10 @@ def read_staging(
     if known_by is not None:
         query = query.where(staging.c.interval_start <= known_by)
     kinds = {c.name: _kind(c.type) for c in selected}
+    if (path := sqlite_file(bind)) is not None:
+        table = fetch_arrow(bind, path, query)
+        return pd.DataFrame({name: typed_column(_series(table.column(i)), kind, arrow_text)
+                             for i, (name, kind) in enumerate(kinds.items())})
     chunks = []
     with _connected(bind) as conn:
         result = conn.execute(query)
@@ -138,7 +150,12 @@ def _column(values: Sequence[Any], arrow_type: pa.DataType | None) -> pd.Series:
             array = pa.array(values, type=wanted, from_pandas=True)
         except (pa.ArrowInvalid, pa.ArrowTypeError):
             continue
-        if pa.types.is_large_string(array.type) or pa.types.is_string(array.type):
-            return pd.Series(array, dtype="str")
-        return pd.Series(array.to_pandas(date_as_object=False))
+        return _series(array)
     return pd.Series(values, dtype=object)
+
+
+def _series(array: pa.Array | pa.ChunkedArray) -> pd.Series:
+    """An Arrow column as pandas: text as Arrow-backed ``str``, the rest as numpy dtypes."""
+    if pa.types.is_large_string(array.type) or pa.types.is_string(array.type):
+        return pd.Series(array, dtype="str")
+    return pd.Series(array.to_pandas(date_as_object=False))

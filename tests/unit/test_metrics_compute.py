@@ -201,8 +201,8 @@ def test_publishing_replaces_rows_no_longer_emitted(warehouse: str) -> None:
     with engine_for(warehouse).begin() as conn:
         upsert(conn, metric_values, [other_stage])
     fewer = compute_metrics(_frames(), AS_OF, MetricParameters()).iloc[:5]
-    with engine_for(warehouse).begin() as conn:
-        publish_metrics(conn, fewer, pd.DataFrame(columns=["kpi", "as_of", "value", "detail"]))
+    publish_metrics(engine_for(warehouse), fewer,
+                    pd.DataFrame(columns=["kpi", "as_of", "value", "detail"]))
     metrics, kpis = _published(warehouse)
     # the 5 rows recomputed, plus the survey stage's NPS row left alone; the KPI kept
     assert len(metrics) == 6 and ("C1", "nps", AS_OF, 365) in [m[:4] for m in metrics]
@@ -214,8 +214,7 @@ def test_an_empty_computation_clears_the_dates_computable_metrics(warehouse: str
     kpi = pd.DataFrame([{"kpi": "computable_metric_share", "as_of": AS_OF, "value": 0.5,
                          "detail": "x"}])
     nothing = compute_metrics({}, AS_OF, MetricParameters())
-    with engine_for(warehouse).begin() as conn:
-        assert publish_metrics(conn, nothing, kpi) == 1
+    assert publish_metrics(engine_for(warehouse), nothing, kpi) == 1
     metrics, kpis = _published(warehouse)
     assert metrics == [] and kpis == [("computable_metric_share", AS_OF, 0.5, "x")]
 
