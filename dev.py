@@ -6,8 +6,10 @@
     python3 dev.py cx ... # same install, then any `cx` command
 
 The install is the lock file (`uv.lock`) applied by uv, which pip installs first
-into the project's own virtual environment; it is skipped when the lock has not
-changed since the last install.
+into the project's own virtual environment, with every module compiled to bytecode
+at once (otherwise each new process, every Airflow task among them, compiles what it
+imports again wherever Python may not write .pyc files); it is skipped when the lock
+and the sync command have not changed since the last install.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ VENV = ROOT / ".venv"
 BIN = VENV / ("Scripts" if os.name == "nt" else "bin")
 UV_VERSION = "0.13.9"
 STAMP = VENV / ".cx-lock-installed"
+SYNC = ("sync", "--frozen", "--quiet", "--compile-bytecode")
 
 
 def _run(*args: str | Path, env: dict[str, str] | None = None) -> None:
@@ -39,13 +42,13 @@ def install() -> dict[str, str]:
         venv.EnvBuilder(with_pip=True).create(VENV)
     env = dict(os.environ, VIRTUAL_ENV=str(VENV), UV_PROJECT_ENVIRONMENT=str(VENV))
     env["PATH"] = f"{BIN}{os.pathsep}{env.get('PATH', '')}"
-    lock = hashlib.sha256((ROOT / "uv.lock").read_bytes()).hexdigest()
+    lock = hashlib.sha256((ROOT / "uv.lock").read_bytes() + " ".join(SYNC).encode()).hexdigest()
     if STAMP.exists() and STAMP.read_text() == lock:
         return env
     if not (BIN / "uv").exists():
         _run(BIN / "python", "-m", "pip", "install", "--quiet", f"uv=={UV_VERSION}", env=env)
-    print("installing the locked dependencies (uv sync --frozen)", flush=True)
-    _run(BIN / "uv", "sync", "--frozen", "--quiet", env=env)
+    print(f"installing the locked dependencies (uv {' '.join(SYNC)})", flush=True)
+    _run(BIN / "uv", *SYNC, env=env)
     STAMP.write_text(lock)
     return env
 
