@@ -22,6 +22,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, replace
 from datetime import datetime
+from functools import partial
 from types import TracebackType
 from typing import Any
 
@@ -39,7 +40,8 @@ from sqlalchemy import (
 )
 
 from cx_tasks.collect.contract import source_table
-from cx_tasks.warehouse.bulk import ParkedRows, scratch_folder, storage_rows, upsert_parked
+from cx_tasks.warehouse.arrow_sqlite import sqlite_file
+from cx_tasks.warehouse.bulk import ParkedWrites, storage_rows, upsert_parked
 from cx_tasks.warehouse.db import engine_for, upsert, upsert_statement
 from cx_tasks.warehouse.frames import typed_frame
 from cx_tasks.warehouse.schema import STAGING, load_log, quality_runs, quarantine
@@ -152,15 +154,16 @@ class ValidatedTable:
 
 
 def load_table(conn: Connection, validated: ValidatedTable, interval_start: datetime,
-               interval_end: datetime, *, parked: bool = False) -> dict[str, int]:
-    """Load a validated table: upsert its rows into staging (with ``parked``: the rows
-    parked for it in the attached scratch database), replace its quarantine entries, check
-    rows in = rows loaded + rows quarantined, write the load log; return the counts."""
+               interval_end: datetime, *, parked_as: str | None = None) -> dict[str, int]:
+    """Load a validated table: upsert its rows into staging (with ``parked_as``: the rows
+    parked for it in the scratch database attached under that name), replace its
+    quarantine entries, check rows in = rows loaded + rows quarantined, write the load log;
+    return the counts."""
     name = validated.table_name
     staging = STAGING[name]
-    if parked:
+    if parked_as is not None:
         with indexes_built_after_when_empty(conn, staging):
-            loaded = upsert_parked(conn, staging, newer_than="updated_at")
+            loaded = upsert_parked(conn, staging, parked_as, newer_than="updated_at")
     else:
         loaded = load_staging(conn, name, validated.rows, interval_start)
     replace_quarantine(conn, name, interval_start, validated.entries)
@@ -196,28 +199,28 @@ class IntervalWriter(AbstractContextManager["IntervalWriter"]):
     """The interval's warehouse writes (validated tables, then the gate record), applied in
     the order sent and committed together by ``commit``; on an exception nothing is kept.
 
-    On SQLite a table sent is parked at once in a scratch database (``ParkedRows``: Arrow
-    bulk ingest in a background thread, so the caller validates the next table meanwhile)
-    and every write happens in ``commit``, in one transaction that upserts each table from
-    there natively. The caller reads the warehouse through ``reads`` meanwhile, which sees
-    none of this interval's writes: the gate never needs them, a table's rows loaded this
-    interval are among the accepted rows it checks first. Other databases write each
-    message in the caller's transaction as it is sent, and read in the same transaction.
+    On SQLite the writes happen in a background transaction (``ParkedWrites``): a table sent
+    is parked as Arrow and upserted from there natively while the caller validates the next
+    one. The caller reads the warehouse through ``reads`` meanwhile, which sees none of
+    this interval's writes: the gate never needs them, a table's rows loaded this interval
+    are among the accepted rows it checks first. Other databases write each message in the
+    caller's transaction as it is sent, and read in the same transaction.
     """
 
-    def __init__(self, warehouse_url: str, interval_start: datetime,
-                 interval_end: datetime) -> None:
+    def __init__(self, warehouse_url: str, interval_start: datetime, interval_end: datetime,
+                 tables: Sequence[str]) -> None:
         self.engine = engine_for(warehouse_url)
         self.interval = (interval_start, interval_end)
+        self.tables = list(tables)
         self.report = WriterReport({}, 0.0)
-        self._parked: ParkedRows | None = None
-        self._sent: list[ValidatedTable | GateVerdict] = []
+        self._writes: ParkedWrites | None = None
         self._transaction: Any = None
         self._conn: Connection | None = None
 
     def __enter__(self) -> IntervalWriter:
-        if self.engine.dialect.name == "sqlite":
-            self._parked = ParkedRows(scratch_folder(self.engine)).__enter__()
+        if sqlite_file(self.engine) is not None:
+            self._writes = ParkedWrites(self.engine, [STAGING[t] for t in self.tables])
+            self._writes.__enter__()
             self._conn = self.engine.connect()
         else:
             self._transaction = self.engine.begin()
@@ -231,42 +234,36 @@ class IntervalWriter(AbstractContextManager["IntervalWriter"]):
         return self._conn
 
     def send(self, message: ValidatedTable | GateVerdict) -> None:
-        """Write a validated table or the gate record (on SQLite: park it for ``commit``)."""
-        if self._parked is None:
-            self._apply(self.reads, message, parked=False)
-            return
-        if isinstance(message, ValidatedTable):
-            began = time.perf_counter()
-            name = message.table_name
-            self._parked.park(STAGING[name], storage_rows(
-                STAGING[name], staging_frame(name, message.rows, self.interval[0])))
-            message = replace(message, rows=message.rows.iloc[:0])  # parked: free them here
-            self.report.seconds += time.perf_counter() - began
-        self._sent.append(message)
-
-    def _apply(self, conn: Connection, message: ValidatedTable | GateVerdict, *,
-               parked: bool) -> None:
+        """Write a validated table (of ``tables``, in their order) or the gate record."""
         began = time.perf_counter()
+        if self._writes is None:
+            self._write(message, self.reads)
+        elif isinstance(message, ValidatedTable):
+            name, staging = message.table_name, STAGING[message.table_name]
+            rows = storage_rows(staging, staging_frame(name, message.rows, self.interval[0]))
+            self._writes.send(partial(self._write, replace(message, rows=message.rows.iloc[:0])),
+                              staging, rows)
+        else:
+            self._writes.send(partial(self._write, message))
+        self.report.seconds += time.perf_counter() - began
+
+    def _write(self, message: ValidatedTable | GateVerdict, conn: Connection,
+               parked_as: str | None = None) -> None:
         if isinstance(message, ValidatedTable):
             self.report.tables[message.table_name] = load_table(
-                conn, message, *self.interval, parked=parked)
+                conn, message, *self.interval, parked_as=parked_as)
         else:
             record_gate(conn, *self.interval, message.passed, message.failed,
                         message.skipped, message.results_path)
-        self.report.seconds += time.perf_counter() - began
 
     def commit(self) -> WriterReport:
         """Commit every write sent; return what was written."""
         began = time.perf_counter()
-        if self._parked is None:
+        if self._writes is None:
             transaction, self._transaction = self._transaction, None
             transaction.__exit__(None, None, None)
         else:
-            self.reads.close()
-            with self._parked.transaction(self.engine) as conn:
-                for message in self._sent:
-                    self._apply(conn, message, parked=True)
-            self._sent = []
+            self._writes.commit()
         self.report.seconds += time.perf_counter() - began
         return self.report
 
@@ -276,8 +273,8 @@ class IntervalWriter(AbstractContextManager["IntervalWriter"]):
             self._transaction.__exit__(kind, error, trace)
         elif self._conn is not None:
             self._conn.close()
-        if self._parked is not None:
-            self._parked.__exit__(kind, error, trace)
+        if self._writes is not None:
+            self._writes.__exit__(kind, error, trace)
 
 
 def previous_rows_in(conn: Connection, table_name: str, interval_start: datetime,

@@ -406,7 +406,7 @@ def validate_and_load(warehouse_url: str, source_url: str, frames: Mapping[str, 
     ordered = [t for t in SOURCE_TABLES if t in tables]
     results_dir = Path(quality_dir or settings().quality_dir) / interval_folder(start)
     rules = quality_rules()
-    writer = IntervalWriter(warehouse_url, start, end)
+    writer = IntervalWriter(warehouse_url, start, end, [t.name for t in ordered])
     with writer:
         conn = writer.reads
         began = time.perf_counter()

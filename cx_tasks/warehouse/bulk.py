@@ -12,10 +12,13 @@ exactly what a row-by-row write would have stored.
 
 from __future__ import annotations
 
+import queue
 import tempfile
-from collections.abc import Iterator, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
-from contextlib import AbstractContextManager, contextmanager
+import threading
+from collections.abc import Callable, Sequence
+from contextlib import AbstractContextManager
+from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -43,7 +46,7 @@ from cx_tasks.warehouse.arrow_sqlite import sqlite_file
 from cx_tasks.warehouse.db import upsert, upsert_statement
 
 SCHEMA = "parked"
-"""The name the scratch database is attached under in the warehouse transaction."""
+"""The name scratch databases are attached under (with their number) in the transaction."""
 
 
 def sqlite_storage(values: pd.Series, sql_type: Any) -> pa.Array:
@@ -71,15 +74,17 @@ def storage_rows(table: Table, frame: pd.DataFrame) -> pa.Table:
                      for c in table.columns})
 
 
-def _parked_table(table: Table) -> Any:
-    """The scratch database's copy of ``table``, as attached under ``SCHEMA``."""
-    return sql_table(table.name, *(sql_column(c.name) for c in table.columns), schema=SCHEMA)
+def _parked_table(table: Table, schema: str) -> Any:
+    """The scratch database's copy of ``table``, as attached under ``schema``."""
+    return sql_table(table.name, *(sql_column(c.name) for c in table.columns), schema=schema)
 
 
-def upsert_parked(conn: Connection, table: Table, *, newer_than: str | None = None) -> int:
-    """Upsert the rows parked for ``table`` into it (``upsert_statement``: with
-    ``newer_than``, newer versions win); return how many rows were parked."""
-    parked = _parked_table(table)
+def upsert_parked(conn: Connection, table: Table, schema: str, *,
+                  newer_than: str | None = None) -> int:
+    """Upsert the rows parked for ``table`` in the scratch database attached as ``schema``
+    into it (``upsert_statement``: with ``newer_than``, newer versions win); return how many
+    rows were parked."""
+    parked = _parked_table(table, schema)
     # "WHERE true" keeps SQLite from reading ON CONFLICT as a join constraint
     rows = select(*(parked.c[c.name] for c in table.columns)).where(true())
     conn.execute(upsert_statement("sqlite", table, newer_than=newer_than, rows=rows))
@@ -93,66 +98,160 @@ def scratch_folder(engine: Engine) -> Path | None:
     return path.parent if path is not None else None
 
 
-class ParkedRows(AbstractContextManager["ParkedRows"]):
-    """A scratch SQLite database that rows are parked in, one table each, by a background
-    thread; it is deleted on exit."""
+SCRATCH_FILES = 9
+"""Scratch databases at most per transaction: SQLite attaches at most 10 by default."""
 
-    def __init__(self, folder: Path | None) -> None:
-        self.folder = folder
-        self.path: Path | None = None
+Write = Callable[[Connection, str], Any]
+"""A write of the transaction: given the connection and the schema its table's parked rows
+are attached under (unused by writes without parked rows), it returns what it wrote."""
+
+
+@dataclass
+class _Job:
+    table: Table | None
+    rows: pa.Table | None
+    write: Write
+
+
+_COMMIT, _ROLLBACK = "commit", "rollback"
+
+
+class ParkedWrites(AbstractContextManager["ParkedWrites"]):
+    """One transaction on a SQLite warehouse, run by a background thread, whose writes come
+    with rows parked in scratch databases.
+
+    ``tables`` are the tables whose rows will be sent, in the order they will be: they share
+    at most ``SCRATCH_FILES`` scratch databases, consecutive tables the same one, all
+    attached before the transaction begins (SQLite attaches nothing inside one). The thread
+    parks each table's rows in its database through ADBC's bulk ingest and runs the writes
+    in the order sent, each as soon as its database holds every table it will hold: read
+    inside the transaction, a database shows it as it was then. So loading a table
+    overlaps whatever the caller does next. ``commit`` waits for every write and commits
+    them together, returning their results in order; leaving without it keeps nothing.
+    """
+
+    def __init__(self, engine: Engine, tables: Sequence[Table]) -> None:
+        self.engine = engine
+        files = min(SCRATCH_FILES, len(tables)) or 1
+        self._file_of = {t.name: i * files // len(tables) for i, t in enumerate(tables)}
+        self._expected = [sum(1 for f in self._file_of.values() if f == i) for i in range(files)]
         self._dir: tempfile.TemporaryDirectory[str] | None = None
-        self._adbc: Any = None
-        self._thread: ThreadPoolExecutor | None = None
-        self._parked: list[Future[None]] = []
+        self._jobs: queue.Queue[_Job | str] = queue.Queue(maxsize=1)
+        self._thread: threading.Thread | None = None
+        self._results: list[Any] = []
+        self._error: BaseException | None = None
 
-    def __enter__(self) -> ParkedRows:
-        import adbc_driver_sqlite.dbapi
-
-        self._dir = tempfile.TemporaryDirectory(prefix="cx-parked-", dir=self.folder)
-        self.path = Path(self._dir.name) / "parked.sqlite"
-        self._adbc = adbc_driver_sqlite.dbapi.connect(str(self.path))
-        self._thread = ThreadPoolExecutor(1, thread_name_prefix="cx-parked")
+    def __enter__(self) -> ParkedWrites:
+        self._dir = tempfile.TemporaryDirectory(prefix="cx-parked-",
+                                                dir=scratch_folder(self.engine))
+        self._thread = threading.Thread(target=self._run, name="cx-parked-writes", daemon=True)
+        self._thread.start()
         return self
 
-    def park(self, table: Table, rows: pa.Table) -> None:
-        """Write ``rows`` (``storage_rows``) as the scratch copy of ``table``, in the
-        background; a table parked again replaces its earlier rows."""
-        assert self._thread is not None
-        self._parked.append(self._thread.submit(self._ingest, table.name, rows))
+    def _path(self, file: int) -> str:
+        assert self._dir is not None
+        return str(Path(self._dir.name) / f"parked-{file}.sqlite")
 
-    def _ingest(self, name: str, rows: pa.Table) -> None:
-        with self._adbc.cursor() as cursor:
-            cursor.adbc_ingest(name, rows, mode="replace")
-        self._adbc.commit()
+    def send(self, write: Write, table: Table | None = None,
+             rows: pa.Table | None = None) -> None:
+        """Queue ``write``; with ``rows`` (``storage_rows`` of ``table``, one of the tables
+        named up front) park them first. Blocks while the thread is a table behind."""
+        self._put(_Job(table, rows, write))
 
-    @contextmanager
-    def transaction(self, engine: Engine) -> Iterator[Connection]:
-        """One warehouse transaction with every parked table attached under ``SCHEMA``
-        (attached before it begins and detached after it ends, as SQLite requires)."""
-        for parked in self._parked:
-            parked.result()
-        with engine.connect() as conn:
-            conn.exec_driver_sql(f"ATTACH DATABASE ? AS {SCHEMA}", (str(self.path),))
-            conn.commit()
+    def _put(self, item: _Job | str) -> None:
+        while True:
+            self._raise_failure()
             try:
-                # explicit, so that DDL inside (a history load's index drop) is part of it
-                conn.exec_driver_sql("BEGIN")
+                self._jobs.put(item, timeout=0.2)
+                return
+            except queue.Full:
+                continue
+
+    def _raise_failure(self) -> None:
+        if self._error is not None:
+            raise RuntimeError(f"a parked write failed: {self._error}") from self._error
+        if self._thread is not None and not self._thread.is_alive():
+            raise RuntimeError("the thread of the parked writes has ended")
+
+    def commit(self) -> list[Any]:
+        """Run and commit every write sent; return their results in the order sent."""
+        self._put(_COMMIT)
+        assert self._thread is not None
+        self._thread.join()
+        self._thread = None
+        self._raise_failure()
+        return self._results
+
+    def _run(self) -> None:
+        import adbc_driver_sqlite.dbapi
+
+        files = range(len(self._expected))
+        parked = [0 for _ in files]
+        waiting: list[_Job] = []
+        try:
+            with self.engine.connect() as conn:
+                for file in files:
+                    conn.exec_driver_sql(f"ATTACH DATABASE ? AS {SCHEMA}_{file}",
+                                         (self._path(file),))
+                conn.commit()
                 try:
-                    yield conn
+                    # explicit, so that DDL inside (a history load's index drop) is part of it
+                    conn.exec_driver_sql("BEGIN")
+                    while (job := self._jobs.get()) not in (_COMMIT, _ROLLBACK):
+                        assert isinstance(job, _Job)
+                        if job.rows is not None and job.table is not None:
+                            file = self._file_of[job.table.name]
+                            with adbc_driver_sqlite.dbapi.connect(self._path(file)) as scratch:
+                                with scratch.cursor() as cursor:
+                                    cursor.adbc_ingest(job.table.name, job.rows, mode="replace")
+                                scratch.commit()
+                            parked[file] += 1
+                            job.rows = None
+                        waiting.append(job)
+                        while waiting and self._ready(waiting[0], parked):
+                            self._results.append(self._write(conn, waiting.pop(0)))
+                    if job == _ROLLBACK:
+                        conn.rollback()
+                        return
+                    for left in waiting:  # tables never sent: their databases are complete
+                        self._results.append(self._write(conn, left))
+                    conn.commit()
                 except BaseException:
                     conn.rollback()
                     raise
-                conn.commit()
-            finally:
-                conn.exec_driver_sql(f"DETACH DATABASE {SCHEMA}")
-                conn.commit()
+                finally:
+                    for file in files:
+                        conn.exec_driver_sql(f"DETACH DATABASE {SCHEMA}_{file}")
+                    conn.commit()
+        except BaseException as error:  # noqa: BLE001 - raised in the caller's thread
+            self._error = error
+            # take what the caller still sends (it finds the error at its next send) until
+            # it commits or leaves
+            while self._jobs.get() not in (_COMMIT, _ROLLBACK):
+                continue
+
+    def _ready(self, job: _Job, parked: list[int]) -> bool:
+        """Whether ``job``'s scratch database holds every table it will hold."""
+        if job.table is None:
+            return True
+        file = self._file_of[job.table.name]
+        return parked[file] == self._expected[file]
+
+    def _write(self, conn: Connection, job: _Job) -> Any:
+        schema = f"{SCHEMA}_{self._file_of[job.table.name]}" if job.table is not None else ""
+        return job.write(conn, schema)
 
     def __exit__(self, kind: type[BaseException] | None, error: BaseException | None,
                  trace: TracebackType | None) -> None:
-        if self._thread is not None:
-            self._thread.shutdown(wait=True, cancel_futures=True)
-        if self._adbc is not None:
-            self._adbc.close()
+        if self._thread is not None:  # not committed: the transaction is rolled back
+            while self._thread.is_alive():
+                try:
+                    self._jobs.put(_ROLLBACK, timeout=0.2)
+                    break
+                except queue.Full:
+                    continue
+            self._thread.join()
+            self._thread = None
         if self._dir is not None:
             self._dir.cleanup()
 
@@ -168,10 +267,14 @@ def upsert_frames(engine: Engine, frames: Sequence[tuple[Table, pd.DataFrame]], 
                 conn.execute(first)
             return sum(upsert(conn, table, frame.astype(object).where(frame.notna(), None)
                               .to_dict("records")) for table, frame in frames)
-    with ParkedRows(scratch_folder(engine)) as parked:
+    with ParkedWrites(engine, [table for table, _ in frames]) as writes:
+        if first is not None:
+            writes.send(lambda conn, _: conn.execute(first))
         for table, frame in frames:
-            parked.park(table, storage_rows(table, frame))
-        with parked.transaction(engine) as conn:
-            if first is not None:
-                conn.execute(first)
-            return sum(upsert_parked(conn, table) for table, _ in frames)
+            writes.send(partial(_upsert_parked_rows, table), table, storage_rows(table, frame))
+        results = writes.commit()
+    return sum(results[1 if first is not None else 0:])
+
+
+def _upsert_parked_rows(table: Table, conn: Connection, schema: str) -> int:
+    return upsert_parked(conn, table, schema)

@@ -155,7 +155,7 @@ def test_an_interval_writer_keeps_nothing_when_a_table_does_not_add_up(
     bad = ValidatedTable("crm_accounts", pd.DataFrame({
         "client_id": ["C1"], "key_account": [True],
         "updated_at": [pd.Timestamp("2026-05-01 07:00")]}), [], 3, 1, None)
-    writer = IntervalWriter(warehouse_url, start, end)
+    writer = IntervalWriter(warehouse_url, start, end, ["erp_products", "crm_accounts"])
     with pytest.raises(RuntimeError, match=r"crm_accounts: 3 rows in but 1 loaded \+ 1 "
                                            "quarantined"), writer:
         writer.send(good)
