@@ -40,8 +40,7 @@ from sqlalchemy import (
 )
 
 from cx_tasks.collect.contract import source_table
-from cx_tasks.warehouse.arrow_sqlite import sqlite_file
-from cx_tasks.warehouse.bulk import ParkedWrites, storage_rows, upsert_parked
+from cx_tasks.warehouse.bulk import ParkedWrites, sqlite_file, storage_rows, upsert_parked
 from cx_tasks.warehouse.db import engine_for, upsert, upsert_statement
 from cx_tasks.warehouse.frames import typed_frame
 from cx_tasks.warehouse.schema import STAGING, load_log, quality_runs, quarantine

@@ -8,6 +8,11 @@ warehouse transaction, with the scratch database attached, upserts them from the
 rows never pass through Python again. Values are parked in SQLAlchemy's SQLite storage
 form (ISO text for dates and timestamps, 0/1 for booleans), so the warehouse holds
 exactly what a row-by-row write would have stored.
+
+Rows are never read from the warehouse through ADBC: its SQLite is a second copy of the
+library in the process, and two copies with the same database file open do not see each
+other's locks or write-ahead log (such reads went stale after a night's commit). ADBC only
+writes scratch databases, each read by the warehouse connection once ADBC is done with it.
 """
 
 from __future__ import annotations
@@ -42,7 +47,6 @@ from sqlalchemy import (
 from sqlalchemy import column as sql_column
 from sqlalchemy import table as sql_table
 
-from cx_tasks.warehouse.arrow_sqlite import sqlite_file
 from cx_tasks.warehouse.db import upsert, upsert_statement
 
 SCHEMA = "parked"
@@ -64,6 +68,18 @@ def sqlite_storage(values: pd.Series, sql_type: Any) -> pa.Array:
     if isinstance(sql_type, Integer):
         return pa.array(values, type=pa.int64(), from_pandas=True)
     return pa.array(values, type=pa.string(), from_pandas=True)
+
+
+def sqlite_file(bind: Engine | Connection) -> Path | None:
+    """The database file of an engine on a SQLite file (None for a connection, another
+    database, or an in-memory one)."""
+    if not isinstance(bind, Engine) or bind.dialect.name != "sqlite":
+        return None
+    database = bind.url.database
+    if not database or database == ":memory:" or database.startswith("file:"):
+        return None
+    path = Path(database)
+    return path if path.exists() else None
 
 
 def storage_rows(table: Table, frame: pd.DataFrame) -> pa.Table:

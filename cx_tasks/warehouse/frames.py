@@ -14,7 +14,6 @@ from sqlalchemy import Boolean, Connection, Date, DateTime, Engine, Float, Integ
 from sqlalchemy.types import TypeEngine
 
 from cx_tasks.collect.contract import SourceTable, source_table
-from cx_tasks.warehouse.arrow_sqlite import fetch_arrow, sqlite_file
 from cx_tasks.warehouse.schema import STAGING
 
 READ_CHUNK_ROWS = 100_000
@@ -84,8 +83,7 @@ def read_staging(
 
     With ``known_by`` (an interval's start) only rows first loaded by that interval or
     an earlier one: what the pipeline knew when that interval ran. Rows are fetched as
-    the driver returns them, in chunks, and each chunk is typed at once; from an engine on a
-    SQLite file they are read as Arrow instead (``fetch_arrow``), a third of the time. With
+    the driver returns them, in chunks, and each chunk is typed at once. With
     ``arrow_text`` text columns are pandas' Arrow-backed ``str`` (null is NaN), not Python
     strings: a fraction of the memory, and what the metrics' key joins read without a copy.
     """
@@ -95,10 +93,6 @@ def read_staging(
     if known_by is not None:
         query = query.where(staging.c.interval_start <= known_by)
     kinds = {c.name: _kind(c.type) for c in selected}
-    if (path := sqlite_file(bind)) is not None:
-        table = fetch_arrow(bind, path, query)
-        return pd.DataFrame({name: typed_column(_series(table.column(i)), kind, arrow_text)
-                             for i, (name, kind) in enumerate(kinds.items())})
     chunks = []
     with _connected(bind) as conn:
         result = conn.execute(query)
@@ -150,12 +144,7 @@ def _column(values: Sequence[Any], arrow_type: pa.DataType | None) -> pd.Series:
             array = pa.array(values, type=wanted, from_pandas=True)
         except (pa.ArrowInvalid, pa.ArrowTypeError):
             continue
-        return _series(array)
+        if pa.types.is_large_string(array.type) or pa.types.is_string(array.type):
+            return pd.Series(array, dtype="str")
+        return pd.Series(array.to_pandas(date_as_object=False))
     return pd.Series(values, dtype=object)
-
-
-def _series(array: pa.Array | pa.ChunkedArray) -> pd.Series:
-    """An Arrow column as pandas: text as Arrow-backed ``str``, the rest as numpy dtypes."""
-    if pa.types.is_large_string(array.type) or pa.types.is_string(array.type):
-        return pd.Series(array, dtype="str")
-    return pd.Series(array.to_pandas(date_as_object=False))
