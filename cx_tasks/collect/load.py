@@ -46,6 +46,8 @@ from cx_tasks.warehouse.frames import typed_frame
 from cx_tasks.warehouse.schema import STAGING, load_log, quality_runs, quarantine
 
 CHUNK_ROWS = 50_000
+PARK_ROWS = 250_000
+"""Rows of a validated table converted and parked at a time (SQLite)."""
 LOOKUP_CHUNK = 10_000
 LOOKUP_WHOLE_TABLE = 50_000
 
@@ -238,10 +240,12 @@ class IntervalWriter(AbstractContextManager["IntervalWriter"]):
         if self._writes is None:
             self._write(message, self.reads)
         elif isinstance(message, ValidatedTable):
-            name, staging = message.table_name, STAGING[message.table_name]
-            rows = storage_rows(staging, staging_frame(name, message.rows, self.interval[0]))
-            self._writes.send(partial(self._write, replace(message, rows=message.rows.iloc[:0])),
-                              staging, rows)
+            name, staging, rows = message.table_name, STAGING[message.table_name], message.rows
+            pieces = (storage_rows(staging, staging_frame(name, rows.iloc[i:i + PARK_ROWS],
+                                                          self.interval[0]))
+                      for i in range(0, max(len(rows), 1), PARK_ROWS))
+            self._writes.send(partial(self._write, replace(message, rows=rows.iloc[:0])),
+                              staging, pieces)
         else:
             self._writes.send(partial(self._write, message))
         self.report.seconds += time.perf_counter() - began

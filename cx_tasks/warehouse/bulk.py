@@ -20,7 +20,7 @@ from __future__ import annotations
 import queue
 import tempfile
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from functools import partial
@@ -124,9 +124,13 @@ are attached under (unused by writes without parked rows), it returns what it wr
 
 @dataclass
 class _Job:
+    """Rows to park for ``table`` (``start``: the first of the table, replacing what an
+    earlier transaction left), then, once the table's rows are all there, ``write``."""
+
     table: Table | None
     rows: pa.Table | None
-    write: Write
+    write: Write | None
+    start: bool = True
 
 
 _COMMIT, _ROLLBACK = "commit", "rollback"
@@ -169,10 +173,19 @@ class ParkedWrites(AbstractContextManager["ParkedWrites"]):
         return str(Path(self._dir.name) / f"parked-{file}.sqlite")
 
     def send(self, write: Write, table: Table | None = None,
-             rows: pa.Table | None = None) -> None:
-        """Queue ``write``; with ``rows`` (``storage_rows`` of ``table``, one of the tables
-        named up front) park them first. Blocks while the thread is a table behind."""
-        self._put(_Job(table, rows, write))
+             rows: Iterable[pa.Table] = ()) -> None:
+        """Queue ``write``; with ``table`` (one of the tables named up front) park its
+        ``rows`` first: pieces of ``storage_rows``, at least one (it may be empty), each
+        made only when the thread has taken the one before, so that few are in memory."""
+        pieces = iter(rows)
+        piece = next(pieces, None)
+        start = True
+        while piece is not None:
+            following = next(pieces, None)
+            self._put(_Job(table, piece, write if following is None else None, start))
+            piece, start = following, False
+        if start:  # no rows to park
+            self._put(_Job(table, None, write))
 
     def _put(self, item: _Job | str) -> None:
         while True:
@@ -219,10 +232,14 @@ class ParkedWrites(AbstractContextManager["ParkedWrites"]):
                             file = self._file_of[job.table.name]
                             with adbc_driver_sqlite.dbapi.connect(self._path(file)) as scratch:
                                 with scratch.cursor() as cursor:
-                                    cursor.adbc_ingest(job.table.name, job.rows, mode="replace")
+                                    cursor.adbc_ingest(job.table.name, job.rows,
+                                                       mode="replace" if job.start else "append")
                                 scratch.commit()
-                            parked[file] += 1
                             job.rows = None
+                            if job.write is not None:
+                                parked[file] += 1
+                        if job.write is None:
+                            continue
                         waiting.append(job)
                         while waiting and self._ready(waiting[0], parked):
                             self._results.append(self._write(conn, waiting.pop(0)))
@@ -254,6 +271,7 @@ class ParkedWrites(AbstractContextManager["ParkedWrites"]):
         return parked[file] == self._expected[file]
 
     def _write(self, conn: Connection, job: _Job) -> Any:
+        assert job.write is not None
         schema = f"{SCHEMA}_{self._file_of[job.table.name]}" if job.table is not None else ""
         return job.write(conn, schema)
 
@@ -287,7 +305,7 @@ def upsert_frames(engine: Engine, frames: Sequence[tuple[Table, pd.DataFrame]], 
         if first is not None:
             writes.send(lambda conn, _: conn.execute(first))
         for table, frame in frames:
-            writes.send(partial(_upsert_parked_rows, table), table, storage_rows(table, frame))
+            writes.send(partial(_upsert_parked_rows, table), table, [storage_rows(table, frame)])
         results = writes.commit()
     return sum(results[1 if first is not None else 0:])
 

@@ -11,6 +11,7 @@ import pandas as pd
 import pytest
 from sqlalchemy import inspect, select, text
 
+from cx_tasks.collect import load
 from cx_tasks.collect.load import IntervalWriter, ValidatedTable, load_staging
 from cx_tasks.warehouse import db
 from cx_tasks.warehouse.bulk import upsert_frames
@@ -121,6 +122,32 @@ def test_sqlite_parked_rows_store_exactly_what_sqlalchemy_stores(tmp_path: Path)
     assert stored[0][1][1][1] is None and stored[0][1][1][5] is None and stored[0][1][1][8] == 1
     assert stored[0][1][0][11:20] == ("text", "text", "text", "real", "null", "text", "real",
                                       "real", "integer")
+
+
+def test_an_interval_writer_loads_a_table_sent_in_pieces_and_an_empty_one(
+        warehouse_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(load, "PARK_ROWS", 2)  # 5 rows: parked as 2 + 2 + 1 on SQLite
+    start, end = datetime(2026, 5, 1), datetime(2026, 5, 2)
+    products = pd.DataFrame({
+        "product_id": [f"P{i}" for i in range(5)], "name": list("abcde"),
+        "category": [None] * 5, "unit": ["t"] * 5,
+        "updated_at": [pd.Timestamp("2026-05-01 06:00")] * 5})
+    accounts = pd.DataFrame({"client_id": pd.Series([], dtype=object),
+                             "key_account": pd.Series([], dtype=bool),
+                             "updated_at": pd.Series([], dtype="datetime64[us]")})
+    writer = IntervalWriter(warehouse_url, start, end, ["erp_products", "crm_accounts"])
+    with writer:
+        writer.send(ValidatedTable("erp_products", products, [], 5, 0, None))
+        writer.send(ValidatedTable("crm_accounts", accounts, [], 0, 0, None))
+        report = writer.commit()
+    assert report.tables == {
+        "erp_products": {"rows_in": 5, "rows_loaded": 5, "rows_quarantined": 0},
+        "crm_accounts": {"rows_in": 0, "rows_loaded": 0, "rows_quarantined": 0}}
+    staged = STAGING["erp_products"]
+    with engine_for(warehouse_url).connect() as conn:
+        assert conn.execute(select(staged.c.product_id, staged.c.name)
+                            .order_by(staged.c.product_id)).all() == [
+            ("P0", "a"), ("P1", "b"), ("P2", "c"), ("P3", "d"), ("P4", "e")]
 
 
 def test_a_load_into_an_empty_staging_table_leaves_its_indexes_in_place(
