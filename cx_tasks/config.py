@@ -26,10 +26,10 @@ from dataclasses import dataclass
 from functools import cache, cached_property
 from importlib import resources
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Annotated, Any, TypeVar
 
 import yaml
-from pydantic import BaseModel
+from pydantic import AfterValidator, BaseModel
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -122,3 +122,13 @@ def load_rules(name: str, model: type[M], rules_dir: Path | None = None) -> M:
 def cached_rules(name: str, model: type[M]) -> M:
     """``load_rules`` with the default folder, read once per process."""
     return load_rules(name, model)
+
+
+def _distinct_day_counts(windows: tuple[int, ...]) -> tuple[int, ...]:
+    if not windows or any(w < 1 for w in windows) or len(set(windows)) != len(windows):
+        raise ValueError("must be distinct positive day counts")
+    return tuple(sorted(windows))
+
+
+DayWindows = Annotated[tuple[int, ...], AfterValidator(_distinct_day_counts)]
+"""Trailing windows of a rule table, in days: distinct, positive, read in ascending order."""

@@ -31,9 +31,10 @@ from datetime import date, timedelta
 
 import numpy as np
 import pandas as pd
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import Connection, and_, delete, select
 
+from cx_tasks.config import DayWindows
 from cx_tasks.warehouse.db import upsert
 from cx_tasks.warehouse.schema import (
     STAGING,
@@ -66,14 +67,7 @@ class ParetoRules(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     cutoff: float = Field(0.8, gt=0, le=1)
-    window_days: tuple[int, ...] = (30, 90)
-
-    @field_validator("window_days")
-    @classmethod
-    def _positive_distinct(cls, windows: tuple[int, ...]) -> tuple[int, ...]:
-        if not windows or any(w < 1 for w in windows) or len(set(windows)) != len(windows):
-            raise ValueError("window_days must be distinct positive day counts")
-        return tuple(sorted(windows))
+    window_days: DayWindows = (30, 90)
 
 
 def process_label(process_class: str) -> str:

@@ -11,7 +11,7 @@ from pathlib import Path
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from cx_tasks.collect.contract import DOC_TYPES
-from cx_tasks.config import cached_rules, load_rules
+from cx_tasks.config import DayWindows, cached_rules, load_rules
 
 
 class OtifTolerance(BaseModel):
@@ -36,7 +36,7 @@ class MetricParameters(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    windows: tuple[int, ...] = Field(
+    windows: DayWindows = Field(
         (1, 30, 90, 365),
         description="window lengths in days; a window is [as_of - N days, as_of)",
     )
@@ -58,12 +58,6 @@ class MetricParameters(BaseModel):
         30, ge=1, description="window whose per-segment means the nightly summary reports"
     )
 
-    @field_validator("windows")
-    @classmethod
-    def _positive_distinct(cls, windows: tuple[int, ...]) -> tuple[int, ...]:
-        if not windows or any(w < 1 for w in windows) or len(set(windows)) != len(windows):
-            raise ValueError("windows must be distinct positive day counts")
-        return tuple(sorted(windows))
 
     @field_validator("document_sla_hours")
     @classmethod
