@@ -17,7 +17,7 @@ from cx_tasks.metrics.complaints import (
     quality_claim_rate,
 )
 from cx_tasks.metrics.parameters import metric_parameters
-from cx_tasks.warehouse.db import upsert
+from cx_tasks.warehouse.db import frame_records, upsert
 from cx_tasks.warehouse.schema import STAGING, feedback_classes, metric_values
 
 
@@ -60,7 +60,6 @@ def publish_claim_metrics(conn: Connection, as_of: date) -> dict[str, Any]:
         metric_values.c.as_of == as_of,
         metric_values.c.metric.in_(list(COMPLAINT_METRIC_FUNCTIONS))))
     for frame in frames:
-        upsert(conn, metric_values, frame.astype(object).where(frame.notna(), None)
-               .to_dict("records"))
+        upsert(conn, metric_values, frame_records(frame))
     return {"as_of": as_of.isoformat(),
             "rows": {f["metric"].iloc[0]: len(f) for f in frames if len(f)}}

@@ -51,7 +51,7 @@ from cx_tasks.analyze.satisfaction import (
 from cx_tasks.config import load_rules
 from cx_tasks.feedback.rules import Owners
 from cx_tasks.metrics.catalogue import MetricCatalogue
-from cx_tasks.warehouse.db import upsert
+from cx_tasks.warehouse.db import frame_records, upsert
 from cx_tasks.warehouse.schema import drilldown, predicted_index
 
 FALL_COLUMNS = ["client_id", "segment", "role", "fall", "basis"]
@@ -272,8 +272,7 @@ def drill_down(warehouse: Engine, as_of: date, catalogue: MetricCatalogue, owner
         chain = chains(falls, Windows(recent_scores, base_scores), weights, layout, catalogue,
                        owners, rules.chain_length)
         conn.execute(delete(drilldown).where(drilldown.c.as_of == as_of))
-        rows = chain.astype(object).where(chain.notna(), None).assign(as_of=as_of)
-        upsert(conn, drilldown, rows.to_dict("records"))
+        upsert(conn, drilldown, frame_records(chain.assign(as_of=as_of)))
     return DrilldownSummary(
         as_of.isoformat(), int((predicted["fall"] > rules.fall_threshold_points).sum()),
         int((reported["fall"] > rules.fall_threshold_points).sum()), len(falls), len(chain))

@@ -41,7 +41,7 @@ from sqlalchemy import (
 
 from cx_tasks.collect.contract import source_table
 from cx_tasks.warehouse.bulk import ParkedWrites, sqlite_file, storage_rows, upsert_parked
-from cx_tasks.warehouse.db import engine_for, upsert, upsert_statement
+from cx_tasks.warehouse.db import engine_for, frame_records, upsert
 from cx_tasks.warehouse.frames import typed_frame
 from cx_tasks.warehouse.schema import STAGING, load_log, quality_runs, quarantine
 
@@ -77,16 +77,6 @@ def indexes_built_after_when_empty(conn: Connection, table: Table) -> Iterator[N
         index.create(conn)
 
 
-def upsert_frame(conn: Connection, table: Table, frame: pd.DataFrame, *,
-                 newer_than: str | None = None) -> int:
-    """Upsert a typed frame holding every column of ``table``; return rows written."""
-    statement = upsert_statement(conn.dialect.name, table, newer_than=newer_than)
-    frame = frame[[c.name for c in table.columns]]
-    for chunk in _chunks(frame):
-        conn.execute(statement, chunk.astype(object).where(chunk.notna(), None).to_dict("records"))
-    return len(frame)
-
-
 def staging_frame(table_name: str, rows: pd.DataFrame, interval_start: datetime) -> pd.DataFrame:
     """An interval's valid rows, typed, stamped with the interval that loads them."""
     return typed_frame(source_table(table_name), rows, arrow_text=True).assign(
@@ -97,10 +87,11 @@ def load_staging(conn: Connection, table_name: str, rows: pd.DataFrame,
                  interval_start: datetime) -> int:
     """Upsert an interval's valid rows, typed, into ``stg_<table>`` (newer versions win)."""
     staging = STAGING[table_name]
+    names = [c.name for c in staging.columns]
     with indexes_built_after_when_empty(conn, staging):
         for chunk in _chunks(rows):
-            upsert_frame(conn, staging, staging_frame(table_name, chunk, interval_start),
-                         newer_than="updated_at")
+            upsert(conn, staging, frame_records(
+                staging_frame(table_name, chunk, interval_start)[names]), newer_than="updated_at")
     return len(rows)
 
 
@@ -205,7 +196,9 @@ class IntervalWriter(AbstractContextManager["IntervalWriter"]):
     one. The caller reads the warehouse through ``reads`` meanwhile, which sees none of
     this interval's writes: the gate never needs them, a table's rows loaded this interval
     are among the accepted rows it checks first. Other databases write each message in the
-    caller's transaction as it is sent, and read in the same transaction.
+    caller's transaction as it is sent, and read in the same transaction (on PostgreSQL a
+    history load's index drop would lock a second connection's reads out until the
+    commit).
     """
 
     def __init__(self, warehouse_url: str, interval_start: datetime, interval_end: datetime,

@@ -177,8 +177,9 @@ def compute_and_publish(
     """
     params = metric_parameters()
     engine = engine_for(warehouse_url)
-    frames = {table: read_staging(engine, table, columns, known_by=known_by, arrow_text=True)
-              for table, columns in INPUT_COLUMNS.items()}
+    with engine.connect() as conn:
+        frames = {table: read_staging(conn, table, columns, known_by=known_by, arrow_text=True)
+                  for table, columns in INPUT_COLUMNS.items()}
     metrics = compute_metrics(frames, as_of, params)
     catalogue = metric_catalogue()
     share_computable = computable_share(catalogue)

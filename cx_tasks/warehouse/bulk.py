@@ -2,9 +2,9 @@
 upserted by one native ``INSERT ... SELECT ... ON CONFLICT``.
 
 Binding millions of rows one by one through Python's ``sqlite3`` costs microseconds a
-row. Instead the rows are parked in a scratch database next to the warehouse through
+row. Instead the rows are parked in scratch databases next to the warehouse through
 ADBC's bulk ingest (C, in a background thread, so the caller goes on meanwhile) and a
-warehouse transaction, with the scratch database attached, upserts them from there: the
+warehouse transaction, with the scratch databases attached, upserts them from there: the
 rows never pass through Python again. Values are parked in SQLAlchemy's SQLite storage
 form (ISO text for dates and timestamps, 0/1 for booleans), so the warehouse holds
 exactly what a row-by-row write would have stored.
@@ -23,7 +23,6 @@ import threading
 from collections.abc import Callable, Iterable, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
-from functools import partial
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -47,7 +46,7 @@ from sqlalchemy import (
 from sqlalchemy import column as sql_column
 from sqlalchemy import table as sql_table
 
-from cx_tasks.warehouse.db import upsert, upsert_statement
+from cx_tasks.warehouse.db import frame_records, upsert, upsert_statement
 
 SCHEMA = "parked"
 """The name scratch databases are attached under (with their number) in the transaction."""
@@ -177,15 +176,18 @@ class ParkedWrites(AbstractContextManager["ParkedWrites"]):
         """Queue ``write``; with ``table`` (one of the tables named up front) park its
         ``rows`` first: pieces of ``storage_rows``, at least one (it may be empty), each
         made only when the thread has taken the one before, so that few are in memory."""
+        if table is None:
+            self._put(_Job(None, None, write))
+            return
         pieces = iter(rows)
         piece = next(pieces, None)
+        if piece is None:
+            raise ValueError(f"no rows to park for {table.name}: send one piece, even empty")
         start = True
         while piece is not None:
             following = next(pieces, None)
             self._put(_Job(table, piece, write if following is None else None, start))
             piece, start = following, False
-        if start:  # no rows to park
-            self._put(_Job(table, None, write))
 
     def _put(self, item: _Job | str) -> None:
         while True:
@@ -299,16 +301,12 @@ def upsert_frames(engine: Engine, frames: Sequence[tuple[Table, pd.DataFrame]], 
         with engine.begin() as conn:
             if first is not None:
                 conn.execute(first)
-            return sum(upsert(conn, table, frame.astype(object).where(frame.notna(), None)
-                              .to_dict("records")) for table, frame in frames)
+            return sum(upsert(conn, table, frame_records(frame)) for table, frame in frames)
     with ParkedWrites(engine, [table for table, _ in frames]) as writes:
         if first is not None:
             writes.send(lambda conn, _: conn.execute(first))
         for table, frame in frames:
-            writes.send(partial(_upsert_parked_rows, table), table, [storage_rows(table, frame)])
+            writes.send(lambda conn, schema, table=table: upsert_parked(conn, table, schema),
+                        table, [storage_rows(table, frame)])
         results = writes.commit()
     return sum(results[1 if first is not None else 0:])
-
-
-def _upsert_parked_rows(table: Table, conn: Connection, schema: str) -> int:
-    return upsert_parked(conn, table, schema)

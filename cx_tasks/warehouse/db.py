@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Mapping
 from contextlib import AbstractContextManager, nullcontext
 from functools import cache
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import (
     Connection,
@@ -33,6 +33,8 @@ from cx_tasks.warehouse.schema import (
     schema_version,
 )
 
+if TYPE_CHECKING:  # pandas stays out of the DAG files' parse
+    import pandas as pd
 
 @cache
 def engine_for(url: str) -> Engine:
@@ -134,6 +136,11 @@ def upsert_statement(dialect: str, table: Table, *, newer_than: str | None = Non
     if updates:
         return stmt.on_conflict_do_update(index_elements=keys, set_=updates, where=where)
     return stmt.on_conflict_do_nothing(index_elements=keys)
+
+
+def frame_records(frame: pd.DataFrame) -> list[dict[str, Any]]:
+    """A frame's rows as dicts to bind, every missing value (NaN, NA, NaT) as None (NULL)."""
+    return frame.astype(object).where(frame.notna(), None).to_dict("records")
 
 
 def upsert(

@@ -14,7 +14,7 @@ from sqlalchemy import inspect, select, text
 from cx_tasks.collect import load
 from cx_tasks.collect.load import IntervalWriter, ValidatedTable, load_staging
 from cx_tasks.warehouse import db
-from cx_tasks.warehouse.bulk import upsert_frames
+from cx_tasks.warehouse.bulk import ParkedWrites, upsert_frames
 from cx_tasks.warehouse.db import engine_for, migrate, upsert
 from cx_tasks.warehouse.schema import (
     OUTBOX_V2_COLUMNS,
@@ -191,3 +191,12 @@ def test_an_interval_writer_keeps_nothing_when_a_table_does_not_add_up(
     with engine_for(warehouse_url).connect() as conn:  # the good table was rolled back too
         assert conn.execute(select(staged.c.product_id)).all() == []
         assert conn.execute(select(load_log.c.source_table)).all() == []
+
+
+def test_parked_writes_refuse_a_table_without_a_piece_of_rows(tmp_path: Path) -> None:
+    engine = engine_for(f"sqlite:///{tmp_path / 'w.db'}")
+    migrate(engine)
+    products = STAGING["erp_products"]
+    with ParkedWrites(engine, [products]) as writes, pytest.raises(
+            ValueError, match="no rows to park for stg_erp_products"):
+        writes.send(lambda conn, schema: None, products, [])
