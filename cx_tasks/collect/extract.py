@@ -82,7 +82,7 @@ def text_frame(frame: pd.DataFrame) -> pd.DataFrame:
         values = frame[name]
         columns[name] = (values if pd.api.types.is_string_dtype(values) and values.dtype != object
                          else text_array(values).to_pandas())
-    return pd.DataFrame(columns, index=pd.RangeIndex(len(frame)))
+    return pd.DataFrame(columns, index=pd.RangeIndex(len(frame)), copy=False)
 
 
 @contextmanager

@@ -134,8 +134,8 @@ def record_gate(conn: Connection, interval_start: datetime, interval_end: dateti
 
 @dataclass
 class ValidatedTable:
-    """One table of an interval after the gate: the typed rows to load, the quarantine
-    entries, and the counts the load log records."""
+    """One table of an interval after the gate: its typed rows and which of them load, the
+    quarantine entries, and the counts the load log records."""
 
     table_name: str
     rows: pd.DataFrame
@@ -143,6 +143,16 @@ class ValidatedTable:
     rows_in: int
     rows_quarantined: int
     max_updated_at: datetime | None
+    valid: np.ndarray | None = None
+    """Which of ``rows`` load, the others being quarantined (None: every one)."""
+
+    def valid_rows(self, start: int = 0, stop: int | None = None) -> pd.DataFrame:
+        """The rows that load among positions ``[start, stop)``, numbered from 0 (taken a
+        part at a time, a history load never copies a whole table's rows)."""
+        part = self.rows.iloc[start:stop]
+        if self.valid is not None:
+            part = part[self.valid[start:stop]]
+        return part.reset_index(drop=True)
 
 
 def load_table(conn: Connection, validated: ValidatedTable, interval_start: datetime,
@@ -157,7 +167,7 @@ def load_table(conn: Connection, validated: ValidatedTable, interval_start: date
         with indexes_built_after_when_empty(conn, staging):
             loaded = upsert_parked(conn, staging, parked_as, newer_than="updated_at")
     else:
-        loaded = load_staging(conn, name, validated.rows, interval_start)
+        loaded = load_staging(conn, name, validated.valid_rows(), interval_start)
     replace_quarantine(conn, name, interval_start, validated.entries)
     counts = {"rows_in": validated.rows_in, "rows_loaded": loaded,
               "rows_quarantined": validated.rows_quarantined}
@@ -234,11 +244,11 @@ class IntervalWriter(AbstractContextManager["IntervalWriter"]):
             self._write(message, self.reads)
         elif isinstance(message, ValidatedTable):
             name, staging, rows = message.table_name, STAGING[message.table_name], message.rows
-            pieces = (storage_rows(staging, staging_frame(name, rows.iloc[i:i + PARK_ROWS],
-                                                          self.interval[0]))
+            pieces = (storage_rows(staging, staging_frame(
+                          name, message.valid_rows(i, i + PARK_ROWS), self.interval[0]))
                       for i in range(0, max(len(rows), 1), PARK_ROWS))
-            self._writes.send(partial(self._write, replace(message, rows=rows.iloc[:0])),
-                              staging, pieces)
+            self._writes.send(partial(self._write, replace(message, rows=rows.iloc[:0],
+                                                           valid=None)), staging, pieces)
         else:
             self._writes.send(partial(self._write, message))
         self.report.seconds += time.perf_counter() - began

@@ -25,7 +25,6 @@ the interval as it was; re-running an interval leaves the warehouse identical.
 
 from __future__ import annotations
 
-import gc
 import hashlib
 import json
 import multiprocessing
@@ -85,6 +84,7 @@ from cx_tasks.collect.load import (
     previous_rows_in,
     staged_rows,
 )
+from cx_tasks.collect.memory import release_memory
 from cx_tasks.config import settings
 from cx_tasks.warehouse.db import engine_for
 from cx_tasks.warehouse.times import naive_utc
@@ -258,7 +258,8 @@ def check_frame(conn: Connection, table: SourceTable, raw: pd.DataFrame,
     if table.name == DELIVERY_TABLE:
         columns[over_cap_column()] = delivered_over_cap(
             conn, raw, columns[value_column(DELIVERED)], accepted_quantity, rules, known_by)
-    return pd.DataFrame(columns, index=pd.RangeIndex(len(raw)))
+    # copy=False: one block per column, not the columns of a dtype copied into one
+    return pd.DataFrame(columns, index=pd.RangeIndex(len(raw)), copy=False)
 
 
 # --- quarantine -----------------------------------------------------------------------
@@ -314,9 +315,9 @@ def quarantine_entries(table: SourceTable, raw: pd.DataFrame,
 
 # --- the gate -------------------------------------------------------------------------
 
-COLLECT_GARBAGE_ROWS = 100_000
-"""Rows of a table from which its GX run's garbage is collected at once (memory of a history
-load); a nightly interval's small tables are left to the collector's own schedule."""
+RELEASE_MEMORY_ROWS = 100_000
+"""Rows of a table after which the memory its validation freed is released at once (a
+history load); a nightly interval's small tables leave it to the allocators."""
 
 
 @dataclass
@@ -336,7 +337,7 @@ class _Interval:
 def _typed_source(table: SourceTable, raw: pd.DataFrame, checked: pd.DataFrame) -> pd.DataFrame:
     """The contract's columns: text as extracted, other types as parsed for the checks."""
     return pd.DataFrame({c.name: raw[c.name] if c.type == "text" else checked[value_column(c.name)]
-                         for c in table.columns})
+                         for c in table.columns}, copy=False)
 
 
 def _validate_table(conn: Connection, gx: GxRunner, table: SourceTable, frame: pd.DataFrame,
@@ -350,17 +351,16 @@ def _validate_table(conn: Connection, gx: GxRunner, table: SourceTable, frame: p
         checks = row_checks(table, rules, end)
         required = [c for c in checks if c.expectation == "ExpectColumnValuesToNotBeNull"]
         outcomes = (gx.run(f"{table.name}.required", raw, required)
-                    + gx.run(f"{table.name}.rows", checked,
-                             [c for c in checks if c not in required]))
+                    + gx.run_by_column(f"{table.name}.rows", checked,
+                                       [c for c in checks if c not in required]))
     entries, quarantined = quarantine_entries(table, raw, outcomes)
     valid = np.ones(len(raw), dtype=bool)
     valid[list(quarantined)] = False
-    rows = _typed_source(table, raw, checked)
-    if quarantined:
-        rows = rows[valid].reset_index(drop=True)
-    state.accepted[table.name] = rows[table.key]
+    rows = _typed_source(table, raw, checked)  # filtered as it is written, a part at a time
+    keys = rows[table.key][valid].reset_index(drop=True)
+    state.accepted[table.name] = keys
     if table.name == ORDERED_TABLE:
-        state.accepted_quantity = rows.set_index(table.key)[ORDERED]
+        state.accepted_quantity = pd.Series(rows[ORDERED].to_numpy()[valid], index=keys.array)
     for entry in entries:
         state.quarantined_by_rule[entry["rule"]] = state.quarantined_by_rule.get(
             entry["rule"], 0) + 1
@@ -379,7 +379,8 @@ def _validate_table(conn: Connection, gx: GxRunner, table: SourceTable, frame: p
     state.suite_outcomes += gx.run(f"{table.name}.table", suite_frame, table_checks)
     updated = checked[value_column("updated_at")].max()
     return ValidatedTable(table.name, rows, entries, len(raw), len(quarantined),
-                          None if pd.isna(updated) else updated.to_pydatetime())
+                          None if pd.isna(updated) else updated.to_pydatetime(),
+                          valid if quarantined else None)
 
 
 def _freshness(gx: GxRunner, source_url: str, tables: list[SourceTable],
@@ -415,17 +416,14 @@ def validate_and_load(warehouse_url: str, source_url: str, frames: Mapping[str, 
         state.seconds["gx_setup"] = time.perf_counter() - began
         for table in ordered:
             frame = frames[table.name]
-            large = len(frame) >= COLLECT_GARBAGE_ROWS
+            large = len(frame) >= RELEASE_MEMORY_ROWS
             with _timed(state.seconds, "validate"):
                 validated = _validate_table(conn, gx, table, frame, start, end, rules, state)
             del frame
             writer.send(validated)
             del validated  # the rows are parked or written now
             if large:
-                # GX's objects of a run hold its frame in reference cycles, which the cyclic
-                # collector seldom visits while few Python objects come and go: free a large
-                # one now (a full collection costs a fraction of a second in a big process)
-                gc.collect()
+                release_memory()
         with _timed(state.seconds, "validate"):
             state.suite_outcomes += _freshness(gx, source_url, ordered, end)
             failed = sorted(o.rule for o in state.suite_outcomes if not o.success)

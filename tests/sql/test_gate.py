@@ -40,7 +40,7 @@ def _keys(url: str, table: str) -> list[str]:
 
 
 # workers=2: tables extracted in two processes while the gate validates, and (on SQLite)
-# the writes in a writer process of their own
+# the writes in a background thread
 @pytest.mark.parametrize("workers", [1, 2])
 def test_malformed_rows_land_in_quarantine_by_rule_and_a_rerun_changes_nothing(
         warehouse_url: str, tmp_path: Path, workers: int,

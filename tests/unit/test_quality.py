@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import gc
 import hashlib
+import json
 import math
+import weakref
 from datetime import datetime
 from pathlib import Path
 
@@ -13,6 +16,8 @@ from pydantic import ValidationError
 
 from cx_tasks.collect.contract import source_table
 from cx_tasks.collect.expectations import (
+    Check,
+    GxRunner,
     QualityRules,
     date_range,
     quality_rules,
@@ -20,6 +25,7 @@ from cx_tasks.collect.expectations import (
     volume_check,
 )
 from cx_tasks.collect.extract import interval_params, text_array, text_frame
+from cx_tasks.collect.memory import release_memory
 from cx_tasks.collect.quality import (
     parse_booleans,
     parse_numbers,
@@ -153,3 +159,47 @@ def test_templates_render_with_bind_parameters_not_values() -> None:
     assert set(statement.compile().params) == {"start", "end"}
     freshness = render_sql("extract/freshness.sql", table="erp_orders")
     assert "FROM erp_orders" in str(freshness)
+
+
+def test_checks_that_skip_nulls_run_on_their_column_alone(tmp_path: Path) -> None:
+    frame = pd.DataFrame({
+        "k": _text("A", "B", "A", None),
+        "qty__value": [5.0, -1.0, None, 2.0],
+        "qty__unparsed": pd.Series([None, None, "n/a", None], dtype=object),
+    })
+    checks = [
+        Check("t.qty.numeric", "ExpectColumnValuesToBeNull", {"column": "qty__unparsed"}, ""),
+        Check("t.qty.non_negative", "ExpectColumnValuesToBeBetween",
+              {"column": "qty__value", "min_value": 0}, ""),
+        Check("t.k.unique", "ExpectColumnValuesToBeUnique", {"column": "k"}, ""),
+    ]
+    outcomes = GxRunner(tmp_path).run_by_column("t.rows", frame, checks)
+
+    # row 2 did not parse, row 1 is negative, rows 0 and 2 share key A (row 3's null skipped)
+    assert [(o.rule, o.success, o.positions) for o in outcomes] == [
+        ("t.k.unique", False, [0, 2]),
+        ("t.qty.non_negative", False, [1]),
+        ("t.qty.numeric", False, [2]),
+    ]
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        "t.rows.json", "t.rows.k.json", "t.rows.qty__value.json"]
+    result = json.loads((tmp_path / "t.rows.qty__value.json").read_text())
+    assert [r["expectation_config"]["meta"]["rule"] for r in result["results"]] == [
+        "t.qty.non_negative"]
+
+
+def test_release_memory_frees_what_only_reference_cycles_hold() -> None:
+    class Holder:
+        pass
+
+    holder = Holder()
+    holder.itself = holder  # a cycle: unreachable after del, freed only by the collector
+    alive = weakref.ref(holder)
+    gc.disable()
+    try:
+        del holder
+        assert alive() is not None
+        release_memory()
+        assert alive() is None
+    finally:
+        gc.enable()
