@@ -326,21 +326,21 @@ def only_where(values: pd.Series, mask: np.ndarray) -> pd.Series:
     return pd.Series(out, index=values.index, dtype=object)
 
 
-def staged_rows(conn: Connection, table_name: str, column: str, values: Sequence[str],
+def staged_rows(conn: Connection, table_name: str, column: str, values: pd.Series,
                 columns: Sequence[str], known_by: datetime) -> pd.DataFrame:
-    """``columns`` of the staged rows of a table whose ``column`` is one of ``values``,
-    among the rows first loaded by the interval starting at ``known_by`` or earlier
-    (so a rerun of an old interval sees what its first run saw)."""
+    """``columns`` of the staged rows of a table whose ``column`` is one of the text
+    ``values``, among the rows first loaded by the interval starting at ``known_by`` or
+    earlier (so a rerun of an old interval sees what its first run saw)."""
     staging = STAGING[table_name]
     selected = select(*(staging.c[c] for c in columns)).where(
         staging.c.interval_start <= known_by)
-    values = list(values)
-    if not values:
+    if not len(values):
         return pd.DataFrame({c: pd.Series([], dtype=object) for c in columns})
     if len(values) > LOOKUP_WHOLE_TABLE:
         frame = pd.read_sql(selected, conn)
         return frame[is_in(frame[column], values)].reset_index(drop=True)
-    parts = [pd.read_sql(selected.where(staging.c[column].in_(values[i:i + LOOKUP_CHUNK])), conn)
+    parts = [pd.read_sql(selected.where(staging.c[column].in_(
+                 values.iloc[i:i + LOOKUP_CHUNK].tolist())), conn)
              for i in range(0, len(values), LOOKUP_CHUNK)]
     return pd.concat(parts, ignore_index=True)
 

@@ -84,7 +84,7 @@ from cx_tasks.collect.load import (
     previous_rows_in,
     staged_rows,
 )
-from cx_tasks.collect.memory import release_memory
+from cx_tasks.collect.memory import release_memory, return_freed_memory_promptly
 from cx_tasks.config import settings
 from cx_tasks.warehouse.db import engine_for
 from cx_tasks.warehouse.times import naive_utc
@@ -188,9 +188,8 @@ def unresolved(conn: Connection, values: pd.Series, parent: SourceTable,
                accepted: pd.Series, known_by: datetime) -> pd.Series:
     """Reference values found neither among ``accepted`` parent keys nor in staging; else null."""
     missing = values.notna().to_numpy() & ~is_in(values, accepted)
-    candidates = pd.unique(values[missing]).tolist()
-    staged = staged_rows(conn, parent.name, parent.key, candidates, [parent.key],
-                         known_by)[parent.key]
+    staged = staged_rows(conn, parent.name, parent.key, values[missing].drop_duplicates(),
+                         [parent.key], known_by)[parent.key]
     return only_where(values, missing & ~is_in(values, staged))
 
 
@@ -214,7 +213,7 @@ def delivered_over_cap(conn: Connection, raw: pd.DataFrame, delivered: pd.Series
     totals = np.bincount(codes[counted], weights=amounts[counted], minlength=len(line_ids))
     shipped = np.bincount(codes[counted], minlength=len(line_ids)) > 0
     touched = line_ids[shipped]
-    staged = staged_rows(conn, DELIVERY_TABLE, "order_line_id", touched.tolist(),
+    staged = staged_rows(conn, DELIVERY_TABLE, "order_line_id", touched,
                          ["shipment_id", "order_line_id", DELIVERED], known_by)
     staged = staged[~is_in(staged["shipment_id"], ids)]
     staged_codes = pc.index_in(arrow_text(staged["order_line_id"]), value_set=encoded.dictionary)
@@ -222,7 +221,7 @@ def delivered_over_cap(conn: Connection, raw: pd.DataFrame, delivered: pd.Series
               staged[DELIVERED].fillna(0).to_numpy(dtype="float64"))
     ordered = lookup(line_ids, accepted_quantity)
     unknown = line_ids[np.isnan(ordered) & shipped]
-    staged_lines = staged_rows(conn, ORDERED_TABLE, "order_line_id", unknown.tolist(),
+    staged_lines = staged_rows(conn, ORDERED_TABLE, "order_line_id", unknown,
                                ["order_line_id", ORDERED], known_by)
     found = pc.index_in(arrow_text(staged_lines["order_line_id"]), value_set=encoded.dictionary)
     ordered[found.to_numpy(zero_copy_only=False).astype(int)] = (
@@ -403,6 +402,7 @@ def validate_and_load(warehouse_url: str, source_url: str, frames: Mapping[str, 
     writes are committed together (``IntervalWriter``).
     """
     start, end = naive_utc(start), naive_utc(end)
+    return_freed_memory_promptly()
     tables = [source_table(name) for name in frames]
     ordered = [t for t in SOURCE_TABLES if t in tables]
     results_dir = Path(quality_dir or settings().quality_dir) / interval_folder(start)

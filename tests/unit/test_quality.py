@@ -11,6 +11,7 @@ from datetime import datetime
 from pathlib import Path
 
 import pandas as pd
+import pyarrow as pa
 import pytest
 from pydantic import ValidationError
 
@@ -25,7 +26,7 @@ from cx_tasks.collect.expectations import (
     volume_check,
 )
 from cx_tasks.collect.extract import interval_params, text_array, text_frame
-from cx_tasks.collect.memory import release_memory
+from cx_tasks.collect.memory import release_memory, return_freed_memory_promptly
 from cx_tasks.collect.quality import (
     parse_booleans,
     parse_numbers,
@@ -203,3 +204,15 @@ def test_release_memory_frees_what_only_reference_cycles_hold() -> None:
         assert alive() is None
     finally:
         gc.enable()
+
+
+def test_arrow_allocates_from_jemalloc_once_the_gate_configures_the_process() -> None:
+    try:
+        pa.jemalloc_memory_pool()
+    except NotImplementedError:
+        pytest.skip("this pyarrow is built without jemalloc: the gate keeps Arrow's default pool")
+    return_freed_memory_promptly()
+    assert pa.default_memory_pool().backend_name == "jemalloc"
+    before = pa.jemalloc_memory_pool().bytes_allocated()
+    values = pa.array(range(100_000), type=pa.int64())  # 800,000 bytes, from that pool
+    assert pa.jemalloc_memory_pool().bytes_allocated() - before >= 8 * len(values)
