@@ -37,6 +37,9 @@ QUARANTINED_SHARE = "_quarantined_share"
 READS_NULLS = frozenset({"ExpectColumnValuesToNotBeNull", "ExpectColumnValuesToBeNull"})
 """The expectations GX evaluates on every row; the others skip the rows where the column is
 null (``GxRunner.run_by_column``)."""
+COLUMN_BATCH_ROWS = 100_000
+"""Rows from which each check that skips nulls is validated on its column alone (below, the
+copies cost less than a GX run per column)."""
 
 
 class VolumeRules(BaseModel):
@@ -256,14 +259,16 @@ class GxRunner:
 
     def run_by_column(self, name: str, frame: pd.DataFrame,
                       checks: Sequence[Check]) -> list[Outcome]:
-        """Validate ``frame`` against ``checks``: the checks that read nulls together on the
-        whole frame as suite ``name``, each column the other checks read alone as suite
-        ``<name>.<column>``.
+        """Validate ``frame`` against ``checks`` as suite ``name``; from ``COLUMN_BATCH_ROWS``
+        rows on, only the checks that read nulls are validated on the whole frame, and each
+        column the other checks read is validated alone, as suite ``<name>.<column>``.
 
         GX validates a check that skips nulls on a copy of the batch's rows where the
         column is not null, every column of the batch copied: on a frame of many columns
         and millions of rows that is seconds and hundreds of megabytes per check.
         """
+        if len(frame) < COLUMN_BATCH_ROWS:
+            return self.run(name, frame, checks)
         reading = [c for c in checks if c.expectation in READS_NULLS]
         by_column: dict[str, list[Check]] = {}
         for check in checks:
