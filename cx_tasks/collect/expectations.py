@@ -269,10 +269,12 @@ class GxRunner:
         """
         if len(frame) < COLUMN_BATCH_ROWS:
             return self.run(name, frame, checks)
-        reading = [c for c in checks if c.expectation in READS_NULLS]
+        reading: list[Check] = []
         by_column: dict[str, list[Check]] = {}
         for check in checks:
-            if check.expectation not in READS_NULLS:
+            if check.expectation in READS_NULLS:
+                reading.append(check)
+            else:
                 by_column.setdefault(check.kwargs["column"], []).append(check)
         outcomes = self.run(name, frame, reading)
         for column, skipping in by_column.items():

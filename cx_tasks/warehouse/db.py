@@ -36,6 +36,7 @@ from cx_tasks.warehouse.schema import (
 if TYPE_CHECKING:  # pandas stays out of the DAG files' parse
     import pandas as pd
 
+
 @cache
 def engine_for(url: str) -> Engine:
     """One engine per URL per process; SQLite gets WAL and a busy timeout."""
