@@ -44,7 +44,7 @@ from cx_tasks.metrics.values import MetricValues, long_frame
 from cx_tasks.metrics.windows import Windows
 from cx_tasks.warehouse.bulk import upsert_frames
 from cx_tasks.warehouse.db import engine_for
-from cx_tasks.warehouse.frames import read_staging
+from cx_tasks.warehouse.frames import read_staging_tables
 from cx_tasks.warehouse.schema import kpi_values, metric_values
 
 METRIC_FUNCTIONS: dict[str, Callable[..., MetricValues]] = {
@@ -124,7 +124,7 @@ def compute_metrics(frames: Mapping[str, pd.DataFrame], as_of: date,
                     params: MetricParameters | None = None) -> pd.DataFrame:
     """Every computable metric per client and window ending at ``as_of``, one row per value.
 
-    ``frames`` holds contract tables by name (as ``read_staging`` returns them); metrics
+    ``frames`` holds contract tables by name (as ``read_staging_tables`` returns them); metrics
     whose tables are absent are skipped. Columns: client_id, metric, as_of, window_days,
     value, numerator, denominator, note.
     """
@@ -177,9 +177,7 @@ def compute_and_publish(
     """
     params = metric_parameters()
     engine = engine_for(warehouse_url)
-    with engine.connect() as conn:
-        frames = {table: read_staging(conn, table, columns, known_by=known_by, arrow_text=True)
-                  for table, columns in INPUT_COLUMNS.items()}
+    frames = read_staging_tables(engine, INPUT_COLUMNS, known_by)
     metrics = compute_metrics(frames, as_of, params)
     catalogue = metric_catalogue()
     share_computable = computable_share(catalogue)

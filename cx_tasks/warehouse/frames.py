@@ -10,10 +10,23 @@ from typing import Any
 
 import pandas as pd
 import pyarrow as pa
-from sqlalchemy import Boolean, Connection, Date, DateTime, Engine, Float, Integer, select
+from sqlalchemy import (
+    Boolean,
+    Connection,
+    Date,
+    DateTime,
+    Dialect,
+    Engine,
+    Float,
+    Integer,
+    Select,
+    select,
+)
 from sqlalchemy.types import TypeEngine
 
 from cx_tasks.collect.contract import SourceTable, source_table
+from cx_tasks.warehouse.arrow_reads import read_tables
+from cx_tasks.warehouse.bulk import sqlite_file
 from cx_tasks.warehouse.schema import STAGING
 
 READ_CHUNK_ROWS = 100_000
@@ -87,12 +100,7 @@ def read_staging(
     ``arrow_text`` text columns are pandas' Arrow-backed ``str`` (null is NaN), not Python
     strings: a fraction of the memory, and what the metrics' key joins read without a copy.
     """
-    staging = STAGING[table_name]
-    selected = [staging.c[c] for c in columns] if columns else list(staging.c)
-    query = select(*selected)
-    if known_by is not None:
-        query = query.where(staging.c.interval_start <= known_by)
-    kinds = {c.name: _kind(c.type) for c in selected}
+    query, kinds = _staging_query(table_name, columns, known_by)
     chunks = []
     with _connected(bind) as conn:
         result = conn.execute(query)
@@ -104,6 +112,49 @@ def read_staging(
     if not chunks:
         return _chunk_frame(kinds, [], arrow_text)
     return pd.concat(chunks, ignore_index=True)
+
+
+def read_staging_tables(engine: Engine, columns: Mapping[str, list[str] | None],
+                        known_by: datetime | None = None) -> dict[str, pd.DataFrame]:
+    """``read_staging`` of each table (name: its columns, None for all) with Arrow text, as
+    of one moment. On a SQLite file ADBC reads them, in a process of its own
+    (``arrow_reads``); elsewhere the driver, in one transaction."""
+    database = sqlite_file(engine)
+    if database is None:
+        with engine.begin() as conn:
+            return {name: read_staging(conn, name, wanted, known_by, arrow_text=True)
+                    for name, wanted in columns.items()}
+    queries, kinds = {}, {}
+    for name, wanted in columns.items():
+        query, kinds[name] = _staging_query(name, wanted, known_by)
+        queries[name] = _positional(query, engine.dialect)
+    # a column of nulls only comes as int64 (ADBC types by value): typed_column reads it
+    return {name: pd.DataFrame({column: typed_column(_arrow_series(table.column(column)),
+                                                     kind, arrow_text=True)
+                                for column, kind in kinds[name].items()}, copy=False)
+            for name, table in read_tables(database, queries, folder=database.parent)}
+
+
+def _staging_query(table_name: str, columns: list[str] | None,
+                   known_by: datetime | None) -> tuple[Select[Any], dict[str, str]]:
+    """The query of ``read_staging``, and the contract type of each column it returns."""
+    staging = STAGING[table_name]
+    selected = [staging.c[c] for c in columns] if columns else list(staging.c)
+    query = select(*selected)
+    if known_by is not None:
+        query = query.where(staging.c.interval_start <= known_by)
+    return query, {c.name: _kind(c.type) for c in selected}
+
+
+def _positional(query: Select[Any], dialect: Dialect) -> tuple[str, list[Any]]:
+    """A query as SQL with ``?`` placeholders and its values as the dialect stores them."""
+    compiled = query.compile(dialect=dialect)
+    values = []
+    for name in compiled.positiontup or ():
+        bind = compiled.binds[name]
+        store = bind.type.dialect_impl(dialect).bind_processor(dialect)
+        values.append(store(bind.value) if store else bind.value)
+    return compiled.string, values
 
 
 def _connected(bind: Engine | Connection) -> AbstractContextManager[Connection]:
@@ -144,7 +195,12 @@ def _column(values: Sequence[Any], arrow_type: pa.DataType | None) -> pd.Series:
             array = pa.array(values, type=wanted, from_pandas=True)
         except (pa.ArrowInvalid, pa.ArrowTypeError):
             continue
-        if pa.types.is_large_string(array.type) or pa.types.is_string(array.type):
-            return pd.Series(array, dtype="str")
-        return pd.Series(array.to_pandas(date_as_object=False))
+        return _arrow_series(array)
     return pd.Series(values, dtype=object)
+
+
+def _arrow_series(values: pa.Array | pa.ChunkedArray) -> pd.Series:
+    """Arrow values as a series: text as pandas' Arrow-backed ``str``, the rest as numpy."""
+    if pa.types.is_large_string(values.type) or pa.types.is_string(values.type):
+        return pd.Series(values, dtype="str")
+    return pd.Series(values.to_pandas(date_as_object=False))

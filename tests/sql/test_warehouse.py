@@ -14,6 +14,7 @@ from sqlalchemy import inspect, select, text
 from cx_tasks.collect import load
 from cx_tasks.collect.load import IntervalWriter, ValidatedTable, load_staging
 from cx_tasks.warehouse import db
+from cx_tasks.warehouse.arrow_reads import read_tables
 from cx_tasks.warehouse.bulk import ParkedWrites, upsert_frames
 from cx_tasks.warehouse.db import engine_for, migrate, upsert
 from cx_tasks.warehouse.schema import (
@@ -200,3 +201,21 @@ def test_parked_writes_refuse_a_table_without_a_piece_of_rows(tmp_path: Path) ->
     with ParkedWrites(engine, [products]) as writes, pytest.raises(
             ValueError, match="no rows to park for stg_erp_products"):
         writes.send(lambda conn, schema: None, products, [])
+
+
+def test_arrow_reads_answer_in_the_order_asked_and_report_a_failed_query(
+        tmp_path: Path) -> None:
+    database = tmp_path / "answers.db"
+    with sqlite3.connect(database) as conn:
+        conn.execute("CREATE TABLE t (a TEXT, b REAL)")
+        conn.executemany("INSERT INTO t VALUES (?, ?)", [("x", 1.5), (None, None), ("y", 0.5)])
+    answers = list(read_tables(database, {
+        "above": ("SELECT a, b FROM t WHERE b > ?", [1.0]),
+        "all": ("SELECT count(*) AS n FROM t", []),
+    }, folder=tmp_path))
+    assert [name for name, _ in answers] == ["above", "all"]
+    assert answers[0][1].to_pylist() == [{"a": "x", "b": 1.5}]
+    assert answers[1][1].to_pylist() == [{"n": 3}]
+    with pytest.raises(RuntimeError, match="no such table: nowhere"):
+        list(read_tables(database, {"x": ("SELECT * FROM nowhere", [])}, folder=tmp_path))
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["answers.db"]  # no files left

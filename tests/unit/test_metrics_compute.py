@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import date, datetime
 
 import pandas as pd
@@ -16,7 +17,7 @@ from cx_tasks.metrics.compute import compute_and_publish, compute_metrics, publi
 from cx_tasks.metrics.parameters import MetricParameters
 from cx_tasks.warehouse import frames
 from cx_tasks.warehouse.db import engine_for, migrate, upsert
-from cx_tasks.warehouse.frames import frame_of, read_staging
+from cx_tasks.warehouse.frames import frame_of, read_staging, read_staging_tables
 from cx_tasks.warehouse.schema import STAGING, kpi_values, metric_values
 
 AS_OF = date(2026, 3, 1)
@@ -219,26 +220,54 @@ def test_an_empty_computation_clears_the_dates_computable_metrics(warehouse: str
     assert metrics == [] and kpis == [("computable_metric_share", AS_OF, 0.5, "x")]
 
 
-@pytest.mark.parametrize("arrow_text", [False, True], ids=["python text", "arrow text"])
-def test_staging_reads_back_in_chunks_what_was_staged(warehouse: str, arrow_text: bool,
-                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+def _read_alone(url: str, table: str, arrow_text: bool, columns: list[str] | None = None,
+                known_by: datetime | None = None) -> pd.DataFrame:
+    with engine_for(url).connect() as conn:
+        return read_staging(conn, table, columns, known_by, arrow_text=arrow_text)
+
+
+def _read_together(url: str, table: str, arrow_text: bool, columns: list[str] | None = None,
+                   known_by: datetime | None = None) -> pd.DataFrame:
+    wanted = {name: None for name in ROWS} | {table: columns}
+    return read_staging_tables(engine_for(url), wanted, known_by)[table]
+
+
+@pytest.mark.parametrize(("read", "arrow_text"), [
+    (_read_alone, False), (_read_alone, True), (_read_together, True),
+], ids=["python text", "arrow text", "every table at once (SQLite: ADBC in a child)"])
+def test_staging_reads_back_what_was_staged(warehouse: str, read: Callable[..., pd.DataFrame],
+                                            arrow_text: bool,
+                                            monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(frames, "READ_CHUNK_ROWS", 2)  # 3 rows -> chunks of 2 and 1
-    with engine_for(warehouse).connect() as conn:
-        for table, staged in _frames().items():
-            read = read_staging(conn, table, arrow_text=arrow_text)
-            assert list(read.columns) == [*staged.columns, "interval_start"]
-            assert read["interval_start"].tolist() == [pd.Timestamp(2026, 2, 28)] * len(staged)
-            for column in source_table(table).columns:
-                got, expected = read[column.name], staged[column.name]
-                if column.type == "text":
-                    assert str(got.dtype) == ("str" if arrow_text else "object")
-                    assert got.astype(object).where(got.notna(), None).tolist() == (
-                        expected.tolist())
-                else:
-                    assert got.dtype.kind == expected.dtype.kind
-                    assert got.isna().tolist() == expected.isna().tolist()
-                    assert got.dropna().tolist() == expected.dropna().tolist()
-        lines = read_staging(conn, "erp_order_lines", ["order_line_id", "promised_date"],
-                             known_by=datetime(2026, 2, 27), arrow_text=arrow_text)
-        assert list(lines.columns) == ["order_line_id", "promised_date"] and len(lines) == 0
-        assert lines["promised_date"].dtype.kind == "M"
+    for table, staged in _frames().items():
+        got_table = read(warehouse, table, arrow_text)
+        assert list(got_table.columns) == [*staged.columns, "interval_start"]
+        assert got_table["interval_start"].tolist() == [pd.Timestamp(2026, 2, 28)] * len(staged)
+        for column in source_table(table).columns:
+            got, expected = got_table[column.name], staged[column.name]
+            if column.type == "text":
+                assert str(got.dtype) == ("str" if arrow_text else "object")
+                assert got.astype(object).where(got.notna(), None).tolist() == (
+                    expected.tolist())
+            else:
+                assert got.dtype.kind == expected.dtype.kind
+                assert got.isna().tolist() == expected.isna().tolist()
+                assert got.dropna().tolist() == expected.dropna().tolist()
+    lines = read(warehouse, "erp_order_lines", arrow_text, ["order_line_id", "promised_date"],
+                 datetime(2026, 2, 27))
+    assert list(lines.columns) == ["order_line_id", "promised_date"] and len(lines) == 0
+    assert lines["promised_date"].dtype.kind == "M"
+
+
+def test_columns_holding_only_nulls_read_at_once_as_their_contract_types(
+        warehouse: str) -> None:
+    with engine_for(warehouse).begin() as conn:  # S1-S3 in transit, carriers not yet known
+        conn.execute(STAGING["wms_shipments"].update().values(
+            delivered_qty=None, delivered_at=None, carrier=None))
+    shipments = read_staging_tables(engine_for(warehouse), {"wms_shipments": [
+        "shipment_id", "delivered_qty", "delivered_at", "carrier"]})["wms_shipments"]
+    assert shipments["shipment_id"].tolist() == ["S1", "S2", "S3"]
+    assert str(shipments["delivered_qty"].dtype) == "float64"
+    assert shipments["delivered_at"].dtype.kind == "M"
+    assert str(shipments["carrier"].dtype) == "str"
+    assert shipments[["delivered_qty", "delivered_at", "carrier"]].isna().all().all()
