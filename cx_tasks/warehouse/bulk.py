@@ -116,6 +116,11 @@ def scratch_folder(engine: Engine) -> Path | None:
 SCRATCH_FILES = 9
 """Scratch databases at most per transaction: SQLite attaches at most 10 by default."""
 
+OWN_FILE_ROWS = 100_000
+"""Rows from which a table's scratch database takes no further table, so that its write
+runs as soon as its rows are parked (while there are databases left for the tables after
+it); a smaller table's database also takes the tables sent after it."""
+
 Write = Callable[[Connection, str], Any]
 """A write of the transaction: given the connection and the schema its table's parked rows
 are attached under (unused by writes without parked rows), it returns what it wrote."""
@@ -139,21 +144,24 @@ class ParkedWrites(AbstractContextManager["ParkedWrites"]):
     """One transaction on a SQLite warehouse, run by a background thread, whose writes come
     with rows parked in scratch databases.
 
-    ``tables`` are the tables whose rows will be sent, in the order they will be: they share
-    at most ``SCRATCH_FILES`` scratch databases, consecutive tables the same one, all
-    attached before the transaction begins (SQLite attaches nothing inside one). The thread
-    parks each table's rows in its database through ADBC's bulk ingest and runs the writes
-    in the order sent, each as soon as its database holds every table it will hold: read
-    inside the transaction, a database shows it as it was then. So loading a table
-    overlaps whatever the caller does next. ``commit`` waits for every write and commits
-    them together, returning their results in order; leaving without it keeps nothing.
+    ``tables`` are the tables whose rows may be sent: they share at most ``SCRATCH_FILES``
+    scratch databases, all attached before the transaction begins (SQLite attaches nothing
+    inside one). The thread parks each table's rows in a database through ADBC's bulk
+    ingest and runs the writes in the order sent, each as soon as its database holds every
+    table it will hold: read inside the transaction, a database shows it as it was then.
+    Tables sent one after another share a database until one of ``OWN_FILE_ROWS`` rows or
+    more closes it, so a large table's write waits for no later table. Loading a table
+    thus overlaps whatever the caller does next. ``commit`` waits for every write and
+    commits them together, returning their results in order; leaving without it keeps
+    nothing.
     """
 
     def __init__(self, engine: Engine, tables: Sequence[Table]) -> None:
         self.engine = engine
-        files = min(SCRATCH_FILES, len(tables)) or 1
-        self._file_of = {t.name: i * files // len(tables) for i, t in enumerate(tables)}
-        self._expected = [sum(1 for f in self._file_of.values() if f == i) for i in range(files)]
+        self._tables = {t.name for t in tables}
+        self._files = min(SCRATCH_FILES, len(tables)) or 1
+        self._file_of: dict[str, int] = {}  # the database of each table sent so far
+        self._closed: set[int] = set()  # databases that take no further table
         self._dir: tempfile.TemporaryDirectory[str] | None = None
         self._jobs: queue.Queue[_Job | str] = queue.Queue(maxsize=1)
         self._thread: threading.Thread | None = None
@@ -179,6 +187,8 @@ class ParkedWrites(AbstractContextManager["ParkedWrites"]):
         if table is None:
             self._put(_Job(None, None, write))
             return
+        if table.name not in self._tables:
+            raise ValueError(f"{table.name} is not among the tables named up front")
         pieces = iter(rows)
         piece = next(pieces, None)
         if piece is None:
@@ -216,9 +226,10 @@ class ParkedWrites(AbstractContextManager["ParkedWrites"]):
     def _run(self) -> None:
         import adbc_driver_sqlite.dbapi
 
-        files = range(len(self._expected))
-        parked = [0 for _ in files]
+        files = range(self._files)
+        parked_rows: dict[str, int] = {}
         waiting: list[_Job] = []
+        job: _Job | str | None = None
         try:
             with self.engine.connect() as conn:
                 for file in files:
@@ -231,19 +242,22 @@ class ParkedWrites(AbstractContextManager["ParkedWrites"]):
                     while (job := self._jobs.get()) not in (_COMMIT, _ROLLBACK):
                         assert isinstance(job, _Job)
                         if job.rows is not None and job.table is not None:
-                            file = self._file_of[job.table.name]
+                            name = job.table.name
+                            file = self._file_for(name)
                             with adbc_driver_sqlite.dbapi.connect(self._path(file)) as scratch:
                                 with scratch.cursor() as cursor:
-                                    cursor.adbc_ingest(job.table.name, job.rows,
+                                    cursor.adbc_ingest(name, job.rows,
                                                        mode="replace" if job.start else "append")
                                 scratch.commit()
+                            parked_rows[name] = parked_rows.get(name, 0) + job.rows.num_rows
                             job.rows = None
-                            if job.write is not None:
-                                parked[file] += 1
+                            if (job.write is not None and parked_rows[name] >= OWN_FILE_ROWS
+                                    and file < self._files - 1):
+                                self._closed.add(file)
                         if job.write is None:
                             continue
                         waiting.append(job)
-                        while waiting and self._ready(waiting[0], parked):
+                        while waiting and self._ready(waiting[0]):
                             self._results.append(self._write(conn, waiting.pop(0)))
                     if job == _ROLLBACK:
                         conn.rollback()
@@ -261,16 +275,20 @@ class ParkedWrites(AbstractContextManager["ParkedWrites"]):
         except BaseException as error:  # noqa: BLE001 - raised in the caller's thread
             self._error = error
             # take what the caller still sends (it finds the error at its next send) until
-            # it commits or leaves
-            while self._jobs.get() not in (_COMMIT, _ROLLBACK):
-                continue
+            # it commits or leaves, unless it has (a write run at the commit failed)
+            while job not in (_COMMIT, _ROLLBACK):
+                job = self._jobs.get()
 
-    def _ready(self, job: _Job, parked: list[int]) -> bool:
+    def _file_for(self, table_name: str) -> int:
+        """The scratch database of a table: the one of the table before, unless closed."""
+        if table_name not in self._file_of:
+            latest = max(self._file_of.values(), default=0)
+            self._file_of[table_name] = latest + 1 if latest in self._closed else latest
+        return self._file_of[table_name]
+
+    def _ready(self, job: _Job) -> bool:
         """Whether ``job``'s scratch database holds every table it will hold."""
-        if job.table is None:
-            return True
-        file = self._file_of[job.table.name]
-        return parked[file] == self._expected[file]
+        return job.table is None or self._file_of[job.table.name] in self._closed
 
     def _write(self, conn: Connection, job: _Job) -> Any:
         assert job.write is not None

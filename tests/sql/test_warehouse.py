@@ -3,17 +3,20 @@
 from __future__ import annotations
 
 import sqlite3
+import threading
+from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 import pytest
-from sqlalchemy import inspect, select, text
+from sqlalchemy import Connection, Table, func, inspect, select, text
 
 from cx_tasks.collect import load
 from cx_tasks.collect.load import IntervalWriter, ValidatedTable, load_staging
-from cx_tasks.warehouse import db
+from cx_tasks.warehouse import bulk, db
 from cx_tasks.warehouse.arrow_reads import read_tables
 from cx_tasks.warehouse.bulk import ParkedWrites, upsert_frames
 from cx_tasks.warehouse.db import engine_for, migrate, upsert
@@ -201,6 +204,35 @@ def test_parked_writes_refuse_a_table_without_a_piece_of_rows(tmp_path: Path) ->
     with ParkedWrites(engine, [products]) as writes, pytest.raises(
             ValueError, match="no rows to park for stg_erp_products"):
         writes.send(lambda conn, schema: None, products, [])
+
+
+def test_a_large_tables_write_waits_for_no_later_table_and_a_small_ones_does(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(bulk, "OWN_FILE_ROWS", 2)
+    engine = engine_for(f"sqlite:///{tmp_path / 'w.db'}")
+    migrate(engine)
+    clients, orders, lines = (STAGING[t] for t in ("erp_clients", "erp_orders",
+                                                   "erp_order_lines"))
+    written = {t.name: threading.Event() for t in (clients, orders, lines)}
+
+    def counted(table: Table) -> Callable[[Connection, str], int]:
+        def write(conn: Connection, schema: str) -> int:
+            written[table.name].set()
+            return conn.execute(select(func.count()).select_from(
+                text(f"{schema}.{table.name}"))).scalar_one()
+        return write
+
+    def rows(table: Table, count: int) -> pa.Table:
+        return pa.table({table.primary_key.columns.keys()[0]: [f"K{i}" for i in range(count)]})
+
+    with ParkedWrites(engine, [clients, orders, lines]) as writes:
+        writes.send(counted(clients), clients, [rows(clients, 1)])  # small: shares its file
+        writes.send(counted(orders), orders, [rows(orders, 2)])  # large: closes it
+        # both written while the caller goes on, before the lines are sent
+        assert written[orders.name].wait(10) and written[clients.name].is_set()
+        writes.send(counted(lines), lines, [rows(lines, 1)])
+        assert not written[lines.name].wait(0.5)  # small and last: at the commit
+        assert writes.commit() == [1, 2, 1]
 
 
 def test_arrow_reads_answer_in_the_order_asked_and_report_a_failed_query(
