@@ -24,9 +24,12 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
+from sqlalchemy import Connection, Engine, TextClause, text
 
 from cx_tasks.collect.contract import source_table
 from cx_tasks.sqltemplates import render_sql
+from cx_tasks.warehouse.arrow_reads import positional, read_tables
+from cx_tasks.warehouse.bulk import sqlite_file
 from cx_tasks.warehouse.db import engine_for
 from cx_tasks.warehouse.times import naive_utc
 
@@ -97,22 +100,65 @@ def _collection_paused() -> Iterator[None]:
             gc.enable()
 
 
-def extract_table(source_url: str, table_name: str, start: datetime,
-                  end: datetime) -> pa.Table:
-    """Rows of ``table_name`` with ``updated_at`` in ``[start, end)``, every value as text.
+def extract_tables(source_url: str, table_names: Sequence[str], start: datetime,
+                   end: datetime) -> Iterator[tuple[str, pa.Table]]:
+    """Each table's rows with ``updated_at`` in ``[start, end)``, every value as text, by
+    name in the order given, each as soon as it is read.
 
     Columns are the contract's, in its order; rows come in the template's order (by key,
-    then ``updated_at``). Raises when the template's columns differ from the contract.
+    then ``updated_at``). Raises when a template's columns differ from the contract. A
+    SQLite source is read by ADBC in a process of its own (``arrow_reads``), every table
+    in one read transaction, each value as SQLite's own text of it (``CAST(... AS TEXT)``:
+    a real number with the digits that give it back exactly, ``58.0`` for 58); another
+    database row by row through its driver, each value as Arrow's text of what it returns.
     """
-    table = source_table(table_name)
     engine = engine_for(source_url)
+    params = interval_params(engine.dialect.name, start, end)
     with engine.connect() as conn:
-        result = conn.execute(render_sql(f"extract/{table.name}"),
-                              interval_params(conn.dialect.name, start, end))
+        statements = {name: _checked_template(conn, name, params) for name in table_names}
+    database = sqlite_file(engine)
+    if database is None:
+        for name, statement in statements.items():
+            yield name, _fetched_as_text(engine, statement, params)
+        return
+    quote = engine.dialect.identifier_preparer.quote
+    queries = {}
+    for name, statement in statements.items():
+        columns = source_table(name).column_names
+        as_text = ", ".join(f"CAST({quote(c)} AS TEXT) AS {quote(c)}" for c in columns)
+        queries[name] = positional(
+            text(f"SELECT {as_text} FROM ({statement.text}\n) AS extract").bindparams(**params),
+            engine.dialect)
+    for name, rows in read_tables(database, queries):
+        # a column of nulls only comes typed int64 (ADBC types by value)
+        yield name, rows.cast(pa.schema([(c, pa.string()) for c in rows.column_names]))
+
+
+def extract_table(source_url: str, table_name: str, start: datetime,
+                  end: datetime) -> pa.Table:
+    """``extract_tables`` of one table."""
+    return dict(extract_tables(source_url, [table_name], start, end))[table_name]
+
+
+def _checked_template(conn: Connection, table_name: str, params: dict[str, Any]) -> TextClause:
+    """The extraction statement of ``table_name``, once its columns are found to be the
+    contract's (asked of the database without reading a row)."""
+    table = source_table(table_name)
+    statement = render_sql(f"extract/{table.name}")
+    probe = text(f"SELECT * FROM ({statement.text}\n) AS extract LIMIT 0")
+    columns = list(conn.execute(probe, params).keys())
+    if columns != table.column_names:
+        raise ValueError(f"sql/extract/{table.name}.sql returns {columns}, "
+                         f"the contract says {table.column_names}")
+    return statement
+
+
+def _fetched_as_text(engine: Engine, statement: TextClause,
+                     params: dict[str, Any]) -> pa.Table:
+    """A statement's rows through the driver, a chunk at a time, every value as text."""
+    with engine.connect() as conn:
+        result = conn.execute(statement, params)
         columns = list(result.keys())
-        if columns != table.column_names:
-            raise ValueError(f"sql/extract/{table.name}.sql returns {columns}, "
-                             f"the contract says {table.column_names}")
         cursor = result.cursor
         batches = []
         with _collection_paused():

@@ -66,6 +66,7 @@ from cx_tasks.collect.expectations import (
 )
 from cx_tasks.collect.extract import (
     extract_table,
+    extract_tables,
     interval_folder,
     land,
     read_landed,
@@ -521,8 +522,8 @@ def collect_interval(warehouse_url: str, source_url: str, landing_dir: Path,
     """
     began = time.perf_counter()
     if workers <= 1:
-        paths = {t.name: extract_and_land(source_url, t.name, landing_dir, start, end)
-                 for t in SOURCE_TABLES}
+        paths = {name: land(rows, landing_dir, name, start) for name, rows in
+                 extract_tables(source_url, [t.name for t in SOURCE_TABLES], start, end)}
         extracted = time.perf_counter() - began
         result = validate_and_load(warehouse_url, source_url, LandedFrames(paths), start, end,
                                    quality_dir=quality_dir)

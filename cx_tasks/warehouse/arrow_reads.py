@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
+from sqlalchemy import Dialect, Executable
 
 WHOLE_ANSWER_ROWS = 1_000_000_000
 """ADBC's SQLite batch size, in rows (it takes less than 2**31): every answer in one batch,
@@ -60,6 +61,18 @@ def read_tables(database: Path, queries: Mapping[str, tuple[str, Sequence[Any]]]
             errors.seek(0)
             raise RuntimeError(f"reading {database} through ADBC failed "
                                f"(exit {child.returncode}): {errors.read().strip()}")
+
+
+def positional(query: Executable, dialect: Dialect) -> tuple[str, list[Any]]:
+    """A query as SQL with ``?`` placeholders and its values as ``dialect`` stores them:
+    a query of ``read_tables``."""
+    compiled = query.compile(dialect=dialect)
+    values = []
+    for name in compiled.positiontup or ():
+        bind = compiled.binds[name]
+        store = bind.type.dialect_impl(dialect).bind_processor(dialect)
+        values.append(store(bind.value) if store else bind.value)
+    return compiled.string, values
 
 
 def _mapped(path: Path) -> pa.Table:

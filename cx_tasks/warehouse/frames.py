@@ -15,7 +15,6 @@ from sqlalchemy import (
     Connection,
     Date,
     DateTime,
-    Dialect,
     Engine,
     Float,
     Integer,
@@ -25,7 +24,7 @@ from sqlalchemy import (
 from sqlalchemy.types import TypeEngine
 
 from cx_tasks.collect.contract import SourceTable, source_table
-from cx_tasks.warehouse.arrow_reads import read_tables
+from cx_tasks.warehouse.arrow_reads import positional, read_tables
 from cx_tasks.warehouse.bulk import sqlite_file
 from cx_tasks.warehouse.schema import STAGING
 
@@ -127,7 +126,7 @@ def read_staging_tables(engine: Engine, columns: Mapping[str, list[str] | None],
     queries, kinds = {}, {}
     for name, wanted in columns.items():
         query, kinds[name] = _staging_query(name, wanted, known_by)
-        queries[name] = _positional(query, engine.dialect)
+        queries[name] = positional(query, engine.dialect)
     # a column of nulls only comes as int64 (ADBC types by value): typed_column reads it
     return {name: pd.DataFrame({column: typed_column(_arrow_series(table.column(column)),
                                                      kind, arrow_text=True)
@@ -144,17 +143,6 @@ def _staging_query(table_name: str, columns: list[str] | None,
     if known_by is not None:
         query = query.where(staging.c.interval_start <= known_by)
     return query, {c.name: _kind(c.type) for c in selected}
-
-
-def _positional(query: Select[Any], dialect: Dialect) -> tuple[str, list[Any]]:
-    """A query as SQL with ``?`` placeholders and its values as the dialect stores them."""
-    compiled = query.compile(dialect=dialect)
-    values = []
-    for name in compiled.positiontup or ():
-        bind = compiled.binds[name]
-        store = bind.type.dialect_impl(dialect).bind_processor(dialect)
-        values.append(store(bind.value) if store else bind.value)
-    return compiled.string, values
 
 
 def _connected(bind: Engine | Connection) -> AbstractContextManager[Connection]:
