@@ -6,7 +6,7 @@
 Runs ``collect_interval`` once over the source's whole history (one interval from
 2000-01-01 to the day after its newest change) into a fresh SQLite warehouse, and
 prints seconds per phase, rows per second, CPU seconds (this process, its parking thread
-and the extraction processes: on a shared machine wall time is noisy, CPU time much
+and the extraction's child processes: on a shared machine wall time is noisy, CPU time much
 less) and peak memory.
 Asserts nothing.
 """
@@ -46,8 +46,9 @@ def _children(pid: int) -> list[int]:
 
 def _cpu_seconds() -> dict[str, float]:
     """User + system CPU seconds of this process, and of every other process it started:
-    those it reaped, and those alive (the fork server, with every process it forked and
-    reaped: the extraction processes)."""
+    those it reaped (the ADBC reader of a SQLite source), and those alive (a fork server,
+    with every process it forked and reaped: the extraction processes of another
+    database)."""
     own = resource.getrusage(resource.RUSAGE_SELF)
     reaped = resource.getrusage(resource.RUSAGE_CHILDREN)
     alive = 0.0
@@ -89,7 +90,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("source", type=Path, help="the supplier's SQLite database")
     parser.add_argument("--out", type=Path, default=None, help="folder for warehouse and files")
-    parser.add_argument("--workers", type=int, default=2, help="tables extracted at once")
+    parser.add_argument("--workers", type=int, default=2,
+                        help="tables extracted at once (a SQLite source is read by one reader)")
     parser.add_argument("--metrics", action="store_true",
                         help="then compute and publish every metric (compute_and_publish)")
     args = parser.parse_args()
@@ -111,7 +113,7 @@ def main() -> None:
                               quality_dir=folder / "quality", workers=args.workers)
     elapsed = time.perf_counter() - started
     collect_peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    time.sleep(0.5)  # the fork server reaps its last children
+    time.sleep(0.5)  # a fork server reaps its last children
     cpu = {who: after - before for (who, after), before in
            zip(_cpu_seconds().items(), cpu_before.values(), strict=True)}
     if args.metrics:
@@ -131,11 +133,11 @@ def main() -> None:
         print(f"  {name:<26}{counts['rows_in']:>12,}{counts['rows_loaded']:>12,}"
               f"{counts['rows_quarantined']:>13,}")
     phases = result.phase_seconds
-    print("phases (wall s; they overlap when extraction and writes run in processes):")
+    print("phases (wall s; they overlap: extraction and writes run beside the validation):")
     for phase in ("extract", "gx_setup", "validate", "load"):
         print(f"  {phase:<26}{phases.get(phase, 0.0):>8.1f}")
     print(f"cpu (user + sys) s: this process {cpu['self']:.1f} (validation "
-          f"{phases['validate_cpu']:.1f}), extraction processes and their fork server "
+          f"{phases['validate_cpu']:.1f}), extraction (child processes) "
           f"{cpu['children']:.1f}; total {cpu['self'] + cpu['children']:.1f}")
     print(f"total {elapsed:.1f} s; {rows:,} rows, {rows / elapsed:,.0f} rows/s; "
           f"{lines:,} order lines, {lines / elapsed:,.0f} lines/s")

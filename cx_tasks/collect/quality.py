@@ -30,7 +30,7 @@ import json
 import multiprocessing
 import time
 from collections.abc import Iterator, Mapping
-from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -87,6 +87,7 @@ from cx_tasks.collect.load import (
 )
 from cx_tasks.collect.memory import release_memory, return_freed_memory_promptly
 from cx_tasks.config import settings
+from cx_tasks.warehouse.bulk import sqlite_file
 from cx_tasks.warehouse.db import engine_for
 from cx_tasks.warehouse.times import naive_utc
 
@@ -516,28 +517,45 @@ def collect_interval(warehouse_url: str, source_url: str, landing_dir: Path,
                      workers: int = 1) -> GateResult:
     """Extract every contract table for ``[start, end)``, land it, validate and load it.
 
-    With more than one worker the tables are extracted ``workers`` at a time, in contract
-    order, in processes of their own (``collect_processes``: worth it for a history load,
-    not for a night), while the gate validates the tables already landed.
+    The gate validates each table as soon as it has landed, while the next are extracted.
+    A SQLite source, or one worker, is read by one reader (``extract_tables``: on SQLite,
+    ADBC in a process of its own) and landed by a thread. With more than one worker,
+    another database is read ``workers`` tables at a time, in contract order, in processes
+    of their own (``collect_processes``: its driver's rows cost Python CPU).
     """
     began = time.perf_counter()
-    if workers <= 1:
-        paths = {name: land(rows, landing_dir, name, start) for name, rows in
-                 extract_tables(source_url, [t.name for t in SOURCE_TABLES], start, end)}
-        extracted = time.perf_counter() - began
-        result = validate_and_load(warehouse_url, source_url, LandedFrames(paths), start, end,
+    landed_at: dict[str, float] = {}
+    names = [t.name for t in SOURCE_TABLES]
+    with _extraction(workers, source_url) as pool:
+        if isinstance(pool, ProcessPoolExecutor):
+            landed = {name: pool.submit(extract_and_land, source_url, name, landing_dir,
+                                        start, end) for name in names}
+        else:
+            landed = {name: Future() for name in names}
+            pool.submit(_land_each, source_url, landed, landing_dir, start, end)
+        for name, future in landed.items():
+            future.add_done_callback(
+                lambda _, name=name: landed_at.setdefault(name, time.perf_counter()))
+        result = validate_and_load(warehouse_url, source_url, LandedFrames(landed), start, end,
                                    quality_dir=quality_dir)
-    else:
-        landed_at: dict[str, float] = {}
-        with ProcessPoolExecutor(workers,
-                                 mp_context=collect_processes()) as pool:
-            futures = {t.name: pool.submit(extract_and_land, source_url, t.name, landing_dir,
-                                           start, end) for t in SOURCE_TABLES}
-            for name, future in futures.items():
-                future.add_done_callback(
-                    lambda _, name=name: landed_at.setdefault(name, time.perf_counter()))
-            result = validate_and_load(warehouse_url, source_url, LandedFrames(futures), start,
-                                       end, quality_dir=quality_dir)
-        extracted = max(landed_at.values()) - began
-    result.phase_seconds = {"extract": extracted, **result.phase_seconds}
+    result.phase_seconds = {"extract": max(landed_at.values()) - began, **result.phase_seconds}
     return result
+
+
+def _extraction(workers: int, source_url: str) -> ThreadPoolExecutor | ProcessPoolExecutor:
+    """Where the tables are extracted: a thread (``_land_each``), or processes."""
+    if workers <= 1 or sqlite_file(engine_for(source_url)) is not None:
+        return ThreadPoolExecutor(1, thread_name_prefix="cx-landing")
+    return ProcessPoolExecutor(workers, mp_context=collect_processes())
+
+
+def _land_each(source_url: str, landed: Mapping[str, Future[Path]], landing_dir: Path,
+               start: datetime, end: datetime) -> None:
+    """Extract the tables of ``landed`` in one read and land each, resolving its future."""
+    try:
+        for name, rows in extract_tables(source_url, list(landed), start, end):
+            landed[name].set_result(land(rows, landing_dir, name, start))
+    except BaseException as error:
+        for future in landed.values():
+            if not future.done():
+                future.set_exception(error)

@@ -39,15 +39,14 @@ def _keys(url: str, table: str) -> list[str]:
         return list(conn.scalars(select(key).order_by(key)))
 
 
-# workers=2: tables extracted in two processes while the gate validates, and (on SQLite)
-# the writes in a background thread
-@pytest.mark.parametrize("workers", [1, 2])
+# the SQLite source read by one ADBC reader and landed by a thread while the gate validates,
+# and (on SQLite) the writes in a background thread
 def test_malformed_rows_land_in_quarantine_by_rule_and_a_rerun_changes_nothing(
-        warehouse_url: str, tmp_path: Path, workers: int,
+        warehouse_url: str, tmp_path: Path,
         warehouse_checksum: Callable[[str], dict[str, str]]) -> None:
     source = write_source(tmp_path / "supplier.db")
     first = collect_interval(warehouse_url, source, tmp_path / "landing", *INTERVAL,
-                             quality_dir=tmp_path / "quality", workers=workers)
+                             quality_dir=tmp_path / "quality")
 
     assert _quarantined(warehouse_url) == {  # every bad row, with exactly its rules
         (t, key, rule) for t, key, rule in expected_quarantine()}
@@ -67,7 +66,7 @@ def test_malformed_rows_land_in_quarantine_by_rule_and_a_rerun_changes_nothing(
 
     before = warehouse_checksum(warehouse_url)
     second = collect_interval(warehouse_url, source, tmp_path / "landing", *INTERVAL,
-                              quality_dir=tmp_path / "quality", workers=workers)
+                              quality_dir=tmp_path / "quality")
     assert warehouse_checksum(warehouse_url) == before
     assert second.tables == first.tables
     assert second.quarantined_by_rule == first.quarantined_by_rule
