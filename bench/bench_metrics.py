@@ -156,28 +156,35 @@ def synthetic_frames(n_lines: int, n_clients: int, seed: int) -> dict[str, pd.Da
 
 
 def staging_frames(url: str) -> dict[str, pd.DataFrame]:
-    """The metrics' input columns read from a warehouse's staging tables."""
+    """The metrics' input columns read from a warehouse's staging tables, as
+    ``compute_and_publish`` reads them (on SQLite: ADBC in a child process)."""
     from cx_tasks.warehouse.db import engine_for
-    from cx_tasks.warehouse.frames import read_staging
+    from cx_tasks.warehouse.frames import read_staging_tables
 
-    with engine_for(url).connect() as conn:
-        return {t: read_staging(conn, t, columns, arrow_text=True)
-                for t, columns in INPUT_COLUMNS.items()}
+    return read_staging_tables(engine_for(url), INPUT_COLUMNS)
 
 
 def timed(runs: int, work: Callable[[], object]) -> tuple[list[float], list[float], object]:
     """Wall-clock and CPU seconds of each of ``runs`` calls of ``work``, and its last result.
 
-    CPU seconds (this process only) show what a machine shared with other work would
-    give if it were quiet; wall-clock seconds are the figure reported.
+    CPU seconds (this process and the child processes it waited for: a SQLite warehouse's
+    reader) show what a machine shared with other work would give if it were quiet;
+    wall-clock seconds are the figure reported.
     """
     wall, cpu, result = [], [], None
     for _ in range(runs):
-        began, began_cpu = time.perf_counter(), time.process_time()
+        began, began_cpu = time.perf_counter(), _cpu_seconds()
         result = work()
         wall.append(time.perf_counter() - began)
-        cpu.append(time.process_time() - began_cpu)
+        cpu.append(_cpu_seconds() - began_cpu)
     return wall, cpu, result
+
+
+def _cpu_seconds() -> float:
+    """User + system CPU seconds of this process and of its reaped children."""
+    own, children = (resource.getrusage(who) for who in (resource.RUSAGE_SELF,
+                                                           resource.RUSAGE_CHILDREN))
+    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
 
 
 def timed_on_threads(runs: int, work: Callable[[], object]
