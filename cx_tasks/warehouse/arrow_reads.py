@@ -1,4 +1,5 @@
-"""Queries on a SQLite warehouse answered as Arrow tables by ADBC, in a process of its own.
+"""Queries on a SQLite file (the warehouse, or a SQLite source) answered as Arrow tables by
+ADBC, in a process of its own.
 
 Python's ``sqlite3`` builds a Python object for every value it returns: millions of rows
 cost seconds. ADBC's SQLite driver builds Arrow columns in C, several times faster, but it
@@ -31,7 +32,7 @@ if TYPE_CHECKING:  # the child process imports no more than it needs
     from sqlalchemy import Dialect, Executable
 
 WHOLE_ANSWER_ROWS = 1_000_000_000
-"""ADBC's SQLite batch size, in rows (it takes less than 2**31): every answer in one batch,
+"""ADBC's SQLite batch size, in rows (it refuses 2**31 - 1): every answer in one batch,
 typed by all its values (with smaller batches a later batch whose values differ in type
 from the first fails the read)."""
 
