@@ -50,6 +50,11 @@ def interval_params(dialect: str, start: datetime, end: datetime) -> dict[str, A
     return {"start": start, "end": end}
 
 
+def text_schema(columns: Sequence[str]) -> pa.Schema:
+    """The Arrow schema of a raw extract: every column a string."""
+    return pa.schema([(c, pa.string()) for c in columns])
+
+
 def text_array(values: Sequence[Any] | pd.Series) -> pa.Array:
     """Source values as an Arrow string array: each value's text, nulls kept null."""
     try:
@@ -131,7 +136,7 @@ def extract_tables(source_url: str, table_names: Sequence[str], start: datetime,
             engine.dialect)
     for name, rows in read_tables(database, queries):
         # a column of nulls only comes typed int64 (ADBC types by value)
-        yield name, rows.cast(pa.schema([(c, pa.string()) for c in rows.column_names]))
+        yield name, rows.cast(text_schema(rows.column_names))
 
 
 def extract_table(source_url: str, table_name: str, start: datetime,
@@ -167,8 +172,7 @@ def _fetched_as_text(engine: Engine, statement: TextClause,
                 batches.append(pa.RecordBatch.from_arrays(
                     [text_array(list(map(itemgetter(i), rows))) for i in range(len(columns))],
                     names=columns))
-    schema = pa.schema([(c, pa.string()) for c in columns])
-    return pa.Table.from_batches(batches, schema=schema)
+    return pa.Table.from_batches(batches, schema=text_schema(columns))
 
 
 def extract_interval(source_url: str, table_name: str, start: datetime,
@@ -203,7 +207,7 @@ def land(frame: pd.DataFrame | pa.Table, landing_dir: Path, table_name: str,
     path = landed_path(landing_dir, table_name, start)
     path.parent.mkdir(parents=True, exist_ok=True)
     if isinstance(frame, pa.Table):
-        arrow = frame.cast(pa.schema([(c, pa.string()) for c in frame.column_names]))
+        arrow = frame.cast(text_schema(frame.column_names))
     else:
         text = text_frame(frame)
         arrow = pa.Table.from_arrays([text_array(text[c]) for c in text.columns],

@@ -113,18 +113,18 @@ def read_staging(
     return pd.concat(chunks, ignore_index=True)
 
 
-def read_staging_tables(engine: Engine, columns: Mapping[str, list[str] | None],
+def read_staging_tables(engine: Engine, tables: Mapping[str, list[str] | None],
                         known_by: datetime | None = None) -> dict[str, pd.DataFrame]:
-    """``read_staging`` of each table (name: its columns, None for all) with Arrow text, as
-    of one moment. On a SQLite file ADBC reads them, in a process of its own
-    (``arrow_reads``); elsewhere the driver, in one transaction."""
+    """``read_staging`` of each table (name: its columns, None for all) with Arrow text. On
+    a SQLite file ADBC reads them, in a process of its own (``arrow_reads``), every table
+    as of one moment; elsewhere the driver, in one transaction."""
     database = sqlite_file(engine)
     if database is None:
         with engine.begin() as conn:
             return {name: read_staging(conn, name, wanted, known_by, arrow_text=True)
-                    for name, wanted in columns.items()}
+                    for name, wanted in tables.items()}
     queries, kinds = {}, {}
-    for name, wanted in columns.items():
+    for name, wanted in tables.items():
         query, kinds[name] = _staging_query(name, wanted, known_by)
         queries[name] = positional(query, engine.dialect)
     # a column of nulls only comes as int64 (ADBC types by value): typed_column reads it
