@@ -107,7 +107,10 @@ def test_a_client_answers_from_the_email_in_chromium(chromium, app_server: Setti
     chromium.find_element(By.ID, "q_ces_6").click()
     chromium.find_element(By.ID, "q_availability_5").click()
     chromium.find_element(By.ID, "comment").send_keys("Машина пришла на день позже <b>!</b>")
-    chromium.find_element(By.ID, "submit").click()
+    submit = chromium.find_element(By.ID, "submit")
+    submit.click()
+    # the thank-you page: the form gone first (its textarea is a #comment too), then the answer
+    WebDriverWait(chromium, 20).until(shown.staleness_of(submit))
     WebDriverWait(chromium, 20).until(shown.presence_of_element_located((By.ID, "comment")))
 
     # the comment is shown back as text, never as markup
