@@ -8,6 +8,10 @@ page with its HTTP status (``STATUS``) and stores nothing. Pages come from the t
 ``pages/<language>/`` (autoescaped) in the invitation's language, or the browser's when the
 invitation is unknown. ``on_feedback`` hears the feedback ids written, after the commit and
 after the page is sent; if it fails the response stays stored (the next run picks it up).
+
+Time: the app is an edge of the system, so its clock defaults to the wall clock (link
+expiry and the moment an answer is stored are "now" for a client clicking); ``now`` replaces
+it, e.g. for the demo pinned to a past period, whose links were issued in simulated time.
 """
 
 from __future__ import annotations
@@ -64,10 +68,18 @@ no cache, no frames, no scripts)."""
 
 FALLBACK_LANGUAGE = "en"
 
+Clock = Callable[[], datetime]
+
+
+def wall_clock() -> datetime:
+    """Now, in UTC (the response app's default clock: it answers real clicks)."""
+    return datetime.now(UTC)
+
 
 def create_app(settings: Settings, on_feedback: FeedbackListener | None = None, *,
-               catalogue: SurveyCatalogue | None = None) -> FastAPI:
-    """The response app over the warehouse and survey secret of ``settings``."""
+               catalogue: SurveyCatalogue | None = None, now: Clock = wall_clock) -> FastAPI:
+    """The response app over the warehouse and survey secret of ``settings``; ``now`` (aware
+    UTC) checks link expiry and stamps what is stored."""
     catalogue = catalogue or survey_catalogue(settings.rules_dir)
     engine = engine_for(settings.warehouse_url)
     secret = settings.survey_secret
@@ -111,11 +123,11 @@ def create_app(settings: Settings, on_feedback: FeedbackListener | None = None, 
     @app.get("/r/{token}", name="answer")
     def answer(request: Request, token: str, background: BackgroundTasks,
                score: str | None = None) -> HTMLResponse:
-        claims = verify(token, secret, purpose="answer")
+        claims = verify(token, secret, purpose="answer", now=now())
         chosen = _score(score)
 
         def store(conn: Connection, invitation: Invitation) -> tuple[list[str], Response]:
-            ids = record_score(conn, claims, chosen, datetime.now(UTC), catalogue=catalogue)
+            ids = record_score(conn, claims, chosen, now(), catalogue=catalogue)
             return ids, _stored(conn, invitation)
 
         invitation, (ids, stored) = in_transaction(request, claims, store)
@@ -135,11 +147,11 @@ def create_app(settings: Settings, on_feedback: FeedbackListener | None = None, 
 
     @app.post("/r/{token}", name="submit")
     async def submit(request: Request, token: str, background: BackgroundTasks) -> HTMLResponse:
-        claims = verify(token, secret, purpose="answer")
+        claims = verify(token, secret, purpose="answer", now=now())
         answers, comment = _form_answers(await request.form())
 
         def store(conn: Connection, invitation: Invitation) -> tuple[list[str], Response]:
-            ids = record_form(conn, claims, answers, comment, datetime.now(UTC),
+            ids = record_form(conn, claims, answers, comment, now(),
                               catalogue=catalogue)
             return ids, _stored(conn, invitation)
 
@@ -154,19 +166,19 @@ def create_app(settings: Settings, on_feedback: FeedbackListener | None = None, 
 
     @app.get("/u/{token}", name="unsubscribe_page")
     def unsubscribe_page(request: Request, token: str) -> HTMLResponse:
-        claims = verify(token, secret, purpose="unsubscribe")
+        claims = verify(token, secret, purpose="unsubscribe", now=now())
         unsubscribing(request, claims, lambda conn: None)
         return pages.render("unsubscribe", request.state.language,
                             action=_path(request, "unsubscribe", token=token))
 
     @app.post("/u/{token}", name="unsubscribe")
     async def unsubscribe_post(request: Request, token: str) -> HTMLResponse:
-        claims = verify(token, secret, purpose="unsubscribe")
+        claims = verify(token, secret, purpose="unsubscribe", now=now())
         form = await request.form()
         channel = ("list_unsubscribe" if form.get("List-Unsubscribe") == "One-Click"
                    else "email_link")
         await run_in_threadpool(unsubscribing, request, claims, lambda conn: unsubscribe(
-            conn, claims, channel, datetime.now(UTC)))
+            conn, claims, channel, now()))
         return pages.render("unsubscribed", request.state.language)
 
     return app

@@ -15,7 +15,7 @@ import hashlib
 import hmac
 import json
 from dataclasses import asdict, dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Literal
 
 Purpose = Literal["answer", "unsubscribe"]
@@ -68,10 +68,11 @@ def sign(claims: TokenClaims, secret: bytes) -> str:
     return f"{payload}.{_signature(payload, secret)}"
 
 
-def verify(token: str, secret: bytes, *, purpose: Purpose, now: datetime | None = None,
+def verify(token: str, secret: bytes, *, purpose: Purpose, now: datetime,
            score: int | None = None) -> TokenClaims:
-    """The claims of a genuine, unexpired token for ``purpose`` (and ``score``, if given);
-    raises ``InvalidToken`` otherwise. The signature is checked before anything is read."""
+    """The claims of a genuine token for ``purpose`` (and ``score``, if given), unexpired at
+    ``now``; raises ``InvalidToken`` otherwise. The signature is checked before anything is
+    read."""
     payload, dot, signature = token.partition(".")
     if not dot or not payload or not signature:
         raise InvalidToken("malformed")
@@ -81,8 +82,7 @@ def verify(token: str, secret: bytes, *, purpose: Purpose, now: datetime | None 
         claims = TokenClaims(**json.loads(_unb64(payload)))
     except (ValueError, TypeError) as error:
         raise InvalidToken("malformed") from error
-    moment = now or datetime.now(UTC)
-    if moment.timestamp() > claims.expires_at:
+    if now.timestamp() > claims.expires_at:
         raise InvalidToken("expired")
     if claims.purpose != purpose:
         raise InvalidToken("purpose")

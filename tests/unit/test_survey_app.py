@@ -34,6 +34,8 @@ SECRET = "s" * 32
 CATALOGUE = survey_catalogue()
 DELIVERY = CATALOGUE.for_event("delivery_completed")
 FID = "survey:inv:e1:C1"
+NOW = datetime(2026, 11, 2, 9, 30, tzinfo=UTC)
+"""The app's clock in these tests: a fixed moment, not the wall clock."""
 
 
 @pytest.fixture()
@@ -54,18 +56,18 @@ def heard() -> list[list[str]]:
 
 @pytest.fixture()
 def client(config: Settings, heard: list[list[str]]) -> TestClient:
-    return TestClient(create_app(config, heard.append))
+    return TestClient(create_app(config, heard.append, now=lambda: NOW))
 
 
 def _token(invitation_id: str = "inv:e1:C1", contact_id: str = "C1",
            issued_at: datetime | None = None, survey=DELIVERY) -> str:
     return answer_token(invitation_id, contact_id, survey, CATALOGUE,
-                        issued_at or datetime.now(UTC), SECRET.encode())
+                        issued_at or NOW, SECRET.encode())
 
 
 def _unsubscribe_path(invitation_id: str = "inv:e1:C1", contact_id: str = "C1") -> str:
     return unsubscribe_url("", invitation_id, contact_id, DELIVERY.id, CATALOGUE,
-                           datetime.now(UTC), SECRET.encode())
+                           NOW, SECRET.encode())
 
 
 class _Page(HTMLParser):
@@ -168,18 +170,18 @@ def test_pages_are_in_the_invitations_language(client: TestClient) -> None:
 
 def _altered(token: str) -> str:
     """The token with its payload's claims swapped for another contact's, signature kept."""
-    claims = verify(token, SECRET.encode(), purpose="answer")
+    claims = verify(token, SECRET.encode(), purpose="answer", now=NOW)
     payload = sign(replace(claims, contact_id="C7"), SECRET.encode()).split(".")[0]
     return f"{payload}.{token.split('.')[1]}"
 
 
 REFUSED = {
-    "forged": (lambda: answer_token("inv:e1:C1", "C1", DELIVERY, CATALOGUE, datetime.now(UTC),
+    "forged": (lambda: answer_token("inv:e1:C1", "C1", DELIVERY, CATALOGUE, NOW,
                                     b"another secret"), "4", 403),
     "altered": (lambda: _altered(_token()), "4", 403),
     "malformed": (lambda: "not-a-token", "4", 400),
     "purpose": (lambda: _unsubscribe_path().removeprefix("/u/"), "4", 403),
-    "expired": (lambda: _token(issued_at=datetime.now(UTC) - timedelta(days=31)), "4", 410),
+    "expired": (lambda: _token(issued_at=NOW - timedelta(days=31)), "4", 410),
     "foreign": (lambda: _token("inv:nobody:C1"), "4", 404),
     "score": (_token, "6", 422),
     "score_text": (_token, "four", 422),
@@ -278,7 +280,7 @@ def test_an_unsubscribe_link_needs_no_survey_invitation(config: Settings,
 def test_the_response_is_stored_when_airflow_is_unreachable(config: Settings,
                                                             caplog) -> None:
     announcer = FeedbackAnnouncer(AirflowApi(f"http://127.0.0.1:{free_port()}", "admin", "x"))
-    client = TestClient(create_app(config, announcer))
+    client = TestClient(create_app(config, announcer, now=lambda: NOW))
     with caplog.at_level(logging.WARNING, logger="cx_tasks.surveys.asset_events"):
         assert client.get(f"/r/{_token()}?score=5").status_code == 200
     assert _rows(config)["feedback"] == 1
@@ -290,7 +292,7 @@ def test_a_failing_listener_never_undoes_the_response(config: Settings) -> None:
     def broken(feedback_ids: list[str]) -> None:
         raise RuntimeError("listener down")
 
-    client = TestClient(create_app(config, broken))
+    client = TestClient(create_app(config, broken, now=lambda: NOW))
     assert client.get(f"/r/{_token()}?score=5").status_code == 200
     assert _rows(config)["feedback"] == 1
 
