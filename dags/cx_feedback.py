@@ -27,6 +27,8 @@ that arrive during a run are consumed together by the next run. A run triggered 
 `cx_feedback` alone skips the service desk (it changes only with nightly collect runs),
 so a survey response is acknowledged in a few task start-ups.
 
+**Time.** A run works at the time it was due (`run_after`), never the wall clock.
+
 **Re-running** is safe: feedback, decisions and outbox messages are insert-if-absent,
 and a CSV file is taken once by the hash of its bytes. Connections: `cx_warehouse`
 (else `CX_WAREHOUSE_URL`), `smtp_default`.
@@ -42,11 +44,13 @@ from airflow.sdk.exceptions import AirflowSkipException
 
 from cx_airflow.assets import CX_EVENTS, CX_FEEDBACK, CX_FEEDBACK_INTAKE
 from cx_airflow.defaults import default_args, tags
+from cx_tasks.warehouse.times import naive_utc
 
 
 def _now() -> datetime:
-    """The wall clock as naive UTC (the warehouse's convention)."""
-    return datetime.now(UTC).replace(tzinfo=None)
+    """The run's time: when it was due (``run_after``: an Asset-triggered run is due when its
+    event arrived), as naive UTC (the warehouse's convention). A rerun keeps it."""
+    return naive_utc(get_current_context()["dag_run"].run_after)
 
 
 def _service_desk_scope() -> tuple[bool, datetime | None]:
@@ -63,8 +67,10 @@ def _service_desk_scope() -> tuple[bool, datetime | None]:
 
 @dag(
     dag_id="cx_feedback",
+    description=("On new feedback: take in answers, claims, tickets and notes; "
+                 "acknowledge each by e-mail"),
     schedule=(CX_FEEDBACK | CX_EVENTS),
-    start_date=datetime(2026, 1, 1, tzinfo=UTC),
+    start_date=datetime(2026, 1, 1, tzinfo=UTC),  # any past day: runs come from Assets
     catchup=False,
     max_active_runs=1,
     default_args=default_args(retries=3, retry_delay=timedelta(seconds=15),
