@@ -11,6 +11,7 @@ import argparse
 import resource
 import tempfile
 import time
+from datetime import date
 from pathlib import Path
 
 from cx_tasks.simulate import simulate
@@ -28,6 +29,10 @@ def main() -> None:
     parser.add_argument("--clients", type=int, default=6000)
     parser.add_argument("--days", type=int, default=365)
     parser.add_argument("--seed", type=int, default=7)
+    # A fixed day, not today: the same arguments give the same data, so figures compare run
+    # to run (the README's `bench_metrics --as-of 2026-11-01` reads this default's last day).
+    parser.add_argument("--end", type=date.fromisoformat, default=date(2026, 11, 1),
+                        help="the simulation's 'now' (YYYY-MM-DD)")
     parser.add_argument("--out", type=Path, default=None, help="folder for the databases")
     args = parser.parse_args()
     folder = args.out or Path(tempfile.mkdtemp(prefix="cx-bench-"))
@@ -46,6 +51,7 @@ def main() -> None:
         clients=args.clients,
         days=args.days,
         seed=args.seed,
+        end=args.end,
         progress=progress,
     )
     elapsed = time.perf_counter() - started

@@ -50,14 +50,15 @@ def simulate(
     source_url: str,
     ground_truth_path: Path,
     *,
+    end: date,
     clients: int = 300,
     days: int = 180,
     seed: int = 7,
-    end: date = date(2026, 11, 1),
     progress: Progress | None = None,
     rules: SimulationRules | None = None,
 ) -> SimulationSummary:
-    """(Re)create the supplier's database at ``source_url`` and its ground truth file."""
+    """(Re)create the supplier's database at ``source_url`` and its ground truth file: the
+    ``days`` days before ``end`` (the simulation's "now": an input, never the wall clock)."""
     if clients < 1 or days < 1:
         raise ValueError("a simulation needs at least one client and one day")
     rules = rules if rules is not None else simulation_rules()
