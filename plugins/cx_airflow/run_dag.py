@@ -2,16 +2,25 @@
 
     python -m cx_airflow.run_dag cx_collect_nightly --first 2026-10-18 --last 2026-10-31 \
         [--history-from 2026-05-05] [--then cx_survey_dispatch ...]
-    python -m cx_airflow.run_dag cx_feedback --once
+    python -m cx_airflow.run_dag cx_feedback --once [--at 2026-11-01T18:00:00]
 
 Each interval is one ``dag.test()`` run (real task instances, real XCom, real Asset
 events in the metadata DB). With ``--history-from`` the first run is a history load
 that extracts everything from that date up to the end of its own interval. ``--then``
 runs each named DAG after every interval at the interval's end, standing in for the
 scheduler that would start them on the Assets the interval updated (``dag.test()`` does
-not; those runs see no ``triggering_asset_events``). ``--once`` runs the DAG once, now.
+not; those runs see no ``triggering_asset_events``). ``--once`` runs the DAG once, now (or
+``--at`` a given moment: its ``run_after``).
+
+Each run happens on the process clock moved to the run's own time (``time-machine``,
+ticking): an interval's run at its logical date, when the scheduler would have started it,
+a ``--once`` run at ``--at``. So a run's start and end dates (and every task's) are those of
+a run that took seconds at its time, as the UI shows them, instead of a run that "lasted"
+from its logical date to the wall clock; and whatever a task stamps with the clock (the
+outbox's ``sent_at``) agrees with the run's time.
 The environment chooses Airflow's home, DAG folder and connections, as for ``airflow``.
-Prints one line per run: ``RUN <dag id> <logical date> <state> <seconds>``.
+Prints one line per run: ``RUN <dag id> <logical date> <state> <seconds>``; each task's log
+goes to its file under Airflow's log folder, where the UI reads it (``cx_airflow.task_logs``).
 """
 
 from __future__ import annotations
@@ -20,11 +29,21 @@ import argparse
 import sys
 import time
 import warnings
+from contextlib import AbstractContextManager, nullcontext
 from datetime import UTC, datetime, timedelta
 
 
 def _day(text: str) -> datetime:
     return datetime.fromisoformat(text).replace(tzinfo=UTC)
+
+
+def _clock_at(moment: datetime | None) -> AbstractContextManager[object]:
+    """The process clock moved to ``moment`` and ticking from there (unchanged for None)."""
+    if moment is None:
+        return nullcontext()
+    import time_machine
+
+    return time_machine.travel(moment, tick=True)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -36,6 +55,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--then", action="append", default=[], metavar="DAG_ID",
                         help="a DAG to run after every interval, at its end")
     parser.add_argument("--once", action="store_true", help="one run of the DAG, now")
+    parser.add_argument("--at", type=datetime.fromisoformat, default=None,
+                        help="with --once: the run's time (ISO 8601, UTC), default now")
     args = parser.parse_args(argv)
     if not args.once and (args.first is None or args.last is None):
         parser.error("--first and --last are needed unless --once")
@@ -49,21 +70,27 @@ def main(argv: list[str] | None = None) -> int:
     from airflow.utils import db
     from airflow.utils.state import DagRunState
 
+    from cx_airflow.task_logs import write_task_logs
+
     db.initdb()
+    write_task_logs()
     bag = DagBag(dag_folder=conf.get("core", "dags_folder"))
     if bag.import_errors:
         print(f"DAG import errors: {bag.import_errors}", file=sys.stderr)
         return 1
-    def run(dag_id: str, logical_date: datetime | None, conf_: dict[str, str]) -> bool:
+    def run(dag_id: str, logical_date: datetime | None, conf_: dict[str, str],
+            at: datetime | None = None) -> bool:
         started = time.perf_counter()
-        outcome = bag.get_dag(dag_id).test(logical_date=logical_date, run_conf=conf_)
+        with _clock_at(at or logical_date):
+            outcome = bag.get_dag(dag_id).test(logical_date=logical_date, run_conf=conf_)
         moment = (logical_date or outcome.logical_date or outcome.run_after).isoformat()
         print(f"RUN {dag_id} {moment} {outcome.state} {time.perf_counter() - started:.1f}",
               flush=True)
         return outcome.state == DagRunState.SUCCESS
 
     if args.once:
-        return 0 if run(args.dag_id, None, {}) else 1
+        at = args.at.replace(tzinfo=args.at.tzinfo or UTC) if args.at else None
+        return 0 if run(args.dag_id, None, {}, at) else 1
     timetable = coerce_to_core_timetable(bag.get_dag(args.dag_id).timetable)
     failed = 0
     day = args.first
