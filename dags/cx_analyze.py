@@ -69,8 +69,10 @@ def _answers_until() -> datetime:
 
 @dag(
     dag_id="cx_analyze",
+    description=("On feedback and metrics: classify complaints, rank causes, model "
+                 "satisfaction, route findings to owners"),
     schedule=(CX_FEEDBACK | CX_FEEDBACK_INTAKE | CX_METRICS),
-    start_date=datetime(2026, 1, 1, tzinfo=UTC),
+    start_date=datetime(2026, 1, 1, tzinfo=UTC),  # any past day: runs come from Assets
     catchup=False,
     max_active_runs=1,
     default_args=default_args(),

@@ -45,6 +45,9 @@ from cx_airflow.assets import CX_EVENTS, CX_METRICS
 from cx_airflow.defaults import default_args, tags
 from cx_tasks.collect.contract import SOURCE_TABLES
 
+# Airflow needs a fixed start (a moving one would shift every interval): a deployment sets
+# CX_START_DATE to its first night (the demo: the first night it runs, cx_tasks.demo.run);
+# the default is only where a fresh install with no setting would start its catch-up.
 START_DATE = datetime.fromisoformat(os.environ.get("CX_START_DATE", "2026-05-01")).replace(
     tzinfo=UTC)
 
@@ -64,6 +67,8 @@ def _window() -> tuple[datetime, datetime]:
 
 @dag(
     dag_id="cx_collect_nightly",
+    description=("Nightly: extract the supplier systems' changes, gate their quality, "
+                 "publish metrics, detect trigger events"),
     schedule=CronDataIntervalTimetable("0 2 * * *", timezone="UTC"),
     start_date=START_DATE,
     catchup=True,
@@ -80,7 +85,7 @@ def _window() -> tuple[datetime, datetime]:
     },
 )
 def cx_collect_nightly() -> None:
-    @task
+    @task(map_index_template="{{ table }}")
     def extract(table: str) -> dict[str, Any]:
         """Land the window's new and changed rows of one source table."""
         from cx_airflow.connections import source_url

@@ -47,8 +47,10 @@ def _now() -> datetime:
 
 @dag(
     dag_id="cx_survey_dispatch",
+    description=("On trigger events: invite the right contacts under the contact rules, "
+                 "e-mail through the outbox"),
     schedule=(CX_EVENTS | CX_EXTERNAL_EVENTS),
-    start_date=datetime(2026, 1, 1, tzinfo=UTC),
+    start_date=datetime(2026, 1, 1, tzinfo=UTC),  # any past day: runs come from Assets
     catchup=False,
     max_active_runs=1,
     default_args=default_args(),
