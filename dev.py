@@ -3,6 +3,7 @@
 
     python3 dev.py demo   # create .venv, install the locked dependencies, run `cx demo`
     python3 dev.py test   # same install, then run the whole test suite
+    python3 dev.py ui     # same install, then `cx ui`: the demo's Airflow with its UI
     python3 dev.py cx ... # same install, then any `cx` command
 
 The install is the lock file (`uv.lock`) applied by uv, which pip installs first
@@ -54,13 +55,13 @@ def install() -> dict[str, str]:
 
 
 def main(argv: list[str]) -> int:
-    if not argv or argv[0] not in {"demo", "test", "cx"}:
+    if not argv or argv[0] not in {"demo", "test", "ui", "cx"}:
         print(__doc__)
         return 2
     env = install()
     command, rest = argv[0], argv[1:]
-    if command == "demo":
-        args = [BIN / "cx", "demo", *rest]
+    if command in {"demo", "ui"}:
+        args = [BIN / "cx", command, *rest]
     elif command == "test":
         args = [BIN / "python", "-m", "pytest", *rest]
     else:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import date
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -19,6 +19,8 @@ from rich.progress import (
 )
 from rich.table import Table
 
+from cx_tasks.demo import ui as demo_ui
+
 if TYPE_CHECKING:
     from sqlalchemy import Connection, Engine
 
@@ -32,6 +34,7 @@ review_app = typer.Typer(help="The manual review queue of feedback the classifie
                          "decide.", no_args_is_help=True)
 app.add_typer(review_app, name="review")
 console = Console()
+app.command("ui")(demo_ui.ui)
 
 
 def _progress() -> Progress:
@@ -49,6 +52,22 @@ def _stage_bars(progress: Progress) -> Callable[[str, int, int], None]:
         progress.update(bars[stage], completed=done, total=total)
 
     return on_progress
+
+
+def _today() -> date:
+    """Today (UTC): the CLI is the edge that reads the clock for the commands' defaults."""
+    return datetime.now(UTC).date()
+
+
+def _day_or_today(text: str | None, option: str) -> date:
+    """``text`` as a YYYY-MM-DD day, today (UTC) when None; a bad day is a usage error."""
+    if text is None:
+        return _today()
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise typer.BadParameter(f"{text!r} is not a day (YYYY-MM-DD)",
+                                 param_hint=option) from None
 
 
 def _frame_table(frame: object, title: str) -> Table:
@@ -69,7 +88,9 @@ def simulate(
     clients: Annotated[int, typer.Option(help="number of client accounts")] = 300,
     days: Annotated[int, typer.Option(help="length of the simulated history in days")] = 180,
     seed: Annotated[int, typer.Option(help="random seed (same seed, same data)")] = 7,
-    end: Annotated[str, typer.Option(help="simulation 'now' (YYYY-MM-DD)")] = "2026-11-01",
+    end: Annotated[str | None, typer.Option(
+        help="simulation 'now' (YYYY-MM-DD): the history ends the day before; default today "
+             "(UTC)")] = None,
 ) -> None:
     """Write a simulated supplier's ERP/WMS/CRM/billing/service desk to the source database."""
     from cx_tasks.config import settings
@@ -81,7 +102,7 @@ def simulate(
     with _progress() as progress:
         summary = simulate_supplier(
             config.source_url, config.ground_truth_path, clients=clients, days=days, seed=seed,
-            end=date.fromisoformat(end), progress=_stage_bars(progress))
+            end=_day_or_today(end, "--end"), progress=_stage_bars(progress))
     for table, rows in summary.rows.items():
         console.print(f"  {table:<26} {rows:>12,}")
     console.print(f"source: {config.source_url}\nground truth: {config.ground_truth_path}")
@@ -267,7 +288,6 @@ def review_list(
 def review_refit() -> None:
     """Refit the classifier's confidence table from the people's reviews so far; prints the
     `confidence` block to put in classifier.yaml (in CX_RULES_DIR)."""
-    from datetime import UTC, datetime
 
     import yaml
 
@@ -277,7 +297,8 @@ def review_refit() -> None:
 
     try:
         with engine_for(settings().warehouse_url).connect() as conn:
-            fitted = refit_confidence(conn, datetime.now(UTC).date())
+            # the CLI is the edge: a refit is labelled with the day a person ran it
+            fitted = refit_confidence(conn, _today())
     except ValueError as error:
         console.print(f"[red]{error}[/red]")
         raise typer.Exit(2) from error
@@ -296,14 +317,13 @@ def review_label(
     reviewer: Annotated[str, typer.Option(help="who decided")],
 ) -> None:
     """Label an item; the next cx_analyze run applies it (status reviewed)."""
-    from datetime import UTC, datetime
-
     from cx_tasks.analyze.classification import record_review
     from cx_tasks.config import settings
     from cx_tasks.warehouse.db import engine_for
 
     try:
         with engine_for(settings().warehouse_url).begin() as conn:
+            # the CLI is the edge: a review is stamped with when the person made it
             record_review(conn, feedback_id, group, process_class, reviewer,
                           datetime.now(UTC).replace(tzinfo=None))
     except ValueError as error:
@@ -354,10 +374,16 @@ def demo(
     clients: Annotated[int, typer.Option(help="simulated client accounts")] = 300,
     days: Annotated[int, typer.Option(help="simulated days of history")] = 180,
     nightly_runs: Annotated[int, typer.Option(help="nightly runs after the history load")] = 5,
+    end: Annotated[str | None, typer.Option(
+        help="the demo's 'today' (YYYY-MM-DD): it simulates the days before it and runs the "
+             "nights up to it; default today (UTC). Pin it for a reproducible run")] = None,
+    force: Annotated[bool, typer.Option(
+        help="replace the data folder even if cx demo did not make it")] = False,
 ) -> None:
     """Simulate a supplier, run collect, survey dispatch and feedback through Airflow, have
-    the simulated contacts answer, and show what it produced."""
-    from cx_tasks.demo.run import DemoPlan, run_demo
+    the simulated contacts answer, show what it produced, and check the loop's funnel (exit
+    1 naming the stages that produced too little)."""
+    from cx_tasks.demo.run import DemoPlan, NotTheDemosFolder, run_demo
     from cx_tasks.warehouse.db import engine_for
     from cx_tasks.warehouse.inspect import (
         events_by_type,
@@ -369,7 +395,8 @@ def demo(
         survey_skips_by_reason,
     )
 
-    plan = DemoPlan(clients=clients, days=days, nightly_runs=nightly_runs)
+    plan = DemoPlan(end=_day_or_today(end, "--end"), clients=clients, days=days,
+                    nightly_runs=nightly_runs)
     with _progress() as progress:
         # each night and the history load: collect, then dispatch; then feedback, analyze
         runs = progress.add_task("Airflow runs", total=2 * (nightly_runs + 1) + 2, visible=False)
@@ -379,9 +406,13 @@ def demo(
                 progress.update(runs, advance=1, visible=True)
                 progress.console.print(f"  [dim]{line}[/dim]")
 
-        config, answers, seconds = run_demo(
-            plan, on_step=lambda s: progress.console.print(f"- {s}"), on_run=on_run,
-            simulate_progress=_stage_bars(progress))
+        try:
+            config, answers, seconds = run_demo(
+                plan, lambda: datetime.now(UTC), on_step=lambda s: progress.console.print(f"- {s}"),
+                on_run=on_run, simulate_progress=_stage_bars(progress), force=force)
+        except NotTheDemosFolder as refused:
+            progress.console.print(f"[red]{refused}[/red]")
+            raise typer.Exit(2) from None
     engine = engine_for(config.warehouse_url)
     console.print(_segment_table(engine, 30))
     console.print(_frame_table(quarantine_by_rule(engine), "quarantined rows by rule"))
@@ -408,3 +439,27 @@ def demo(
         f"  Airflow home   {config.data_dir / 'airflow'}\n"
         f"  Airflow log    {config.data_dir / 'airflow-demo.log'}\n"
         "  inspect with   cx warehouse status | quarantine | gate | events | metrics")
+    _check_funnel(engine)
+
+
+def _check_funnel(engine: Engine) -> None:
+    """Print the loop's funnel; exit 1 naming every stage that produced too little."""
+    from cx_tasks.demo.funnel import FunnelBroken, check
+    from cx_tasks.demo.stages import demo_funnel
+
+    lines = demo_funnel(engine)
+    table = Table(title="funnel check: what each stage of the loop produced",
+                  title_justify="left")
+    for column, justify in (("stage", "left"), ("count", "right"), ("at least", "right"),
+                            ("", "left"), ("note", "left")):
+        table.add_column(column, justify=justify)  # type: ignore[arg-type]
+    for line in lines:
+        table.add_row(line.stage, f"{line.count:,}", f"{line.minimum:,}",
+                      "ok" if line.passed else "[red]SHORT[/red]", line.note)
+    console.print(table)
+    try:
+        check(lines)
+    except FunnelBroken as broken:
+        console.print(f"[red]{broken}[/red]")
+        raise typer.Exit(1) from None
+    console.print("funnel check passed: every stage produced what it must")

@@ -16,14 +16,15 @@ of Airflow imports like the rest of ``cx_tasks``.
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
 import sys
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, replace
-from datetime import date, timedelta
+from dataclasses import asdict, dataclass, replace
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 from cx_tasks.config import Settings, settings
@@ -45,21 +46,33 @@ HISTORY_FROM = date(2000, 1, 1)
 
 @dataclass(frozen=True)
 class DemoPlan:
-    """What the demo simulates and which nightly intervals it runs through Airflow."""
+    """What the demo simulates and which nightly intervals it runs through Airflow.
 
+    ``end`` is the demo's "today": the simulated period is the ``days`` days before it (it
+    ends the day before), and the last nightly run is the one due at 02:00 UTC on ``end``.
+    ``cx demo`` takes today (UTC) by default, so every clock the demo meets agrees with the
+    real one; ``--end`` pins it (same seed and end, same data).
+    """
+
+    end: date
     clients: int = 300
     days: int = 180
     seed: int = 7
-    end: date = date(2026, 11, 1)
     nightly_runs: int = 5
     settle_days: int = 10
-    """Days the supplier's snapshot runs past ``end``. The nights are replayed from one
-    snapshot, which holds each row's LAST version only: a shipment delivered after the
-    snapshot would appear on its ship day, a shipment delivered before it on its delivery
-    day, so the last nights of a snapshot taken at ``end`` carry both and look like a
-    volume surge to the gate. Snapshotting later (longest transit plus lateness) makes
-    every replayed night look like the ones before it, as a backfill from today's systems
-    does; rows changed after ``end`` stay invisible to the nights (extraction is bounded)."""
+    """Days the supplier's snapshot runs past ``end`` (also when ``end`` is today: the
+    simulated world then runs ``settle_days`` past the wall clock, and that is deliberate).
+    The nights are replayed from one snapshot, which holds each row's LAST version only: a
+    shipment delivered after the snapshot would appear on its ship day, a shipment delivered
+    before it on its delivery day, so the last nights of a snapshot taken at ``end`` carry
+    both and look like a volume surge to the gate (which then blocks them). Snapshotting
+    later (longest transit plus lateness) makes every replayed night look like the ones
+    before it, as each would have looked when it really ran. The rows changed after ``end``
+    (simulated, so they may be in the real future) stay invisible to the pipeline: every
+    extraction is bounded by its interval, and the last interval ends at ``end``. Only the
+    source freshness check reads a whole table's newest ``updated_at``, and a newer one
+    only says the source is fresh. Taking ``settle_days`` = 0 when ``end`` is today would
+    make the demo's last nights fail the gate: a replay artefact, not the loop's behaviour."""
 
     @property
     def start(self) -> date:
@@ -71,9 +84,29 @@ class DemoPlan:
         return self.end + timedelta(days=self.settle_days)
 
     @property
+    def first_interval_start(self) -> date:
+        """The start of the first interval the demo runs (the history load's): the nightly
+        DAG's start (``CX_START_DATE``), so the demo's runs are the schedule's first ones and
+        an unpaused ``cx_collect_nightly`` under ``cx ui`` carries on from them."""
+        return self.first_nightly - timedelta(days=2)
+
+    @property
     def first_nightly(self) -> date:
         """The first nightly interval's end; the history load ends the day before it."""
         return self.end - timedelta(days=self.nightly_runs - 1)
+
+
+def demo_clock(plan: DemoPlan, wall_clock: Callable[[], datetime]) -> Callable[[], datetime]:
+    """The demo's clock after the nights: ``wall_clock`` moved back by the whole days between
+    ``plan.end`` and the wall clock's day, so that a demo pinned to an earlier ``end`` answers
+    and acknowledges surveys the day its nights ran, as today's demo does (its links are
+    valid 30 days from the nights that sent them). For today's demo it is the wall clock."""
+    shift = wall_clock().astimezone(UTC).date() - plan.end
+
+    def now() -> datetime:
+        return wall_clock() - shift
+
+    return now
 
 
 def airflow_environment(config: Settings, plan: DemoPlan, smtp_connection: str) -> dict[str, str]:
@@ -91,7 +124,7 @@ def airflow_environment(config: Settings, plan: DemoPlan, smtp_connection: str) 
         "CX_DATA_DIR": str(config.data_dir),
         "CX_WAREHOUSE_URL": config.warehouse_url,
         "CX_SOURCE_URL": config.source_url,
-        "CX_START_DATE": plan.start.isoformat(),
+        "CX_START_DATE": plan.first_interval_start.isoformat(),
         "CX_SURVEY_BASE_URL": config.survey_base_url,
         "PYTHONPATH": os.pathsep.join(
             p for p in (str(REPO_ROOT / "plugins"), env.get("PYTHONPATH", "")) if p),
@@ -99,16 +132,53 @@ def airflow_environment(config: Settings, plan: DemoPlan, smtp_connection: str) 
     return env
 
 
-def reset_data(config: Settings) -> None:
-    """Remove what an earlier demo left (the folder is the demo's own)."""
+DEMO_MARK = ".cx-demo"
+"""The file that marks a data folder as made by ``cx demo`` (which may then replace it)."""
+EARLIER_DEMO_LOG = "airflow-demo.log"
+"""Written only by the demo: a folder holding it was made by an earlier demo (before the mark)."""
+
+
+class NotTheDemosFolder(RuntimeError):
+    """The data folder holds files, and the demo did not make it: it is not replaced."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+        super().__init__(f"{folder} holds data that cx demo did not make; not replacing it "
+                         "(choose another folder with CX_DATA_DIR, or pass --force)")
+
+
+def replaceable(folder: Path) -> bool | None:
+    """Whether the demo may replace ``folder``: None when there is nothing to replace (absent
+    or empty), True when an earlier demo made it, False otherwise."""
+    if not folder.exists() or not any(folder.iterdir()):
+        return None
+    return (folder / DEMO_MARK).exists() or (folder / EARLIER_DEMO_LOG).exists()
+
+
+def reset_data(config: Settings, plan: DemoPlan) -> None:
+    """Remove what an earlier demo left and mark the folder as the demo's own (the mark
+    keeps the plan: ``cx ui`` runs Airflow on the demo's dates)."""
     for name in ("supplier.db", "warehouse.db", "ground_truth.db"):
         for suffix in ("", "-wal", "-shm"):
             (config.data_dir / f"{name}{suffix}").unlink(missing_ok=True)
-    (config.data_dir / "airflow-demo.log").unlink(missing_ok=True)
+    (config.data_dir / EARLIER_DEMO_LOG).unlink(missing_ok=True)
     for folder in (config.landing_dir, config.quality_dir, config.mail_dir,
                    config.data_dir / "airflow"):
         shutil.rmtree(folder, ignore_errors=True)
     config.data_dir.mkdir(parents=True, exist_ok=True)
+    (config.data_dir / DEMO_MARK).write_text(json.dumps(
+        {"made_by": "cx demo (it may replace this folder)", **asdict(plan)}, default=str,
+        indent=1) + "\n")
+
+
+def demo_plan_of(folder: Path) -> DemoPlan | None:
+    """The plan of the demo that made ``folder`` (None if no demo did, or an older one)."""
+    try:
+        fields = json.loads((folder / DEMO_MARK).read_text())
+    except (OSError, ValueError):
+        return None
+    fields.pop("made_by", None)
+    return DemoPlan(**{**fields, "end": date.fromisoformat(fields["end"])})
 
 
 def run_in_airflow(config: Settings, plan: DemoPlan, smtp_connection: str,
@@ -117,7 +187,7 @@ def run_in_airflow(config: Settings, plan: DemoPlan, smtp_connection: str,
     its log appended to ``airflow-demo.log``; raises if a run failed."""
     command = [sys.executable, "-m", "cx_airflow.run_dag", *arguments]
     env = airflow_environment(config, plan, smtp_connection)
-    log = config.data_dir / "airflow-demo.log"
+    log = config.data_dir / EARLIER_DEMO_LOG
     with log.open("a") as log_file, subprocess.Popen(
         command, env=env, stdout=subprocess.PIPE, stderr=log_file, text=True, cwd=REPO_ROOT
     ) as child:
@@ -138,9 +208,16 @@ def nightly_arguments(plan: DemoPlan) -> list[str]:
             "--then", "cx_survey_dispatch"]
 
 
-def answer_surveys(config: Settings, plan: DemoPlan, port: int) -> Answers:
+def once(dag_id: str, at: datetime) -> list[str]:
+    """One run of ``dag_id`` at ``at`` (the demo's clock: its answers were stored by then)."""
+    return [dag_id, "--once", "--at", at.astimezone(UTC).replace(tzinfo=None).isoformat()]
+
+
+def answer_surveys(config: Settings, plan: DemoPlan, port: int,
+                   now: Callable[[], datetime]) -> Answers:
     """The simulated contacts answer the invitations in the mail folder through the
-    response app, served on ``port`` (``config.survey_base_url``) while they do."""
+    response app, served on ``port`` (``config.survey_base_url``) on the clock ``now``
+    while they do."""
     import httpx
 
     from cx_tasks.demo.smtp_sink import MailFolder
@@ -150,26 +227,38 @@ def answer_surveys(config: Settings, plan: DemoPlan, port: int) -> Answers:
     invitations = survey_invitations(MailFolder(config.mail_dir).messages(),
                                      config.survey_base_url)
     people = respondents(config.source_url, config.ground_truth_path)
-    with serving(create_app(config), port=port), httpx.Client(timeout=30) as http:
+    with serving(create_app(config, now=now), port=port), httpx.Client(timeout=30) as http:
         return answer(invitations, people, respondent_rules(), http, plan.seed)
 
 
 def run_demo(
     plan: DemoPlan,
+    wall_clock: Callable[[], datetime],
     on_step: Callable[[str], None],
     on_run: Callable[[str], None],
     simulate_progress: Callable[[str, int, int], None] | None = None,
+    *,
+    force: bool = False,
 ) -> tuple[Settings, Answers, float]:
     """Simulate, migrate, start the SMTP sink, run Airflow, answer surveys, acknowledge;
-    return the settings, what the contacts did, and the seconds taken."""
+    return the settings, what the contacts did, and the seconds taken. Replaces the data
+    folder if an earlier demo made it (or ``force``), else raises ``NotTheDemosFolder``."""
     from cx_tasks.simulate import simulate
     from cx_tasks.warehouse.db import engine_for, migrate
 
     started = time.perf_counter()
     app_port = free_port()
     config = replace(settings(), survey_base_url=f"http://127.0.0.1:{app_port}")
-    reset_data(config)
-    on_step(f"simulating {plan.clients} clients x {plan.days} days (seed {plan.seed})")
+    mine = replaceable(config.data_dir)
+    if mine is False and not force:
+        raise NotTheDemosFolder(config.data_dir)
+    if mine is not None:
+        on_step(f"replacing the data folder {config.data_dir}"
+                + ("" if mine else " (--force: cx demo did not make it)"))
+    reset_data(config, plan)
+    now = demo_clock(plan, wall_clock)
+    on_step(f"simulating {plan.clients} clients x {plan.days} days, {plan.start} to "
+            f"{plan.end - timedelta(days=1)} (seed {plan.seed})")
     simulate(config.source_url, config.ground_truth_path, clients=plan.clients,
              days=plan.days + plan.settle_days, seed=plan.seed, end=plan.snapshot_end,
              progress=simulate_progress)
@@ -185,10 +274,10 @@ def run_demo(
         run_in_airflow(config, plan, smtp, nightly_arguments(plan), on_run)
         on_step(f"simulated contacts answer through the response app at "
                 f"{config.survey_base_url}")
-        answers = answer_surveys(config, plan, app_port)
+        answers = answer_surveys(config, plan, app_port, now)
         on_step("running cx_feedback: intake and acknowledgements")
-        run_in_airflow(config, plan, smtp, ["cx_feedback", "--once"], on_run)
+        run_in_airflow(config, plan, smtp, once("cx_feedback", now()), on_run)
         on_step("running cx_analyze: classification, Pareto, satisfaction model, "
                 "drill-down, findings")
-        run_in_airflow(config, plan, smtp, ["cx_analyze", "--once"], on_run)
+        run_in_airflow(config, plan, smtp, once("cx_analyze", now()), on_run)
     return config, answers, time.perf_counter() - started

@@ -1,0 +1,60 @@
+"""The demo's period, its clock and its data folder: any day, pinned or not."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+from pathlib import Path
+
+from cx_tasks.config import settings
+from cx_tasks.demo.run import (
+    DEMO_MARK,
+    DemoPlan,
+    demo_clock,
+    demo_plan_of,
+    nightly_arguments,
+    replaceable,
+    reset_data,
+)
+
+WALL = datetime(2026, 12, 7, 20, 15, tzinfo=UTC)
+
+
+def test_todays_demo_simulates_the_180_days_that_end_yesterday() -> None:
+    plan = DemoPlan(end=WALL.date())
+    # 2026-12-07 - 180 days = 2026-06-10; the history ends 2026-12-06 (yesterday)
+    assert (plan.start, plan.end) == (date(2026, 6, 10), date(2026, 12, 7))
+    # five nights: the intervals ending 2026-12-03 .. 2026-12-07 (02:00 UTC); snapshot +10 days
+    assert (plan.first_nightly, plan.snapshot_end) == (date(2026, 12, 3), date(2026, 12, 17))
+    # the history load's interval [2026-12-01 02:00, 2026-12-02 02:00) is the schedule's first
+    assert plan.first_interval_start == date(2026, 12, 1)
+    assert nightly_arguments(plan)[:5] == ["cx_collect_nightly", "--first", "2026-12-02",
+                                           "--last", "2026-12-07"]
+
+
+def test_todays_demo_runs_on_the_wall_clock() -> None:
+    assert demo_clock(DemoPlan(end=WALL.date()), lambda: WALL)() == WALL
+
+
+def test_a_demo_pinned_a_year_back_answers_the_day_its_nights_ran() -> None:
+    plan = DemoPlan(end=date(2025, 12, 7))
+    # 2026-12-07 - 2025-12-07 = 365 days back, same time of day
+    assert demo_clock(plan, lambda: WALL)() == datetime(2025, 12, 7, 20, 15, tzinfo=UTC)
+
+
+def test_the_demo_replaces_only_a_folder_it_made(tmp_path: Path) -> None:
+    folder = tmp_path / "data"
+    assert replaceable(folder) is None            # absent
+    folder.mkdir()
+    assert replaceable(folder) is None            # empty
+    (folder / "warehouse.db").write_text("someone's")
+    assert replaceable(folder) is False           # not the demo's
+    (folder / DEMO_MARK).write_text("")
+    assert replaceable(folder) is True
+
+
+def test_the_demos_folder_keeps_its_plan(tmp_path: Path) -> None:
+    config = settings({"CX_DATA_DIR": str(tmp_path / "data")})
+    plan = DemoPlan(end=date(2025, 12, 7), clients=50)
+    reset_data(config, plan)
+    assert replaceable(config.data_dir) is True
+    assert demo_plan_of(config.data_dir) == plan
