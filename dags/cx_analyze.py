@@ -33,14 +33,14 @@ by `as_of` or by its subject). Connection: `cx_warehouse` (else `CX_WAREHOUSE_UR
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from typing import Any
 
 from airflow.sdk import dag, get_current_context, task
 from airflow.sdk.exceptions import AirflowSkipException
 
 from cx_airflow.assets import CX_ANALYSIS, CX_FEEDBACK, CX_FEEDBACK_INTAKE, CX_METRICS
-from cx_airflow.defaults import default_args, tags
+from cx_airflow.defaults import EVENT_DRIVEN_START, default_args, tags
 from cx_tasks.warehouse.times import naive_utc
 
 
@@ -72,7 +72,7 @@ def _answers_until() -> datetime:
     description=("On feedback and metrics: classify complaints, rank causes, model "
                  "satisfaction, route findings to owners"),
     schedule=(CX_FEEDBACK | CX_FEEDBACK_INTAKE | CX_METRICS),
-    start_date=datetime(2026, 1, 1, tzinfo=UTC),  # any past day: runs come from Assets
+    start_date=EVENT_DRIVEN_START,
     catchup=False,
     max_active_runs=1,
     default_args=default_args(),

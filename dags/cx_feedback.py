@@ -36,14 +36,14 @@ and a CSV file is taken once by the hash of its bytes. Connections: `cx_warehous
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from airflow.sdk import dag, get_current_context, task
 from airflow.sdk.exceptions import AirflowSkipException
 
 from cx_airflow.assets import CX_EVENTS, CX_FEEDBACK, CX_FEEDBACK_INTAKE
-from cx_airflow.defaults import default_args, tags
+from cx_airflow.defaults import EVENT_DRIVEN_START, default_args, tags
 from cx_tasks.warehouse.times import naive_utc
 
 
@@ -70,7 +70,7 @@ def _service_desk_scope() -> tuple[bool, datetime | None]:
     description=("On new feedback: take in answers, claims, tickets and notes; "
                  "acknowledge each by e-mail"),
     schedule=(CX_FEEDBACK | CX_EVENTS),
-    start_date=datetime(2026, 1, 1, tzinfo=UTC),  # any past day: runs come from Assets
+    start_date=EVENT_DRIVEN_START,
     catchup=False,
     max_active_runs=1,
     default_args=default_args(retries=3, retry_delay=timedelta(seconds=15),

@@ -27,13 +27,13 @@ Connections: `cx_warehouse` (else `CX_WAREHOUSE_URL`), `smtp_default`.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from airflow.sdk import dag, get_current_context, task
 
 from cx_airflow.assets import CX_EVENTS, CX_EXTERNAL_EVENTS
-from cx_airflow.defaults import default_args, tags
+from cx_airflow.defaults import EVENT_DRIVEN_START, default_args, tags
 from cx_tasks.warehouse.times import naive_utc
 
 KINDS = ("invitation", "reminder")
@@ -50,7 +50,7 @@ def _now() -> datetime:
     description=("On trigger events: invite the right contacts under the contact rules, "
                  "e-mail through the outbox"),
     schedule=(CX_EVENTS | CX_EXTERNAL_EVENTS),
-    start_date=datetime(2026, 1, 1, tzinfo=UTC),  # any past day: runs come from Assets
+    start_date=EVENT_DRIVEN_START,
     catchup=False,
     max_active_runs=1,
     default_args=default_args(),
