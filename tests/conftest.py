@@ -5,6 +5,13 @@ they are set here, at the top of the root conftest: a throw-away Airflow home (i
 metadata DB included), the project's DAG and plugin folders, no example DAGs. CX Loop's
 own data folder is a throw-away too, and the URL variables a developer may have
 exported are dropped so every test sees the embedded defaults unless it says otherwise.
+
+Clock-shifted runs: with ``CX_TEST_CLOCK_SHIFT_DAYS=N`` (e.g. 730 or -365) the whole session
+runs on the process clock moved N days (``time-machine``, ticking), which proves that no test
+and no code under test depends on the day it runs. Only this process travels: tests whose
+subprocesses or servers read their own clock do not qualify: ``.ci/run`` runs the shifted
+sessions over ``tests/unit`` and ``tests/sql``, where such a test is marked ``real_clock``
+and skipped in a shifted session.
 """
 
 from __future__ import annotations
@@ -43,6 +50,42 @@ os.environ.update({
 })
 # Airflow puts the plugins folder on sys.path; tests import cx_airflow the same way.
 sys.path.insert(0, str(REPO_ROOT / "plugins"))
+
+CLOCK_SHIFT = "CX_TEST_CLOCK_SHIFT_DAYS"
+if os.environ.get(CLOCK_SHIFT):
+    from datetime import UTC, datetime, timedelta
+
+    import time_machine
+
+    # the wall clock read once, to move it: the shifted session's only real "now"
+    time_machine.travel(datetime.now(UTC) + timedelta(days=int(os.environ[CLOCK_SHIFT])),
+                        tick=True).start()
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "real_clock: a child process or server reads the wall "
+                            "clock (skipped when the session's clock is shifted)")
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """In a clock-shifted session, skip the tests marked ``real_clock``, saying why."""
+    if not os.environ.get(CLOCK_SHIFT):
+        return
+    skip = pytest.mark.skip(reason=f"reads a wall clock {CLOCK_SHIFT} cannot move")
+    for item in items:
+        if item.get_closest_marker("real_clock"):
+            item.add_marker(skip)
+
+
+def pytest_report_header() -> str | None:
+    """Say so when the session runs on a shifted clock."""
+    if os.environ.get(CLOCK_SHIFT):
+        from datetime import UTC, datetime
+
+        return (f"process clock shifted by {os.environ[CLOCK_SHIFT]} days ({CLOCK_SHIFT}): "
+                f"now {datetime.now(UTC):%Y-%m-%d %H:%M} UTC")
+    return None
+
 
 POSTGRES_SERVER = "postgresql+psycopg2://postgres@127.0.0.1:5432/test"
 

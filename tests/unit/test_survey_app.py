@@ -298,7 +298,9 @@ def test_a_failing_listener_never_undoes_the_response(config: Settings) -> None:
 
 
 @pytest.mark.slow
+@pytest.mark.real_clock
 def test_cx_serve_surveys_answers_real_http(config: Settings, tmp_path: Path) -> None:
+    issued = datetime.now(UTC)  # the server in its own process checks links on the wall clock
     port = free_port()
     env = {**os.environ, "CX_DATA_DIR": str(config.data_dir), "CX_SURVEY_SECRET": SECRET}
     env.pop("CX_AIRFLOW_API_URL", None)
@@ -308,10 +310,11 @@ def test_cx_serve_surveys_answers_real_http(config: Settings, tmp_path: Path) ->
         text=True)
     try:
         base = f"http://127.0.0.1:{port}"
-        page = _when_listening(server, lambda: httpx.get(f"{base}/r/{_token()}?score=3"))
+        token = _token(issued_at=issued)
+        page = _when_listening(server, lambda: httpx.get(f"{base}/r/{token}?score=3"))
         assert page.status_code == 200
         assert _Page(page.text).buttons == ["submit"]
-        thanks = httpx.post(f"{base}/r/{_token()}", data={"q_ces": "7", "comment": "fine"})
+        thanks = httpx.post(f"{base}/r/{token}", data={"q_ces": "7", "comment": "fine"})
         assert thanks.status_code == 200
     finally:
         server.terminate()
