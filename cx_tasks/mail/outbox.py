@@ -165,7 +165,9 @@ Clock = Callable[[], datetime]
 
 
 def wall_clock() -> datetime:
-    """Now, in UTC, as the naive datetime the warehouse stores."""
+    """Now, in UTC, as the naive datetime the warehouse stores: ``deliver``'s default clock,
+    since ``sent_at`` and retry times record when the SMTP server really answered (an edge,
+    like the transport; a test or a replay passes its own clock)."""
     return datetime.now(UTC).replace(tzinfo=None)
 
 
