@@ -84,7 +84,8 @@ def test_russian_invitation_names_the_supplier_and_greets_by_name_and_patronymic
     assert ("Вы получили это письмо от ООО «ТехноСнаб» как контактное лицо компании "
             "ООО «Алтайхимпром».") in text
     assert "«ООО «Алтайхимпром»»" not in text and "«ООО «Алтайхимпром»»" not in html
-    assert "Вопросы и ответы на это письмо: care@technosnab.example.ru" in text
+    assert ("Ответить на письмо или задать вопрос можно по адресу: "
+            "care@technosnab.example.ru") in text
     # the order number is glued to its sign and never wraps
     assert "Недавно мы доставили вам заказ №\u00a0O00000031." in text
     assert ('заказ №\u00a0<span style="white-space: nowrap;">O00000031</span>.' in html)
