@@ -19,9 +19,10 @@ from rich.progress import (
     TimeElapsedColumn,
 )
 from rich.table import Table
+from rich.text import Text
 
 from cx_tasks.analyze import review_cli
-from cx_tasks.cli_format import fail, parse_day, require, shorten, warehouse
+from cx_tasks.cli_format import fail, parse_day, require, shorten, shown_url, warehouse
 from cx_tasks.cli_format import frame_table as _frame_table
 
 if TYPE_CHECKING:
@@ -76,7 +77,8 @@ def simulate(
             end=end_day, progress=_stage_bars(progress))
     for table, rows in summary.rows.items():
         console.print(f"  {table:<26} {rows:>12,}")
-    console.print(f"source: {config.source_url}\nground truth: {config.ground_truth_path}")
+    console.print(escape(f"source: {shown_url(config.source_url)}\n"
+                         f"ground truth: {config.ground_truth_path}"))
 
 
 @app.command()
@@ -89,7 +91,8 @@ def migrate() -> None:
     config = settings()
     config.data_dir.mkdir(parents=True, exist_ok=True)
     version = migrate_warehouse(engine_for(config.warehouse_url))
-    console.print(f"warehouse {config.warehouse_url} at schema version {version}")
+    console.print(escape(f"warehouse {shown_url(config.warehouse_url)} at schema version "
+                         f"{version}"))
 
 
 @warehouse_app.command("status")
@@ -142,7 +145,7 @@ def warehouse_metrics(
     console.print(_segment_table(engine, window))
 
 
-def _segment_table(engine: Engine, window: int) -> Table:
+def _segment_table(engine: Engine, window: int) -> Table | Text:
     """Each metric per segment with its unit: ratios pooled over the segment's clients,
     other metrics the median per client."""
     from cx_tasks.mail.supplier import supplier
@@ -289,8 +292,9 @@ def smtp_sink(
     from cx_tasks.demo.smtp_sink import SmtpSink
 
     with SmtpSink(folder, port=port) as sink:
-        console.print(f"SMTP on {sink.host}:{sink.port}, storing into {folder.resolve()}")
-        console.print(f"AIRFLOW_CONN_SMTP_DEFAULT='{sink.smtp_connection_json()}'")
+        console.print(escape(f"SMTP on {sink.host}:{sink.port}, storing into "
+                             f"{folder.resolve()}"))
+        console.print(escape(f"AIRFLOW_CONN_SMTP_DEFAULT='{sink.smtp_connection_json()}'"))
         threading.Event().wait()
 
 

@@ -135,11 +135,14 @@ def column_widths(natural: list[int], wraps: list[bool], width: int) -> list[int
             for n, w in zip(natural, wraps, strict=True)]
 
 
-def frame_table(frame: pd.DataFrame, title: str, width: int | None = None) -> Table:
+def frame_table(frame: pd.DataFrame, title: str, width: int | None = None) -> Table | Text:
     """A data frame as a Rich table fitted to ``width`` columns (the terminal's by default,
     ``column_widths``): numbers right-aligned; a column of single words (ids, days, numbers,
     classes) kept on one line, a column of sentences wrapped; a cut cell ends in ``…``.
-    Nothing in it is read as markup."""
+    Nothing in it is read as markup. No rows: the line ``<title>: none``, not an empty
+    table."""
+    if frame.empty:
+        return Text(f"{title}: none")
     table = Table(title=escape(title), title_justify="left")
     cells = [[cell_text(value) for value in column] for _, column in frame.items()]
     wraps = [any(len(text.split()) > 1 for text in texts) for texts in cells]
@@ -157,6 +160,17 @@ def frame_table(frame: pd.DataFrame, title: str, width: int | None = None) -> Ta
     for row in zip(*cells, strict=True):
         table.add_row(*[Text(text) for text in row])
     return table
+
+
+def shown_url(url: str) -> str:
+    """A database URL as it may be printed: its password masked (``***``)."""
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError
+
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except (ArgumentError, ValueError):
+        return url
 
 
 def warehouse(config: Settings) -> Engine:
@@ -177,8 +191,7 @@ def warehouse(config: Settings) -> Engine:
         url = make_url(config.warehouse_url)
     except (SQLAlchemyError, ValueError) as error:
         fail(f"the warehouse URL does not parse (data folder {config.data_dir}): {error}; {how}")
-    tried = (f"(data folder {config.data_dir}, warehouse "
-             f"{url.render_as_string(hide_password=True)})")
+    tried = f"(data folder {config.data_dir}, warehouse {shown_url(config.warehouse_url)})"
     on_disk = url.get_backend_name() == "sqlite" and url.database not in (None, "", ":memory:")
     if on_disk and not Path(str(url.database)).exists():
         fail(f"no warehouse {tried}: {how}")

@@ -245,3 +245,13 @@ def test_column_widths(natural, wraps, width, expected) -> None:
 def test_shorten_marks_a_cut_with_an_ellipsis() -> None:
     assert shorten("Партия   пришла\nбитой", 30) == "Партия пришла битой"
     assert shorten("abcdef ghij", 8) == "abcdef…"  # 7 kept, trailing space stripped
+
+
+def test_an_empty_result_says_none_instead_of_an_empty_table(tmp_path, monkeypatch) -> None:
+    engine = engine_for(f"sqlite:///{tmp_path / 'warehouse.db'}")
+    migrate(engine)
+    monkeypatch.setenv("CX_DATA_DIR", str(tmp_path))
+    monkeypatch.delenv("CX_WAREHOUSE_URL", raising=False)
+    assert run("warehouse", "quarantine").output == "quarantined rows by rule: none\n"
+    assert run("review", "list").output == (
+        "0 items wait for review (the whole of one: cx review show ID)\nreview queue: none\n")
