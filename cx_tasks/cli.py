@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import (
     BarColumn,
     MofNCompleteColumn,
@@ -18,10 +19,15 @@ from rich.progress import (
     TimeElapsedColumn,
 )
 from rich.table import Table
+from rich.text import Text
 
+from cx_tasks.analyze import review_cli
+from cx_tasks.cli_format import fail, parse_day, require, shorten, shown_url, warehouse
+from cx_tasks.cli_format import frame_table as _frame_table
 from cx_tasks.demo import ui as demo_ui
 
 if TYPE_CHECKING:
+    import pandas as pd
     from sqlalchemy import Connection, Engine
 
     from cx_tasks.config import Settings
@@ -30,11 +36,19 @@ app = typer.Typer(help="CX Loop: closed-loop B2B customer-experience management.
                   no_args_is_help=True)
 warehouse_app = typer.Typer(help="Inspect the warehouse.", no_args_is_help=True)
 app.add_typer(warehouse_app, name="warehouse")
-review_app = typer.Typer(help="The manual review queue of feedback the classifier did not "
-                         "decide.", no_args_is_help=True)
-app.add_typer(review_app, name="review")
+app.add_typer(review_cli.app, name="review")
 console = Console()
 app.command("ui")(demo_ui.ui)
+
+
+def _today() -> date:
+    """Today (UTC): the CLI is the edge that reads the clock for the commands' defaults."""
+    return datetime.now(UTC).date()
+
+
+def _day_or_today(text: str | None, option: str) -> date:
+    """``text`` as a YYYY-MM-DD day (or a one-line error), today (UTC) when None."""
+    return _today() if text is None else parse_day(text, option)
 
 
 def _progress() -> Progress:
@@ -54,35 +68,6 @@ def _stage_bars(progress: Progress) -> Callable[[str, int, int], None]:
     return on_progress
 
 
-def _today() -> date:
-    """Today (UTC): the CLI is the edge that reads the clock for the commands' defaults."""
-    return datetime.now(UTC).date()
-
-
-def _day_or_today(text: str | None, option: str) -> date:
-    """``text`` as a YYYY-MM-DD day, today (UTC) when None; a bad day is a usage error."""
-    if text is None:
-        return _today()
-    try:
-        return date.fromisoformat(text)
-    except ValueError:
-        raise typer.BadParameter(f"{text!r} is not a day (YYYY-MM-DD)",
-                                 param_hint=option) from None
-
-
-def _frame_table(frame: object, title: str) -> Table:
-    import pandas as pd
-
-    assert isinstance(frame, pd.DataFrame)
-    table = Table(title=title, title_justify="left")
-    for column in frame.columns:
-        numeric = frame[column].dtype.kind in "if"
-        table.add_column(str(column), justify="right" if numeric else "left")
-    for row in frame.itertuples(index=False):
-        table.add_row(*[f"{v:,.3f}" if isinstance(v, float) else str(v) for v in row])
-    return table
-
-
 @app.command()
 def simulate(
     clients: Annotated[int, typer.Option(help="number of client accounts")] = 300,
@@ -95,6 +80,7 @@ def simulate(
     """Write a simulated supplier's ERP/WMS/CRM/billing/service desk to the source database."""
     from cx_tasks.config import settings
 
+    end_day = _day_or_today(end, "--end")
     config = settings()
     config.data_dir.mkdir(parents=True, exist_ok=True)
     from cx_tasks.simulate import simulate as simulate_supplier
@@ -102,10 +88,11 @@ def simulate(
     with _progress() as progress:
         summary = simulate_supplier(
             config.source_url, config.ground_truth_path, clients=clients, days=days, seed=seed,
-            end=_day_or_today(end, "--end"), progress=_stage_bars(progress))
+            end=end_day, progress=_stage_bars(progress))
     for table, rows in summary.rows.items():
         console.print(f"  {table:<26} {rows:>12,}")
-    console.print(f"source: {config.source_url}\nground truth: {config.ground_truth_path}")
+    console.print(escape(f"source: {shown_url(config.source_url)}\n"
+                         f"ground truth: {config.ground_truth_path}"))
 
 
 @app.command()
@@ -118,48 +105,45 @@ def migrate() -> None:
     config = settings()
     config.data_dir.mkdir(parents=True, exist_ok=True)
     version = migrate_warehouse(engine_for(config.warehouse_url))
-    console.print(f"warehouse {config.warehouse_url} at schema version {version}")
+    console.print(escape(f"warehouse {shown_url(config.warehouse_url)} at schema version "
+                         f"{version}"))
 
 
 @warehouse_app.command("status")
 def warehouse_status() -> None:
     """Rows per warehouse table."""
     from cx_tasks.config import settings
-    from cx_tasks.warehouse.db import engine_for
     from cx_tasks.warehouse.inspect import table_counts
 
-    console.print(_frame_table(table_counts(engine_for(settings().warehouse_url)), "tables"))
+    console.print(_frame_table(table_counts(warehouse(settings())), "tables"))
 
 
 @warehouse_app.command("quarantine")
 def warehouse_quarantine() -> None:
     """Quarantined rows by source table and rule."""
     from cx_tasks.config import settings
-    from cx_tasks.warehouse.db import engine_for
     from cx_tasks.warehouse.inspect import quarantine_by_rule
 
-    engine = engine_for(settings().warehouse_url)
-    console.print(_frame_table(quarantine_by_rule(engine), "quarantined rows by rule"))
+    console.print(_frame_table(quarantine_by_rule(warehouse(settings())),
+                               "quarantined rows by rule"))
 
 
 @warehouse_app.command("gate")
 def warehouse_gate() -> None:
     """The data-quality gate's verdict per interval."""
     from cx_tasks.config import settings
-    from cx_tasks.warehouse.db import engine_for
     from cx_tasks.warehouse.inspect import gate_verdicts
 
-    console.print(_frame_table(gate_verdicts(engine_for(settings().warehouse_url)), "gate"))
+    console.print(_frame_table(gate_verdicts(warehouse(settings())), "gate"))
 
 
 @warehouse_app.command("events")
 def warehouse_events() -> None:
     """Trigger events detected, by type."""
     from cx_tasks.config import settings
-    from cx_tasks.warehouse.db import engine_for
     from cx_tasks.warehouse.inspect import events_by_type
 
-    console.print(_frame_table(events_by_type(engine_for(settings().warehouse_url)), "events"))
+    console.print(_frame_table(events_by_type(warehouse(settings())), "events"))
 
 
 @warehouse_app.command("metrics")
@@ -168,19 +152,28 @@ def warehouse_metrics(
 ) -> None:
     """Every metric per segment at the latest published date."""
     from cx_tasks.config import settings
-    from cx_tasks.warehouse.db import engine_for
+    from cx_tasks.warehouse.inspect import published_windows
 
-    console.print(_segment_table(engine_for(settings().warehouse_url), window))
+    engine = warehouse(settings())
+    require(window, published_windows(engine), "window", "give --window in days")
+    console.print(_segment_table(engine, window))
 
 
-def _segment_table(engine: object, window: int) -> Table:
+def _segment_table(engine: Engine, window: int) -> Table | Text:
+    """Each metric per segment with its unit: ratios pooled over the segment's clients,
+    other metrics the median per client."""
+    from cx_tasks.mail.supplier import supplier
+    from cx_tasks.metrics.catalogue import display_units
     from cx_tasks.warehouse.inspect import latest_as_of, metrics_by_segment
 
-    as_of = latest_as_of(engine)  # type: ignore[arg-type]
-    frame = metrics_by_segment(engine, window_days=window)  # type: ignore[arg-type]
+    as_of = latest_as_of(engine)
+    frame = metrics_by_segment(engine, window_days=window)
     wide = frame.pivot(index="metric", columns="segment", values="value").reset_index()
+    wide.insert(1, "unit", wide["metric"].map(display_units(supplier().currency)))
     date_text = "none published" if as_of is None else as_of.date().isoformat()
-    return _frame_table(wide, f"metrics per segment, {window}-day window as of {date_text}")
+    return _frame_table(wide, f"metrics per segment, {window}-day window as of {date_text} "
+                        "(ratios pooled over the segment's clients, others the median per "
+                        "client)")
 
 
 @app.command()
@@ -190,19 +183,44 @@ def explain(
 ) -> None:
     """Why a client's satisfaction fell: satisfaction -> block -> factor -> metric ->
     process class -> owner, with its satisfaction per role and its latest feedback."""
-    from cx_tasks.analyze.reports import client_name, latest_analysis_day, recent_complaints
+    from cx_tasks.analyze.reports import (
+        analysis_days,
+        client_ids,
+        client_name,
+        recent_complaints,
+    )
     from cx_tasks.config import settings
-    from cx_tasks.warehouse.db import engine_for
 
-    with engine_for(settings().warehouse_url).connect() as conn:
-        day = date.fromisoformat(as_of) if as_of else latest_analysis_day(conn)
-        if day is None:
-            console.print("no analysis yet: run cx_analyze first")
-            raise typer.Exit(1)
-        console.print(f"[bold]{client_name(conn, client_id)}[/bold] ({client_id}), "
-                      f"analysis of {day}")
+    with warehouse(settings()).connect() as conn:
+        days = analysis_days(conn)
+        if not days:
+            fail("no analysis yet: run the cx_analyze DAG (or cx demo) first")
+        require(client_id, client_ids(conn), "client", "client ids look like C00066")
+        day = parse_day(as_of, "--as-of") if as_of else days[-1]
+        if day not in days:
+            span = f"{days[0]} only" if len(days) == 1 else f"{days[0]} to {days[-1]}"
+            fail(f"no analysis on {day}: analysed days are {span}")
+        console.print(f"[bold]{escape(client_name(conn, client_id))}[/bold] "
+                      f"({escape(client_id)}), analysis of {day}")
         _print_explanation(conn, client_id, day)
-        console.print(_frame_table(recent_complaints(conn, client_id, 5), "latest feedback"))
+        console.print(_frame_table(_feedback_rows(recent_complaints(conn, client_id, 5)),
+                                   "latest feedback (confidence 0-1)"))
+
+
+def _feedback_rows(latest: pd.DataFrame) -> pd.DataFrame:
+    """A client's latest feedback for 80 columns: day, source, class (group / process class,
+    else the status), confidence and the start of the text."""
+    import pandas as pd
+
+    decided = latest["group"].notna() & latest["process class"].notna()
+    return pd.DataFrame({
+        "day": latest["occurred"].map(lambda moment: f"{moment:%Y-%m-%d}"),
+        "source": latest["source"],
+        "class": (latest["group"] + " / " + latest["process class"]).where(decided,
+                                                                          latest["status"]),
+        "confidence": latest["confidence"],
+        "text": latest["text"].fillna("").map(lambda text: shorten(text, 60)),
+    })
 
 
 def _print_explanation(conn: Connection, client_id: str, day: date) -> None:
@@ -212,7 +230,7 @@ def _print_explanation(conn: Connection, client_id: str, day: date) -> None:
     console.print(_frame_table(satisfaction_of(conn, client_id, day),
                                "satisfaction (0-100) per role and account"))
     lines = chain_lines(conn, client_id, day)
-    console.print("\n".join(lines) if lines else
+    console.print(escape("\n".join(lines)) if lines else
                   "satisfaction did not fall by more than the threshold: no drill-down")
 
 
@@ -228,13 +246,14 @@ def _print_analysis(engine: Engine, config: Settings) -> None:
         latest_analysis_day,
         top_causes,
     )
+    from cx_tasks.mail.supplier import supplier
 
     window = max(findings_rules().pareto.window_days)
     with engine.connect() as conn:
         day = latest_analysis_day(conn)
         if day is None:
             return
-        console.print(_frame_table(top_causes(conn, day, window),
+        console.print(_frame_table(top_causes(conn, day, window, currency=supplier().currency),
                                    f"top causes of complaints, {window} days to {day}, all "
                                    f"segments (Pareto; charts in {config.charts_dir})"))
         figures = classifier_figures(conn, config.ground_truth_path)
@@ -244,8 +263,8 @@ def _print_analysis(engine: Engine, config: Settings) -> None:
                       f"review, accuracy {figures.accuracy:.1%} on the rest (process class "
                       f"{figures.process_accuracy:.1%})")
         for client_id in largest_falls(conn, day, 3):
-            console.print(f"\n[bold]drill-down: {client_name(conn, client_id)}[/bold] "
-                          f"({client_id}; cx explain {client_id})")
+            console.print(f"\n[bold]drill-down: {escape(client_name(conn, client_id))}[/bold] "
+                          f"({escape(client_id)}; cx explain {escape(client_id)})")
             _print_explanation(conn, client_id, day)
         console.print(_frame_table(findings_by_owner(conn), "findings per kind and owner"))
 
@@ -259,77 +278,20 @@ def findings_command(
     """What the analysis found, who owns it and when it is due (soonest first)."""
     from cx_tasks.analyze.reports import findings_list
     from cx_tasks.config import settings
-    from cx_tasks.warehouse.db import engine_for
+    from cx_tasks.feedback.rules import owners
 
-    with engine_for(settings().warehouse_url).connect() as conn:
+    if owner is not None:
+        require(owner, owners().owners, "owner", "or --unowned for the findings nobody owns")
+    with warehouse(settings()).connect() as conn:
         found = findings_list(conn, owner=owner, unowned=unowned)
-    console.print(f"{len(found)} findings")
-    console.print(_frame_table(found.head(limit).drop(columns="finding"), "findings"))
-
-
-@review_app.command("list")
-def review_list(
-    limit: Annotated[int, typer.Option(help="items shown")] = 20,
-) -> None:
-    """Feedback waiting for a person's label, oldest first, with the classifier's evidence."""
-    from cx_tasks.analyze.classification import review_queue
-    from cx_tasks.config import settings
-    from cx_tasks.warehouse.db import engine_for
-
-    with engine_for(settings().warehouse_url).connect() as conn:
-        queue = review_queue(conn)
-    console.print(f"{len(queue)} items wait for review")
-    shown = queue.head(limit)[["feedback_id", "confidence", "text", "evidence"]]
-    console.print(_frame_table(shown.assign(text=shown["text"].str.slice(0, 70)),
-                               "review queue"))
-
-
-@review_app.command("refit")
-def review_refit() -> None:
-    """Refit the classifier's confidence table from the people's reviews so far; prints the
-    `confidence` block to put in classifier.yaml (in CX_RULES_DIR)."""
-
-    import yaml
-
-    from cx_tasks.analyze.classification import refit_confidence
-    from cx_tasks.config import settings
-    from cx_tasks.warehouse.db import engine_for
-
-    try:
-        with engine_for(settings().warehouse_url).connect() as conn:
-            # the CLI is the edge: a refit is labelled with the day a person ran it
-            fitted = refit_confidence(conn, _today())
-    except ValueError as error:
-        console.print(f"[red]{error}[/red]")
-        raise typer.Exit(2) from error
-    print(yaml.safe_dump({"confidence": fitted.model_dump(mode="json")}, sort_keys=False,
-                         width=100, default_flow_style=None, allow_unicode=True))
-
-
-@review_app.command("label")
-def review_label(
-    feedback_id: Annotated[str, typer.Argument(help="the item, e.g. claim:CL-000123")],
-    group: Annotated[str, typer.Argument(help="delivery_discipline | quality | service | "
-                                         "deterioration")],
-    process_class: Annotated[str, typer.Argument(help="pricing | delivery_planning | "
-                                                 "specification | order_fulfilment | "
-                                                 "documents | claims_handling | payments")],
-    reviewer: Annotated[str, typer.Option(help="who decided")],
-) -> None:
-    """Label an item; the next cx_analyze run applies it (status reviewed)."""
-    from cx_tasks.analyze.classification import record_review
-    from cx_tasks.config import settings
-    from cx_tasks.warehouse.db import engine_for
-
-    try:
-        with engine_for(settings().warehouse_url).begin() as conn:
-            # the CLI is the edge: a review is stamped with when the person made it
-            record_review(conn, feedback_id, group, process_class, reviewer,
-                          datetime.now(UTC).replace(tzinfo=None))
-    except ValueError as error:
-        console.print(f"[red]{error}[/red]")
-        raise typer.Exit(2) from error
-    console.print(f"{feedback_id}: {group} / {process_class} by {reviewer}")
+    whose = " nobody owns" if unowned else f" of {owner}" if owner else ""
+    console.print(escape(f"{len(found)} findings{whose}"))
+    if not found.empty:
+        shown = found.head(limit)
+        owner_and_person = shown["owner"] + ": " + shown["person"].fillna("-")
+        console.print(_frame_table(
+            shown[["kind", "due", "summary"]].assign(owner=owner_and_person),
+            "findings (soonest due first)"))
 
 
 @app.command("smtp-sink")
@@ -344,8 +306,9 @@ def smtp_sink(
     from cx_tasks.demo.smtp_sink import SmtpSink
 
     with SmtpSink(folder, port=port) as sink:
-        console.print(f"SMTP on {sink.host}:{sink.port}, storing into {folder.resolve()}")
-        console.print(f"AIRFLOW_CONN_SMTP_DEFAULT='{sink.smtp_connection_json()}'")
+        console.print(escape(f"SMTP on {sink.host}:{sink.port}, storing into "
+                             f"{folder.resolve()}"))
+        console.print(escape(f"AIRFLOW_CONN_SMTP_DEFAULT='{sink.smtp_connection_json()}'"))
         threading.Event().wait()
 
 
@@ -411,7 +374,7 @@ def demo(
                 plan, lambda: datetime.now(UTC), on_step=lambda s: progress.console.print(f"- {s}"),
                 on_run=on_run, simulate_progress=_stage_bars(progress), force=force)
         except NotTheDemosFolder as refused:
-            progress.console.print(f"[red]{refused}[/red]")
+            progress.console.print(f"[red]{escape(str(refused))}[/red]")
             raise typer.Exit(2) from None
     engine = engine_for(config.warehouse_url)
     console.print(_segment_table(engine, 30))

@@ -8,7 +8,9 @@ PostgreSQL and the supplier's systems without a code change.
 =====================  =========================================  ==========================
 variable               meaning                                    default
 =====================  =========================================  ==========================
-CX_DATA_DIR            the data folder                            ``./data``
+CX_DATA_DIR            the data folder                            ``data/`` of the project
+                                                                  (``./data`` when installed
+                                                                  outside a checkout)
 CX_WAREHOUSE_URL       SQLAlchemy URL of the warehouse            ``sqlite:///DATA/warehouse.db``
 CX_SOURCE_URL          SQLAlchemy URL of the supplier's systems   ``sqlite:///DATA/supplier.db``
 CX_RULES_DIR           folder of YAML files overriding the rules  (the packaged defaults)
@@ -84,10 +86,24 @@ class Settings:
         return self.data_dir / "mail"
 
 
+def project_dir() -> Path | None:
+    """The source checkout ``cx_tasks`` runs from (``pyproject.toml`` beside the package),
+    or None when it is installed elsewhere."""
+    root = Path(__file__).resolve().parent.parent
+    return root if (root / "pyproject.toml").is_file() else None
+
+
+def default_data_dir() -> Path:
+    """The data folder when ``CX_DATA_DIR`` is not set: the project's ``data/``, so ``cx``
+    finds the demo's data from any directory; ``./data`` outside a checkout."""
+    project = project_dir()
+    return (project if project is not None else Path.cwd()) / "data"
+
+
 def settings(environ: dict[str, str] | None = None) -> Settings:
     """Settings from the environment (``os.environ`` unless given)."""
     env = os.environ if environ is None else environ
-    data_dir = Path(env.get("CX_DATA_DIR", Path.cwd() / "data")).resolve()
+    data_dir = Path(env.get("CX_DATA_DIR") or default_data_dir()).resolve()
     rules_dir = env.get("CX_RULES_DIR")
     return Settings(
         data_dir=data_dir,

@@ -343,7 +343,8 @@ def classify(feedback: pd.DataFrame, context: pd.DataFrame, classifier: Classifi
     moved = rules["rule"].notna().to_numpy()
     out.loc[moved, "dissatisfaction_group"] = "deterioration"
     out["deterioration"] = rules["rule"].to_numpy()
-    out["evidence"] = ["; ".join([*s.evidence, *([f"deterioration ({r}): {d}"] if r else [])])
+    out["evidence"] = ["; ".join([*s.evidence, *([f"deterioration ({r}): {d}"]
+                                                 if isinstance(r, str) else [])])  # NaN: none
                        for s, r, d in zip(scored, rules["rule"], rules["detail"], strict=True)]
     out["classifier_version"] = classifier.version
     out["classified_on"] = as_of

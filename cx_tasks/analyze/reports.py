@@ -25,16 +25,31 @@ def latest_analysis_day(conn: Connection) -> date | None:
     return conn.scalar(select(func.max(predicted_index.c.as_of)))
 
 
+def analysis_days(conn: Connection) -> list[date]:
+    """Every ``as_of`` with a stored predicted index, oldest first."""
+    return list(conn.scalars(select(predicted_index.c.as_of).distinct()
+                             .order_by(predicted_index.c.as_of)))
+
+
+def client_ids(conn: Connection) -> list[str]:
+    """The ERP's client ids, in order."""
+    clients = STAGING["erp_clients"]
+    return list(conn.scalars(select(clients.c.client_id).distinct()
+                             .order_by(clients.c.client_id)))
+
+
 def top_causes(conn: Connection, as_of: date, window_days: int, *,
-               segment: str = ALL_SEGMENTS, measure: str = "count") -> pd.DataFrame:
+               currency: str, segment: str = ALL_SEGMENTS,
+               measure: str = "count") -> pd.DataFrame:
     """The stored Pareto ranking of one window, segment and measure: rank, process class,
-    complaints, affected revenue (millions), share, cumulative share, vital few."""
+    complaints, affected revenue (millions of ``currency``), share, cumulative share, vital
+    few."""
     table = stored_pareto(conn, as_of, window_days)
     rows = table[(table["segment"] == segment) & (table["measure"] == measure)]
     return pd.DataFrame({
         "rank": rows["rank"], "process class": rows["process_class"].map(process_label),
         "complaints": rows["complaints"],
-        "affected revenue, mln": (rows["revenue"] / 1e6).round(1),
+        f"affected revenue, mln {currency}": (rows["revenue"] / 1e6).round(1),
         "share": rows["share"].round(3), "cumulative": rows["cumulative_share"].round(3),
         "vital few": rows["vital_few"].map({True: "yes", False: ""}),
     }).reset_index(drop=True)
@@ -96,7 +111,7 @@ def _number(value: float | None, *, signed: bool = False) -> str:
 
 def recent_complaints(conn: Connection, client_id: str, count: int) -> pd.DataFrame:
     """A client's latest classified feedback: when, source, group, process class, status,
-    confidence and the start of the text."""
+    confidence and the text."""
     rows = conn.execute(
         select(feedback.c.occurred_at, feedback.c.source,
                feedback_classes.c.dissatisfaction_group, feedback_classes.c.process_class,
@@ -107,7 +122,6 @@ def recent_complaints(conn: Connection, client_id: str, count: int) -> pd.DataFr
         .order_by(feedback.c.occurred_at.desc(), feedback.c.feedback_id).limit(count)).all()
     frame = pd.DataFrame(rows, columns=["occurred", "source", "group", "process class",
                                         "status", "confidence", "text"])
-    frame["text"] = frame["text"].str.slice(0, 60)
     return frame
 
 

@@ -17,7 +17,8 @@ with the first reason that applies:
 Both the e-mail and the decision are written in one transaction, insert-if-absent, so a
 rerun (or a run racing this one) acknowledges nothing twice. The e-mail is in the
 contact's language (``acknowledgement`` templates), names the owner of the feedback's
-source (``rules/owners.yaml``), and carries an unsubscribe link and ``List-Unsubscribe``.
+source (``rules/owners.yaml``), comes from the supplier of ``rules/supplier.yaml`` (``From``,
+``Reply-To``, name, signature), and carries an unsubscribe link and ``List-Unsubscribe``.
 """
 
 from __future__ import annotations
@@ -32,8 +33,10 @@ from sqlalchemy import Connection, and_, exists, or_, select
 
 from cx_tasks.collect.contract import LANGUAGES
 from cx_tasks.feedback.rules import FeedbackRules, Owners
+from cx_tasks.mail.etiquette import salutation
 from cx_tasks.mail.outbox import enqueue
 from cx_tasks.mail.render import FALLBACK_LANGUAGE, RenderedMail, render_mail
+from cx_tasks.mail.supplier import supplier
 from cx_tasks.surveys.catalogue import SurveyCatalogue
 from cx_tasks.surveys.links import unsubscribe_headers, unsubscribe_url
 from cx_tasks.warehouse.db import engine_for, insert_if_absent
@@ -159,7 +162,8 @@ def render_acknowledgement(item: Pending, reference: str, owners: Owners,
     language = language_of(item)
     _, owner, promise = owners.for_source(item.source)
     return render_mail(KIND, language, {
-        "full_name": item.full_name, "reference": reference, "source": item.source,
+        "salutation": salutation(item.full_name, language), "supplier": supplier().text(language),
+        "reference": reference, "source": item.source,
         "occurred_at": item.occurred_at, "excerpt": excerpt(item.text),
         "owner_name": owner.name[language], "owner_email": owner.email,
         "respond_within_hours": promise.respond_within_hours,
@@ -217,7 +221,8 @@ def _record(conn: Connection, item: Pending, decision: Decision, owners: Owners,
         enqueue(conn, idempotency_key=acknowledgement_key(item.feedback_id), kind=KIND,
                 recipient=item.email, subject=mail.subject, body_text=mail.text,
                 body_html=mail.html, created_at=item.recorded_at, contact_id=item.contact_id,
-                headers=unsubscribe_headers(url))
+                headers={**supplier().sender_headers(language_of(item)),
+                         **unsubscribe_headers(url)})
     row: dict[str, Any] = {"feedback_id": decision.feedback_id, "reference": decision.reference,
                            "owner": decision.owner, "status": decision.status,
                            "reason": decision.reason, "decided_at": now}

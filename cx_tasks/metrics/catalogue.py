@@ -89,3 +89,8 @@ def metric_catalogue(rules_dir: Path | None = None) -> MetricCatalogue:
 def computable_share(catalogue: MetricCatalogue) -> float:
     """Share of computable metrics: computable metrics / all metrics in the catalogue."""
     return len(catalogue.computable_ids()) / len(catalogue.metrics)
+
+
+def display_units(currency: str) -> dict[str, str]:
+    """Each metric's unit as a table header shows it: ``currency`` named (e.g. RUB)."""
+    return {m.id: currency if m.unit == "currency" else m.unit for m in metric_catalogue().metrics}

@@ -30,6 +30,7 @@ from starlette.datastructures import FormData
 
 from cx_tasks.collect.contract import LANGUAGES
 from cx_tasks.config import Settings
+from cx_tasks.mail.supplier import Supplier, supplier
 from cx_tasks.surveys.catalogue import SurveyCatalogue, survey_catalogue
 from cx_tasks.surveys.responses import (
     Invitation,
@@ -83,7 +84,7 @@ def create_app(settings: Settings, on_feedback: FeedbackListener | None = None, 
     catalogue = catalogue or survey_catalogue(settings.rules_dir)
     engine = engine_for(settings.warehouse_url)
     secret = settings.survey_secret
-    pages = _Pages(catalogue)
+    pages = _Pages(catalogue, supplier(settings.rules_dir))
     app = FastAPI(title="CX Loop survey responses", docs_url=None, redoc_url=None,
                   openapi_url=None)
     app.state.settings = settings
@@ -185,13 +186,14 @@ def create_app(settings: Settings, on_feedback: FeedbackListener | None = None, 
 
 
 class _Pages:
-    """The page templates (``pages/<language>/NAME.html.j2``), autoescaped."""
+    """The page templates (``pages/<language>/NAME.html.j2``), autoescaped; each names the
+    supplier (``rules/supplier.yaml``)."""
 
-    def __init__(self, catalogue: SurveyCatalogue) -> None:
+    def __init__(self, catalogue: SurveyCatalogue, sender: Supplier) -> None:
         self.env = Environment(loader=PackageLoader("cx_tasks.surveys", "pages"),
                                autoescape=True, undefined=StrictUndefined, trim_blocks=True,
                                lstrip_blocks=True)
-        self.common = {"comment_max_chars": catalogue.comment_max_chars}
+        self.common = {"comment_max_chars": catalogue.comment_max_chars, "supplier": sender}
 
     def render(self, name: str, language: str, *, status: int = 200,
                **context: Any) -> HTMLResponse:

@@ -2,7 +2,9 @@
 
 The first question is answered in the e-mail itself: one link per score of its range, each
 carrying the invitation's signed answer token (``links.score_links``). The body names the
-client and carries the unsubscribe link, which the ``List-Unsubscribe`` headers repeat.
+client and carries the unsubscribe link, which the ``List-Unsubscribe`` headers repeat; it
+comes from the supplier of ``rules/supplier.yaml`` (``From``, ``Reply-To``, name, signature)
+and follows the letter conventions of ``mail.etiquette`` (salutation, company name).
 Templates: ``mail/templates/<language>/survey_invitation.{txt,html}.j2`` (the phrases in
 ``<language>/survey_texts.j2``, the layout shared); a reminder is the same message with a
 reminder line and subject prefix.
@@ -15,7 +17,9 @@ from datetime import datetime
 from typing import Any
 
 from cx_tasks.config import Settings
+from cx_tasks.mail.etiquette import company_name, salutation
 from cx_tasks.mail.render import RenderedMail, render_mail
+from cx_tasks.mail.supplier import supplier
 from cx_tasks.surveys.catalogue import SurveyCatalogue
 from cx_tasks.surveys.links import answer_token, score_links, unsubscribe_headers, unsubscribe_url
 
@@ -29,7 +33,8 @@ def invitation_mail(invitation: Mapping[str, Any], catalogue: SurveyCatalogue,
                     settings: Settings, issued_at: datetime, *,
                     reminder: bool = False) -> tuple[RenderedMail, dict[str, str]]:
     """The e-mail inviting ``invitation``'s contact (``INVITATION_FIELDS``) to its survey, and
-    its extra headers; links are signed with ``settings``' secret and valid from ``issued_at``."""
+    its extra headers (sender, reply-to, unsubscribe); links are signed with ``settings``'
+    secret and valid from ``issued_at``."""
     survey = next(s for s in catalogue.surveys if s.id == invitation["survey_id"])
     first = catalogue.questions[survey.questions[0]]
     low, high = first.scale or (0, 0)
@@ -39,11 +44,14 @@ def invitation_mail(invitation: Mapping[str, Any], catalogue: SurveyCatalogue,
     token = answer_token(invitation_id, contact_id, survey, catalogue, issued_at, secret)
     unsubscribe = unsubscribe_url(base, invitation_id, contact_id, survey.id, catalogue,
                                   issued_at, secret)
+    sender = supplier(settings.rules_dir)
     mail = render_mail(TEMPLATE, language, {
         "reminder": reminder, "event_type": survey.event_type,
         "order_id": invitation["order_id"], "ref_id": invitation["ref_id"],
-        "full_name": invitation["full_name"], "client_name": invitation["client_name"],
+        "salutation": salutation(invitation["full_name"], language),
+        "client_name": company_name(invitation["client_name"], language),
+        "supplier": sender.text(language),
         "question": first.text.get(language, first.text["en"]),
         "score_links": score_links(base, token, low, high), "unsubscribe_url": unsubscribe,
     })
-    return mail, unsubscribe_headers(unsubscribe)
+    return mail, {**sender.sender_headers(language), **unsubscribe_headers(unsubscribe)}

@@ -158,3 +158,10 @@ def feedback_loop(engine: Engine) -> pd.DataFrame:
                      .order_by(feedback_acknowledgements.c.status,
                                feedback_acknowledgements.c.reason))]
     return pd.DataFrame(rows, columns=["step", "count"])
+
+
+def published_windows(engine: Engine) -> list[int]:
+    """The window lengths (days) for which metrics were published, shortest first."""
+    with engine.connect() as conn:
+        return list(conn.scalars(select(metric_values.c.window_days).distinct()
+                                 .order_by(metric_values.c.window_days)))

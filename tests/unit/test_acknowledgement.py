@@ -149,10 +149,16 @@ def test_feedback_with_a_contact_is_acknowledged_once_in_the_contacts_language(
     text = ru.get_body(("plain",)).get_content()
     html = ru.get_body(("html",)).get_content()
     for part in (text, html):
-        assert "Здравствуйте, Иван Петров!" in part
+        assert "Уважаемый Иван Сергеевич!" in part  # first name and patronymic
+        assert "ООО «ТехноСнаб»" in part and "care@technosnab.example.ru" in part  # supplier.yaml
         assert "Служба качества" in part and "claims@example.com" in part
         assert "в течение 24 часов" in part
     assert "«Упаковка <порвана>»" in text
+    assert "под номером\u00a0CX-20261104-384743" in text  # never wraps
+    assert '<strong style="white-space: nowrap;">CX-20261104-384743</strong>' in html
+    assert ru["From"].addresses[0].display_name == "ТехноСнаб, служба качества"
+    assert ru["From"].addresses[0].addr_spec == "cx-loop@example.com"
+    assert ru["Reply-To"] == "care@technosnab.example.ru"
     assert "Упаковка &lt;порвана&gt;" in html and "<порвана>" not in html
     _assert_unsubscribe(ru, contact_id="C1", invitation_id="ack:claim:SC1",
                         survey_id="acknowledgement")
@@ -161,6 +167,8 @@ def test_feedback_with_a_contact_is_acknowledged_once_in_the_contacts_language(
     assert en["Subject"] == "We have received your feedback: reference CX-20261104-EEF18E"
     body = en.get_body(("plain",)).get_content()
     assert "Dear Anna Smith," in body and "thank you for answering our survey" in body
+    assert "Customer Care, TechnoSnab LLC" in body
+    assert str(en["From"]) == "TechnoSnab Customer Care <cx-loop@example.com>"
     assert "Customer Experience team (cx@example.com)" in body and "within 72 hours" in body
     _assert_unsubscribe(en, contact_id="C2", invitation_id="inv1",
                         survey_id="tx_delivery_completed")

@@ -197,6 +197,9 @@ def test_classify_moves_a_worsening_problem_to_deterioration_and_keeps_review_em
     # "снова" weighs 0.5 < min_score 1: an "again" alone is no regression
     assert rows.loc["claim:3", ["dissatisfaction_group", "deterioration"]].tolist() == [
         "quality", None]
+    # no rule fired: the evidence says nothing about deterioration (it said "(nan): nan")
+    assert "deterioration" not in rows.loc["claim:3", "evidence"]
+    assert "nan" not in rows.loc["claim:2", "evidence"]
     assert set(out["classifier_version"]) == {"test-1"}
     assert set(out["classified_on"]) == {AS_OF}
 

@@ -26,7 +26,7 @@ CONFIG = Settings(data_dir=Path("/nonexistent"), warehouse_url="", source_url=""
                   survey_secret_text=SECRET)
 DELIVERY = {"invitation_id": "inv:delivery_completed:O7:c1", "contact_id": "c1",
             "survey_id": "tx_delivery_completed", "language": "ru",
-            "full_name": "Анна Петрова", "client_name": 'ООО "Сталь & <Трубы>"',
+            "full_name": "Петрова Анна Сергеевна", "client_name": 'ООО "Сталь & <Трубы>"',
             "order_id": "O7", "ref_id": "O7"}
 
 
@@ -55,8 +55,8 @@ def test_russian_delivery_invitation_has_both_parts_and_five_signed_score_links(
     assert message["Subject"] == "Оцените доставку заказа № O7"
     assert message.get_content_type() == "multipart/alternative"
     text, html = parts(message)
-    assert text.startswith("Здравствуйте, Анна Петрова!\n")
-    assert "Недавно мы доставили вам заказ № O7." in text
+    assert text.startswith("Уважаемая Анна Сергеевна!\n")
+    assert "Недавно мы доставили вам заказ №\u00a0O7." in text  # never wraps
     assert "Насколько вы удовлетворены?" in text and "Насколько вы удовлетворены?" in html
     links = score_urls(text)
     assert [int(u.rsplit("score=", 1)[1]) for u in links] == [1, 2, 3, 4, 5]
@@ -88,8 +88,9 @@ def test_unsubscribe_link_in_both_parts_and_in_the_headers() -> None:
 
 def test_client_name_is_escaped_in_html_and_verbatim_in_text() -> None:
     text, html = parts(parsed(DELIVERY))
-    assert 'компании «ООО "Сталь & <Трубы>"».' in text
-    assert "«ООО &#34;Сталь &amp; &lt;Трубы&gt;&#34;»" in html
+    # the name carries its own quotation marks: shown as is, not in «» again
+    assert 'компании ООО "Сталь & <Трубы>".' in text
+    assert "компании ООО &#34;Сталь &amp; &lt;Трубы&gt;&#34;." in html
     assert "<Трубы>" not in html
 
 
@@ -100,10 +101,11 @@ def test_english_relationship_survey_asks_nps_with_eleven_links() -> None:
     message = parsed(invitation)
     text, html = parts(message)
     assert message["Subject"] == "Would you recommend us?"
-    assert text.startswith("Hello, Анна Петрова!\n")
+    assert text.startswith("Dear Петрова Анна Сергеевна,\n")
     assert "How likely are you to recommend us to a colleague or partner? (0-10)" in text
     assert [int(u.rsplit("score=", 1)[1]) for u in score_urls(text)] == list(range(11))
-    assert '<html lang="en">' in html and "You receive this e-mail as a contact of Acme." in text
+    assert '<html lang="en">' in html
+    assert "You receive this e-mail from TechnoSnab LLC as a contact of Acme." in text
 
 
 CLAIM = {**DELIVERY, "survey_id": "tx_claim_closed", "ref_id": "K3", "order_id": None,
@@ -116,7 +118,7 @@ def test_reminder_says_so_in_subject_and_body() -> None:
     assert mail.subject == REMINDER_SUBJECT
     text, _ = parts(parsed(CLAIM, reminder=True))
     assert "Несколько дней назад мы отправили вам этот вопрос" in text
-    assert "Мы закрыли вашу претензию № K3." in text
+    assert "Мы закрыли вашу претензию №\u00a0K3." in text
     assert "Несколько дней назад" not in parts(parsed(CLAIM))[0]
 
 
