@@ -67,7 +67,7 @@ def test_parameters_from_a_user_rules_folder(tmp_path: Path) -> None:
         "windows: [7, 1]\nsummary_window_days: 7\notif: {days_late: 1}\n", encoding="utf-8")
     params = metric_parameters(tmp_path)
     assert params.windows == (1, 7) and params.otif.days_late == 1
-    assert params.otif.days_early == 2  # default kept
+    assert params.otif.days_early is None  # default kept: the stricter variant is off
 
 
 @pytest.mark.parametrize("bad", [
