@@ -45,7 +45,7 @@ from cx_tasks.analyze.model import (
     role_scores,
     satisfaction_rules,
 )
-from cx_tasks.analyze.owners import owner_for_process
+from cx_tasks.analyze.owners import owner_for
 from cx_tasks.analyze.satisfaction import (
     model_inputs,
     predictions,
@@ -215,7 +215,7 @@ def chains(falls: pd.DataFrame, windows: Windows, weights: Mapping[str, Weights]
                 _metrics_of(windows.recent, fall.client_id, fall.role, factor),
                 _metrics_of(windows.baseline, fall.client_id, fall.role, factor))
             process = catalogue.by_id(metric).process_class if metric else None
-            owner = owner_for_process(process, owners)
+            owner = owner_for(metric, process, owners)
             rows.append({"client_id": fall.client_id, "rank": rank, "role": fall.role,
                          "satisfaction_drop": float(fall.fall), "block": blocks[factor],
                          "factor": factor, "metric": metric, "metric_value": value,
