@@ -46,8 +46,10 @@ class ClusterRules(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    window_days: int = Field(30, gt=0)
-    min_complaints: int = Field(3, ge=1)
+    window_days: int = Field(30, gt=0, description="the Pareto window whose vital few become "
+                             "cluster findings; one of `pareto.window_days`")
+    min_complaints: int = Field(3, ge=1, description="fewest complaints for a vital-few class "
+                                "of a segment to be a cluster")
 
 
 class ThresholdRule(BaseModel):

@@ -151,7 +151,8 @@ class ModelRules(BaseModel):
                                  "operator": 0.25},
         description="weight of each role in the account's index")
     signal_window_days: int = Field(180, ge=1, description="days a role's answers count")
-    min_roles: int = Field(2, ge=1, description="fewest answering roles for an account index")
+    min_roles: int = Field(2, ge=1, description="fewest answering roles of a weight above zero "
+                           "for an account index")
     reported: dict[Literal["nps", "csat", "ces"], HeadlineMap] = Field(
         default_factory=lambda: {"nps": HeadlineMap(zero=0, full=10),
                                  "csat": HeadlineMap(zero=1, full=5)},
