@@ -11,6 +11,7 @@ from pydantic import ValidationError
 
 from cx_tasks.analyze.account_managers import NO_MANAGER, rating_questions, ratings_by_manager
 from cx_tasks.analyze.factors import FactorCatalogue, factor_catalogue
+from cx_tasks.analyze.findings import satisfaction_drop_findings
 from cx_tasks.analyze.owners import assign_owners
 from cx_tasks.config import parse_yaml, rules_text
 from cx_tasks.feedback.rules import owners
@@ -104,3 +105,12 @@ def test_ratings_are_reported_per_account_manager() -> None:
         [NO_MANAGER, 2.0, 1, 1, "economic_buyer"],
         ["Ivanova", 4.0, 3, 2, "economic_buyer, technical_buyer"],
     ]
+
+
+def test_a_drop_caused_by_the_account_managers_rating_is_owned_by_account_management() -> None:
+    drops = pd.DataFrame({"client_id": ["C1"], "segment": ["metals"], "drop": [12.0],
+                          "process_class": [None], "factor": ["expertise"],
+                          "metric": ["account_manager_rating"]})
+    got = satisfaction_drop_findings(drops, owners(), date(2026, 5, 1)).iloc[0]
+    assert (got["owner"], got["due_on"]) == ("key_accounts", date(2026, 5, 15))
+    assert got["summary"].endswith("main cause: account_manager_rating")
