@@ -271,7 +271,7 @@ def role_scores(table: pd.DataFrame, clients: pd.Index, role: str) -> np.ndarray
 def capped_index(predicted: np.ndarray, failed: np.ndarray, cap: float) -> np.ndarray:
     """Predicted index under the table stakes: min(index, cap) where a table stake failed
     (``failed``: clients x factors from ``TableStakesRules.failed``), else the index."""
-    return np.where(failed.any(axis=1), np.fmin(predicted, cap), predicted)
+    return np.where(failed.any(axis=1), np.minimum(predicted, cap), predicted)
 
 
 def predict_roles(factor_frame: pd.DataFrame, segments: Mapping[str, str],
