@@ -132,6 +132,20 @@ def otif_settings() -> str:
                  settings_rows(metric_parameters(SHIPPED).otif, "otif."))
 
 
+def contact_rules_settings() -> str:
+    """``contact_rules.yaml``: every throttling rule's shipped value."""
+    from cx_tasks.surveys.contact_rules import contact_rules
+
+    return table(["key", "shipped", "meaning"], settings_rows(contact_rules(SHIPPED)))
+
+
+def feedback_settings() -> str:
+    """``feedback.yaml``: informal notes and acknowledgement age."""
+    from cx_tasks.feedback.rules import feedback_rules
+
+    return table(["key", "shipped", "meaning"], settings_rows(feedback_rules(SHIPPED)))
+
+
 def journey_map_table() -> str:
     """``journey.yaml`` with each indicator's collection method and process class
     (``metric_catalogue.yaml``), and the shares collected automatically."""
@@ -166,6 +180,8 @@ BLOCKS: dict[str, Callable[[], str]] = {
     "model-settings": model_settings,
     "otif-settings": otif_settings,
     "journey-map": journey_map_table,
+    "contact-rules": contact_rules_settings,
+    "feedback-settings": feedback_settings,
 }
 """Every generated block by name."""
 

@@ -21,11 +21,14 @@ class FeedbackRules(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    informal_channels: tuple[str, ...] = Field(min_length=1)
-    score_min: int = 1
-    score_max: int = 5
-    text_max_chars: int = Field(4000, gt=0)
-    acknowledge_within_hours: float = Field(72, gt=0)
+    informal_channels: tuple[str, ...] = Field(
+        min_length=1, description="the channels an informal note may name")
+    score_min: int = Field(1, description="lowest score of an informal note")
+    score_max: int = Field(5, description="highest score of an informal note")
+    text_max_chars: int = Field(4000, gt=0, description="longest text of an informal note")
+    acknowledge_within_hours: float = Field(
+        72, gt=0, description="feedback older than this when the acknowledging run comes is "
+        "recorded as too_old, not acknowledged")
 
     @model_validator(mode="after")
     def _range(self) -> FeedbackRules:
