@@ -190,6 +190,11 @@ def satisfaction_rules(rules_dir: Path | None = None) -> SatisfactionRules:
         parse_yaml(rules_text("importance", rules_dir)),
         context={"factor_catalogue": catalogue})
     model = ModelRules.model_validate(parse_yaml(rules_text("model", rules_dir)))
+    stakes = {f.id for f in catalogue.factors if f.block == TABLE_STAKES}
+    unknown = sorted(set(model.table_stakes.floors) - stakes)
+    if unknown:
+        raise ValueError(f"model.yaml table_stakes.floors: {unknown} are not table-stakes "
+                         f"factors {sorted(stakes)}")
     kinds = {q: question.kind for q, question in survey_catalogue(rules_dir).questions.items()}
     return SatisfactionRules(catalogue, importance, model, kinds)
 

@@ -255,6 +255,13 @@ def test_a_failed_table_stake_caps_an_index_excellent_on_everything_else(
     assert account["predicted"].tolist() == pytest.approx([expected])
 
 
+def test_own_floors_name_table_stakes_only(tmp_path) -> None:
+    (tmp_path / "model.yaml").write_text(
+        rules_text("model").replace("floors: {}", "floors: {availability: 60}"), encoding="utf-8")
+    with pytest.raises(ValueError, match="availability"):
+        satisfaction_rules(tmp_path)
+
+
 def test_an_account_is_capped_when_one_answering_role_fails_a_table_stake() -> None:
     roles = pd.DataFrame({
         "client_id": "C1", "role": list(ROLE_WEIGHTS), "segment": "metals", "status": OK,
