@@ -25,6 +25,7 @@ from cx_tasks.analyze import review_cli
 from cx_tasks.cli_format import fail, parse_day, require, shorten, shown_url, warehouse
 from cx_tasks.cli_format import frame_table as _frame_table
 from cx_tasks.demo import ui as demo_ui
+from cx_tasks.metrics.journey_cli import app as journey_app
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -37,6 +38,7 @@ app = typer.Typer(help="CX Loop: closed-loop B2B customer-experience management.
 warehouse_app = typer.Typer(help="Inspect the warehouse.", no_args_is_help=True)
 app.add_typer(warehouse_app, name="warehouse")
 app.add_typer(review_cli.app, name="review")
+app.add_typer(journey_app, name="journey")
 console = Console()
 app.command("ui")(demo_ui.ui)
 

@@ -10,7 +10,8 @@ events the survey stage reacts to.
   rule that caught them, good rows are upserted into staging.
 - `gate`: passed -> `compute_metrics`, failed -> `alert_data_engineers`.
 - `compute_metrics`: OTIF, shipments, rhythm, packaging, documents, payments as of the
-  interval's end day; updates the Asset `cx_metrics`.
+  interval's end day, and per segment the shares of the journey map's indicators collected
+  from systems and automatically (`collection_shares`); updates the Asset `cx_metrics`.
 - `alert_data_engineers`: an e-mail naming every failed expectation, through the outbox and
   `smtp_default` (recipients: `CX_ALERT_EMAILS`); no metrics are published.
 - `detect_events`: delivery completed, OTIF miss, claim closed, ticket resolved, document

@@ -15,6 +15,10 @@ share): the predicted index is ``sum(a_f * score_f) / sum(a_f)``, so the contrib
 add up to the fall when both windows score the same factors. The largest contributions
 form the chain: block -> factor -> the factor's metric whose score fell most (its value
 now and its trend, recent - baseline) -> that metric's process class -> its owner.
+
+Table stakes are not tradeable: a table-stakes factor that the role scores under its floor
+now (``model.yaml`` ``table_stakes``) comes first in the chain, lowest score first, with its
+weakest metric, whatever its contribution to the fall.
 """
 
 from __future__ import annotations
@@ -34,13 +38,14 @@ from cx_tasks.analyze.factors import FactorLayout
 from cx_tasks.analyze.model import (
     ACCOUNT_ROLE,
     SatisfactionRules,
+    TableStakesRules,
     Weights,
     factor_table,
     reported_scores,
     role_scores,
     satisfaction_rules,
 )
-from cx_tasks.analyze.owners import owner_for_process
+from cx_tasks.analyze.owners import owner_for
 from cx_tasks.analyze.satisfaction import (
     model_inputs,
     predictions,
@@ -139,6 +144,29 @@ def metric_behind(recent: Mapping[str, Mapping[str, float]],
     return metric, value, (value - before["value"]) if before else None
 
 
+def weakest_metric(recent: Mapping[str, Mapping[str, float]],
+                   baseline: Mapping[str, Mapping[str, float]]
+                   ) -> tuple[str | None, float | None, float | None]:
+    """The factor's metric with the lowest 0-100 score now: (metric, value now, trend = value
+    now - baseline value, None when the baseline lacks it)."""
+    if not recent:
+        return None, None, None
+    metric = min(sorted(recent), key=lambda m: recent[m]["score"])
+    before = baseline.get(metric)
+    value = recent[metric]["value"]
+    return metric, value, (value - before["value"]) if before else None
+
+
+def chain_order(contributions: np.ndarray, failed: np.ndarray, recent: np.ndarray,
+                chain_length: int) -> list[int]:
+    """Factor positions of a chain: the failed table stakes (lowest score first), then the
+    factors with a positive contribution to the fall, largest first; ``chain_length`` long."""
+    stakes = sorted(np.flatnonzero(failed), key=lambda i: (recent[i], i))
+    falling = [i for i in np.argsort(-np.nan_to_num(contributions, nan=-np.inf), kind="stable")
+               if contributions[i] > 0 and not failed[i]]
+    return [int(i) for i in [*stakes, *falling][:chain_length]]
+
+
 @dataclass(frozen=True)
 class Windows:
     """Factor scores of the recent and the baseline window (``factor_scores`` frames)."""
@@ -160,9 +188,11 @@ def _metrics_of(frame: pd.DataFrame, client: str, role: str, factor: str
 
 def chains(falls: pd.DataFrame, windows: Windows, weights: Mapping[str, Weights],
            layout: FactorLayout, catalogue: MetricCatalogue, owners: Owners,
-           chain_length: int) -> pd.DataFrame:
-    """For each fall to explain: its ``chain_length`` largest factor contributions, each with
-    block, factor, metric (value, trend), process class and owner; rank 1 = largest."""
+           chain_length: int, table_stakes: TableStakesRules | None = None) -> pd.DataFrame:
+    """For each fall to explain: the table stakes the role fails now, then its largest factor
+    contributions (``chain_order``), each with block, factor, metric (value, trend), process
+    class and owner; rank 1 first. Default table stakes: ``TableStakesRules()``."""
+    stakes = table_stakes or TableStakesRules()
     recent_table = factor_table(windows.recent, layout)
     baseline_table = factor_table(windows.baseline, layout)
     blocks = dict(zip(layout.factors, layout.factor_blocks, strict=True))
@@ -173,19 +203,19 @@ def chains(falls: pd.DataFrame, windows: Windows, weights: Mapping[str, Weights]
             continue
         clients = pd.Index([fall.client_id])
         a = np.array([segment_weights[fall.role].get(f, 0.0) for f in layout.factors])
-        contributions = factor_contributions(role_scores(recent_table, clients, fall.role)[0],
-                                             role_scores(baseline_table, clients, fall.role)[0],
-                                             a)
-        order = [i for i in np.argsort(-np.nan_to_num(contributions, nan=-np.inf),
-                                       kind="stable")
-                 if contributions[i] > 0][:chain_length]
-        for rank, i in enumerate(order, start=1):
+        recent = role_scores(recent_table, clients, fall.role)[0]
+        contributions = factor_contributions(
+            recent, role_scores(baseline_table, clients, fall.role)[0], a)
+        failed = stakes.failed(recent, layout)[0]
+        for rank, i in enumerate(chain_order(contributions, failed, recent, chain_length),
+                                 start=1):
             factor = layout.factors[i]
-            metric, value, trend = metric_behind(
+            behind = weakest_metric if failed[i] else metric_behind
+            metric, value, trend = behind(
                 _metrics_of(windows.recent, fall.client_id, fall.role, factor),
                 _metrics_of(windows.baseline, fall.client_id, fall.role, factor))
             process = catalogue.by_id(metric).process_class if metric else None
-            owner = owner_for_process(process, owners)
+            owner = owner_for(metric, process, owners)
             rows.append({"client_id": fall.client_id, "rank": rank, "role": fall.role,
                          "satisfaction_drop": float(fall.fall), "block": blocks[factor],
                          "factor": factor, "metric": metric, "metric_value": value,
@@ -270,7 +300,7 @@ def drill_down(warehouse: Engine, as_of: date, catalogue: MetricCatalogue, owner
         falls = falls_to_explain(pd.concat([predicted, reported], ignore_index=True),
                                  rules.fall_threshold_points)
         chain = chains(falls, Windows(recent_scores, base_scores), weights, layout, catalogue,
-                       owners, rules.chain_length)
+                       owners, rules.chain_length, model_rules.model.table_stakes)
         conn.execute(delete(drilldown).where(drilldown.c.as_of == as_of))
         upsert(conn, drilldown, frame_records(chain.assign(as_of=as_of)))
     return DrilldownSummary(

@@ -122,6 +122,13 @@ class FactorCatalogue(BaseModel):
     def _check_metrics(self, catalogue: MetricCatalogue, questions: Mapping[str, Question]
                        ) -> None:
         known = {m.id: m for m in catalogue.metrics}
+        for question_id, question in questions.items():
+            if question.metric is None:
+                continue
+            metric = known.get(question.metric)
+            if metric is None or metric.kind != "asked" or metric.factor != question.factor:
+                raise ValueError(f"question {question_id}: {question.metric!r} is not an asked "
+                                 f"metric of factor {question.factor} in the metric catalogue")
         for factor in self.factors:
             for fm in factor.metrics:
                 where = f"factor {factor.id}, metric {fm.metric}"
@@ -146,6 +153,8 @@ class FactorCatalogue(BaseModel):
                                      "the survey catalogue")
                 if question.factor not in (None, factor.id):
                     raise ValueError(f"{where}: question {fm.question} rates {question.factor}")
+                if question.metric != fm.metric:
+                    raise ValueError(f"{where}: question {fm.question} gives {question.metric}")
 
     @property
     def measured(self) -> tuple[Factor, ...]:

@@ -46,8 +46,10 @@ class ClusterRules(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    window_days: int = Field(30, gt=0)
-    min_complaints: int = Field(3, ge=1)
+    window_days: int = Field(30, gt=0, description="the Pareto window whose vital few become "
+                             "cluster findings; one of `pareto.window_days`")
+    min_complaints: int = Field(3, ge=1, description="fewest complaints for a vital-few class "
+                                "of a segment to be a cluster")
 
 
 class ThresholdRule(BaseModel):
@@ -176,14 +178,16 @@ def metric_threshold_findings(values: pd.DataFrame, thresholds: Sequence[Thresho
 
 def satisfaction_drop_findings(drops: pd.DataFrame, owners: Owners,
                                found_on: date) -> pd.DataFrame:
-    """A finding per client whose satisfaction fell, owned by the process class of its main
-    cause (unowned when the drill-down found none).
+    """A finding per client whose satisfaction fell, owned by its main cause's metric owner
+    or process class (``owners.owner_for``; unowned when the drill-down found neither).
 
     ``drops``: client_id, segment, drop (points fallen, positive), process_class (or null);
     optional factor and metric of the main cause are kept.
     """
+    metrics = drops["metric"] if "metric" in drops else pd.Series(None, index=drops.index)
     causes = [f"main cause: {process_label(pc).lower()}" if isinstance(pc, str)
-              else "main cause unknown" for pc in drops["process_class"]]
+              else f"main cause: {metric}" if isinstance(metric, str) else "main cause unknown"
+              for pc, metric in zip(drops["process_class"], metrics, strict=True)]
     rows = pd.DataFrame({
         "finding_id": "drop:" + drops["client_id"],
         "kind": "satisfaction_drop",

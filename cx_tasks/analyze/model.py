@@ -45,7 +45,11 @@ Weights = dict[str, dict[str, float]]
 """A model's weights: role -> factor -> weight (>= 0, summing to one per role)."""
 
 PREDICTION_COLUMNS = ["client_id", "role", "segment", "status", "predicted", "reported",
-                      "blocks"]
+                      "blocks", "failed_table_stakes"]
+"""A prediction frame's columns; ``failed_table_stakes`` (the table-stakes factors under their
+floor, a tuple) is not stored, the drill-down recomputes it."""
+TABLE_STAKES = "table_stakes"
+"""The block of the pyramid's base: its factors are not tradeable (``TableStakesRules``)."""
 
 
 class SegmentImportance(BaseModel):
@@ -112,6 +116,31 @@ class CalibrationRules(BaseModel):
     prior_strength: float = Field(2.0, ge=0, description="pull toward the seeds, pseudo-answers")
 
 
+class TableStakesRules(BaseModel):
+    """Table stakes are not tradeable: a table-stakes factor scoring under its floor caps the
+    predicted index, however good the other factors are (``model.yaml`` ``table_stakes``)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    floor: float = Field(50.0, ge=0, le=100,
+                         description="a table-stakes factor scoring below this (0-100) fails")
+    floors: dict[str, float] = Field(
+        default_factory=dict, description="factor -> its own floor, instead of `floor`")
+    cap: float = Field(50.0, ge=0, le=100,
+                       description="most a client role failing a table stake is predicted")
+
+    def floor_of(self, factor: str) -> float:
+        """The floor of ``factor``: its own, else the common one."""
+        return self.floors.get(factor, self.floor)
+
+    def failed(self, scores: np.ndarray, layout: FactorLayout) -> np.ndarray:
+        """Clients x factors: True where a table-stakes factor scores under its floor (an
+        unscored factor fails nothing)."""
+        floors = np.array([self.floor_of(f) if b == TABLE_STAKES else -np.inf
+                           for f, b in zip(layout.factors, layout.factor_blocks, strict=True)])
+        return np.atleast_2d(scores) < floors
+
+
 class ModelRules(BaseModel):
     """Account roll-up, signal window, reported satisfaction and calibration (``model.yaml``)."""
 
@@ -122,12 +151,14 @@ class ModelRules(BaseModel):
                                  "operator": 0.25},
         description="weight of each role in the account's index")
     signal_window_days: int = Field(180, ge=1, description="days a role's answers count")
-    min_roles: int = Field(2, ge=1, description="fewest answering roles for an account index")
+    min_roles: int = Field(2, ge=1, description="fewest answering roles of a weight above zero "
+                           "for an account index")
     reported: dict[Literal["nps", "csat", "ces"], HeadlineMap] = Field(
         default_factory=lambda: {"nps": HeadlineMap(zero=0, full=10),
                                  "csat": HeadlineMap(zero=1, full=5)},
         description="headline question kind -> its map to 0-100")
     calibration: CalibrationRules = CalibrationRules()
+    table_stakes: TableStakesRules = TableStakesRules()
 
     @model_validator(mode="after")
     def _roles(self) -> ModelRules:
@@ -159,6 +190,11 @@ def satisfaction_rules(rules_dir: Path | None = None) -> SatisfactionRules:
         parse_yaml(rules_text("importance", rules_dir)),
         context={"factor_catalogue": catalogue})
     model = ModelRules.model_validate(parse_yaml(rules_text("model", rules_dir)))
+    stakes = {f.id for f in catalogue.factors if f.block == TABLE_STAKES}
+    unknown = sorted(set(model.table_stakes.floors) - stakes)
+    if unknown:
+        raise ValueError(f"model.yaml table_stakes.floors: {unknown} are not table-stakes "
+                         f"factors {sorted(stakes)}")
     kinds = {q: question.kind for q, question in survey_catalogue(rules_dir).questions.items()}
     return SatisfactionRules(catalogue, importance, model, kinds)
 
@@ -237,15 +273,24 @@ def role_scores(table: pd.DataFrame, clients: pd.Index, role: str) -> np.ndarray
     return np.where(np.isnan(own), rows(ANY_ROLE), own)
 
 
+def capped_index(predicted: np.ndarray, failed: np.ndarray, cap: float) -> np.ndarray:
+    """Predicted index under the table stakes: min(index, cap) where a table stake failed
+    (``failed``: clients x factors from ``TableStakesRules.failed``), else the index."""
+    return np.where(failed.any(axis=1), np.minimum(predicted, cap), predicted)
+
+
 def predict_roles(factor_frame: pd.DataFrame, segments: Mapping[str, str],
-                  weights: Mapping[str, Weights], layout: FactorLayout) -> pd.DataFrame:
+                  weights: Mapping[str, Weights], layout: FactorLayout,
+                  table_stakes: TableStakesRules | None = None) -> pd.DataFrame:
     """Each client's predicted index and block scores per role, from a factor-score frame
-    (client_id, role, factor, score; any window) with its segment's weights.
+    (client_id, role, factor, score; any window) with its segment's weights; a role failing
+    a table stake is capped (``capped_index``; default rules: ``TableStakesRules()``).
 
     Clients whose segment has no weights are left out. Returns client_id, role, segment,
-    status (ok | no_factor_scores), predicted, reported (NaN: see ``with_reported``) and
-    blocks (block -> score).
+    status (ok | no_factor_scores), predicted, reported (NaN: see ``with_reported``), blocks
+    (block -> score) and failed_table_stakes.
     """
+    stakes = table_stakes or TableStakesRules()
     table = factor_table(factor_frame, layout)
     parts = []
     for segment, segment_weights in weights.items():
@@ -254,14 +299,18 @@ def predict_roles(factor_frame: pd.DataFrame, segments: Mapping[str, str],
             continue
         for role in ROLES:
             vector = weight_vector(segment_weights[role], layout)
-            blocks = block_scores(role_scores(table, clients, role), vector, layout)
-            predicted = predicted_index(blocks, block_weights(vector, layout))
+            scores = role_scores(table, clients, role)
+            blocks = block_scores(scores, vector, layout)
+            failed = stakes.failed(scores, layout)
+            predicted = capped_index(predicted_index(blocks, block_weights(vector, layout)),
+                                     failed, stakes.cap)
             parts.append(pd.DataFrame({
                 "client_id": clients, "role": role, "segment": segment,
                 "status": np.where(np.isnan(predicted), NO_FACTOR_SCORES, OK),
                 "predicted": predicted, "reported": np.nan,
                 "blocks": [{b: float(s) for b, s in zip(layout.blocks, row, strict=True)
-                            if not np.isnan(s)} for row in blocks]}))
+                            if not np.isnan(s)} for row in blocks],
+                "failed_table_stakes": [tuple(np.array(layout.factors)[row]) for row in failed]}))
     if not parts:
         return pd.DataFrame(columns=PREDICTION_COLUMNS)
     return pd.concat(parts, ignore_index=True)[PREDICTION_COLUMNS]
@@ -297,14 +346,16 @@ def account_index(predicted: Mapping[str, float], answered: Collection[str],
                   role_weights: Mapping[str, float], min_roles: int
                   ) -> tuple[str, float | None]:
     """Account index = sum(role weight * role index) / sum(role weight) over the roles that
-    answered in the signal window; fewer than ``min_roles`` answering -> insufficient_signal
-    and no index (a one-sided account is not averaged).
+    answered in the signal window; fewer than ``min_roles`` answering roles of a weight above
+    zero -> insufficient_signal and no index (a one-sided account is not averaged, and a
+    role of weight 0 adds no side).
 
     ``predicted``: role -> index (NaN or absent = none); returns (status, index).
     """
-    if len(set(answered)) < min_roles:
+    weighted = {r for r in answered if role_weights.get(r, 0.0) > 0}
+    if len(weighted) < min_roles:
         return INSUFFICIENT_SIGNAL, None
-    values = {r: predicted[r] for r in set(answered)
+    values = {r: predicted[r] for r in weighted
               if r in predicted and not np.isnan(predicted[r])}
     total = sum(role_weights[r] for r in values)
     if not values or total <= 0:
@@ -315,7 +366,8 @@ def account_index(predicted: Mapping[str, float], answered: Collection[str],
 def account_rows(roles: pd.DataFrame, rules: ModelRules) -> pd.DataFrame:
     """Each client's account row from its role rows (with reported): the account index, the
     reported satisfaction and block scores combined the same way over the roles that
-    answered (a role answered when it has a reported satisfaction)."""
+    answered (a role answered when it has a reported satisfaction); a table stake an
+    answering role failed caps the account index too (``capped_index``)."""
     rows = []
     for (client, segment), group in roles.groupby(["client_id", "segment"], sort=True):
         answered = group[group["reported"].notna()]
@@ -323,12 +375,16 @@ def account_rows(roles: pd.DataFrame, rules: ModelRules) -> pd.DataFrame:
                                       list(answered["role"]), rules.role_weights,
                                       rules.min_roles)
         ok = status == OK
+        failed = tuple(sorted({f for stakes in answered.get("failed_table_stakes", [])
+                               for f in stakes}))
+        if ok and failed:
+            index = min(index, rules.table_stakes.cap)
         weight = answered["role"].map(rules.role_weights).to_numpy(dtype=np.float64)
         reported = float(np.average(answered["reported"], weights=weight)) if ok else None
         blocks = _combined_blocks(list(answered["blocks"]), weight) if ok else {}
         rows.append({"client_id": client, "role": ACCOUNT_ROLE, "segment": segment,
                      "status": status, "predicted": index, "reported": reported,
-                     "blocks": blocks})
+                     "blocks": blocks, "failed_table_stakes": failed})
     return pd.DataFrame(rows, columns=PREDICTION_COLUMNS)
 
 

@@ -1,6 +1,7 @@
-"""Routing findings to owners: a finding's owner is the owner of its process class
-(``rules/owners.yaml`` ``by_process``); a finding without a process class, or on a class
-nobody owns, is unowned and listed as such.
+"""Routing findings to owners: a finding's owner is its metric's own owner (``rules/owners.yaml``
+``by_metric``, e.g. the account manager's rating -> account management), else the owner of
+its process class (``by_process``); a finding without either, or on a class nobody owns, is
+unowned and listed as such.
 
 The owners themselves (departments, people, due days) are one rule table, validated by
 ``cx_tasks.feedback.rules.Owners``; this module only reads it.
@@ -24,6 +25,15 @@ def owner_for_process(process_class: str | None, owners: Owners) -> ProcessOwner
     return owners.by_process.get(process_class)
 
 
+def owner_for(metric: str | None, process_class: str | None, owners: Owners
+              ) -> ProcessOwner | None:
+    """The owner of a finding on ``metric`` about ``process_class``: the metric's own owner
+    (``by_metric``), else the process class's (``owner_for_process``)."""
+    if metric is not None and not pd.isna(metric) and metric in owners.by_metric:
+        return owners.by_metric[metric]
+    return owner_for_process(process_class, owners)
+
+
 def person_label(assigned: ProcessOwner) -> str:
     """The owning person as an address line: ``Name <email>``."""
     return f"{assigned.person.name} <{assigned.person.email}>"
@@ -31,9 +41,12 @@ def person_label(assigned: ProcessOwner) -> str:
 
 def assign_owners(findings: pd.DataFrame, owners: Owners) -> pd.DataFrame:
     """``findings`` with ``owner``, ``owner_person`` and ``due_on`` (= ``found_on`` + the
-    owner's due days) set from each row's ``process_class``; all three null when unowned."""
+    owner's due days) set from each row's ``metric`` (if any) and ``process_class``
+    (``owner_for``); all three null when unowned."""
     out = findings.copy()
-    assigned = [owner_for_process(pc, owners) for pc in out["process_class"]]
+    metrics = out["metric"] if "metric" in out else pd.Series(None, index=out.index)
+    assigned = [owner_for(m, pc, owners)
+                for m, pc in zip(metrics, out["process_class"], strict=True)]
 
     def column(values: list[object]) -> pd.Series:
         return pd.Series(values, index=out.index, dtype=object)

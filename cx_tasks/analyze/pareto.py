@@ -66,8 +66,11 @@ class ParetoRules(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    cutoff: float = Field(0.8, gt=0, le=1)
-    window_days: DayWindows = (30, 90)
+    cutoff: float = Field(0.8, gt=0, le=1,
+                          description="cumulative share the vital few must reach, in (0, 1]")
+    window_days: DayWindows = Field(
+        (30, 90), description="trailing windows ranked; each must be a metric window "
+        "(`metric_parameters.yaml` `windows`) because affected revenue is that window's revenue")
 
 
 def process_label(process_class: str) -> str:

@@ -127,7 +127,8 @@ def predictions(frame: pd.DataFrame, reported: pd.DataFrame, segments: Mapping[s
                 rules: SatisfactionRules) -> pd.DataFrame:
     """Role rows (with reported satisfaction) and account rows for every client of a segment
     with weights: client_id, role, segment, status, predicted, reported, blocks."""
-    roles = with_reported(predict_roles(frame, segments, weights, layout), reported)
+    roles = with_reported(predict_roles(frame, segments, weights, layout,
+                                        rules.model.table_stakes), reported)
     if roles.empty:
         return roles
     return pd.concat([roles, account_rows(roles, rules.model)], ignore_index=True)

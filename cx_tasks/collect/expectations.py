@@ -34,6 +34,9 @@ from cx_tasks.config import load_rules
 DELIVERY_TABLE, DELIVERED, ORDERED_TABLE, ORDERED = (
     "wms_shipments", "delivered_qty", "erp_order_lines", "quantity")
 QUARANTINED_SHARE = "_quarantined_share"
+DELIVERY_BEFORE_ORDER = "wms_shipments.delivered_at.not_before_order_date"
+"""The rule that quarantines a delivery dated before its order (the day of ``delivered_at``
+earlier than the line's order's ``order_date``): bad data, never an early delivery."""
 READS_NULLS = frozenset({"ExpectColumnValuesToNotBeNull", "ExpectColumnValuesToBeNull"})
 """The expectations GX evaluates on every row; the others skip the rows where the column is
 null (``GxRunner.run_by_column``)."""
@@ -101,6 +104,11 @@ def unparsed_column(column: str) -> str:
 def unresolved_column(column: str) -> str:
     """Helper column: a reference value that resolves to no known row, else null."""
     return f"{column}__unresolved"
+
+
+def before_order_column() -> str:
+    """Helper column: the order date of a shipment delivered on an earlier day, else null."""
+    return "delivered_at__before_order_date"
 
 
 def over_cap_column() -> str:
@@ -189,6 +197,10 @@ def row_checks(table: SourceTable, rules: QualityRules, end: datetime) -> list[C
             f"{DELIVERY_TABLE}.{DELIVERED}.within_{percent}pct_of_ordered",
             "ExpectColumnValuesToBeBetween", {"column": over_cap_column(), "max_value": 0},
             f"the line's deliveries exceed {percent}% of its ordered quantity; excess"))
+        checks.append(Check(
+            DELIVERY_BEFORE_ORDER, "ExpectColumnValuesToBeNull",
+            {"column": before_order_column()},
+            "delivered on a day before its order was placed (bad data); order date"))
     return checks
 
 

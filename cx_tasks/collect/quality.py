@@ -54,6 +54,7 @@ from cx_tasks.collect.expectations import (
     GxRunner,
     Outcome,
     QualityRules,
+    before_order_column,
     freshness_check,
     over_cap_column,
     quality_rules,
@@ -115,6 +116,14 @@ class GateResult:
     skipped_checks: list[str]
     # seconds spent per phase in this process (not stored; empty when read back)
     phase_seconds: dict[str, float] = field(default_factory=dict)
+
+
+ORDER_TABLE = "erp_orders"
+
+
+def _empty_by_key() -> pd.Series:
+    """An empty series indexed by text keys."""
+    return pd.Series([], dtype=object, index=pd.Index([], dtype=object))
 
 
 # --- helper columns -------------------------------------------------------------------
@@ -233,11 +242,47 @@ def delivered_over_cap(conn: Connection, raw: pd.DataFrame, delivered: pd.Series
     return pd.Series(per_row, index=raw.index).where(delivered.notna())
 
 
+def _known_values(conn: Connection, accepted: pd.Series, table_name: str, key: str,
+                  column: str, keys: pd.Series, known_by: datetime) -> pd.Series:
+    """``column`` by ``key`` for ``keys``: this interval's accepted rows (``accepted``, indexed
+    by key), else the staged rows known by ``known_by``; keys found in neither are left out."""
+    found = accepted[is_in(accepted.index.to_series(), keys)]
+    missing = keys[~is_in(keys, found.index.to_series())]
+    staged = staged_rows(conn, table_name, key, missing, [key, column], known_by)
+    values = pd.concat([pd.Series(found.to_numpy(dtype=object), index=found.index.astype(object)),
+                        pd.Series(staged[column].to_numpy(dtype=object),
+                                  index=staged[key].to_numpy(dtype=object))])
+    return values[~values.index.duplicated(keep="first")]
+
+
+def delivered_before_order(conn: Connection, raw: pd.DataFrame, delivered_at: pd.Series,
+                           line_orders: pd.Series, order_dates: pd.Series,
+                           known_by: datetime) -> pd.Series:
+    """Per shipment delivered on a day before its line's order date, that order date; else
+    null (also when the line or its order is unknown: the reference checks report those).
+
+    Lines and orders come from this interval's accepted rows (``line_orders``: order id by
+    line id; ``order_dates``: order date by order id), else from staging.
+    """
+    lines = pd.Series(raw["order_line_id"].to_numpy(dtype=object), index=raw.index)
+    dated = delivered_at.notna().to_numpy() & lines.notna().to_numpy()
+    wanted = lines[dated].drop_duplicates()
+    order_of = _known_values(conn, line_orders, ORDERED_TABLE, "order_line_id", "order_id",
+                             wanted, known_by)
+    date_of = _known_values(conn, order_dates, ORDER_TABLE, "order_id", "order_date",
+                            order_of.dropna().drop_duplicates(), known_by)
+    order_day = pd.to_datetime(lines.map(order_of).map(date_of), errors="coerce")
+    before = (pd.to_datetime(delivered_at).dt.normalize() < order_day.dt.normalize()).to_numpy()
+    return only_where(order_day.dt.strftime("%Y-%m-%d"), dated & before)
+
+
 def check_frame(conn: Connection, table: SourceTable, raw: pd.DataFrame,
                 rules: QualityRules, accepted: Mapping[str, pd.Series],
-                accepted_quantity: pd.Series, known_by: datetime) -> pd.DataFrame:
+                accepted_quantity: pd.Series, known_by: datetime,
+                accepted_orders: tuple[pd.Series, pd.Series] | None = None) -> pd.DataFrame:
     """The frame GX validates row by row beyond required values: the key, the columns with
-    allowed values, and every helper column the checks read.
+    allowed values, and every helper column the checks read. ``accepted_orders``: this
+    interval's accepted order id by line id and order date by order id (default none).
 
     (Required values are checked on the raw frame itself: GX copies the whole frame
     for each check that skips nulls, so this frame carries no other raw text.)
@@ -259,6 +304,10 @@ def check_frame(conn: Connection, table: SourceTable, raw: pd.DataFrame,
     if table.name == DELIVERY_TABLE:
         columns[over_cap_column()] = delivered_over_cap(
             conn, raw, columns[value_column(DELIVERED)], accepted_quantity, rules, known_by)
+        line_orders, order_dates = accepted_orders or (_empty_by_key(), _empty_by_key())
+        columns[before_order_column()] = delivered_before_order(
+            conn, raw, columns[value_column("delivered_at")], line_orders, order_dates,
+            known_by)
     # copy=False: one block per column, not the columns of a dtype copied into one
     return pd.DataFrame(columns, index=pd.RangeIndex(len(raw)), copy=False)
 
@@ -328,6 +377,8 @@ class _Interval:
     accepted: dict[str, pd.Series] = field(default_factory=dict)
     accepted_quantity: pd.Series = field(default_factory=lambda: pd.Series(
         [], dtype="float64", index=pd.Index([], dtype="str")))
+    accepted_line_orders: pd.Series = field(default_factory=_empty_by_key)
+    accepted_order_dates: pd.Series = field(default_factory=_empty_by_key)
     quarantined_by_rule: dict[str, int] = field(default_factory=dict)
     suite_outcomes: list[Outcome] = field(default_factory=list)
     skipped: list[str] = field(default_factory=list)
@@ -346,7 +397,8 @@ def _validate_table(conn: Connection, gx: GxRunner, table: SourceTable, frame: p
                     state: _Interval) -> ValidatedTable:
     raw = text_frame(frame.reindex(columns=table.column_names))
     checked = check_frame(conn, table, raw, rules, state.accepted, state.accepted_quantity,
-                          known_by=start)
+                          known_by=start, accepted_orders=(state.accepted_line_orders,
+                                                           state.accepted_order_dates))
     outcomes: list[Outcome] = []
     if len(raw):
         checks = row_checks(table, rules, end)
@@ -362,6 +414,11 @@ def _validate_table(conn: Connection, gx: GxRunner, table: SourceTable, frame: p
     state.accepted[table.name] = keys
     if table.name == ORDERED_TABLE:
         state.accepted_quantity = pd.Series(rows[ORDERED].to_numpy()[valid], index=keys.array)
+        state.accepted_line_orders = pd.Series(
+            rows["order_id"].to_numpy(dtype=object)[valid], index=keys.array)
+    if table.name == ORDER_TABLE:
+        state.accepted_order_dates = pd.Series(
+            rows["order_date"].to_numpy()[valid], index=keys.array)
     for entry in entries:
         state.quarantined_by_rule[entry["rule"]] = state.quarantined_by_rule.get(
             entry["rule"], 0) + 1

@@ -21,11 +21,14 @@ class FeedbackRules(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    informal_channels: tuple[str, ...] = Field(min_length=1)
-    score_min: int = 1
-    score_max: int = 5
-    text_max_chars: int = Field(4000, gt=0)
-    acknowledge_within_hours: float = Field(72, gt=0)
+    informal_channels: tuple[str, ...] = Field(
+        min_length=1, description="the channels an informal note may name")
+    score_min: int = Field(1, description="lowest score of an informal note")
+    score_max: int = Field(5, description="highest score of an informal note")
+    text_max_chars: int = Field(4000, gt=0, description="longest text of an informal note")
+    acknowledge_within_hours: float = Field(
+        72, gt=0, description="feedback older than this when the acknowledging run comes is "
+        "recorded as too_old, not acknowledged")
 
     @model_validator(mode="after")
     def _range(self) -> FeedbackRules:
@@ -80,14 +83,16 @@ class ProcessOwner(BaseModel):
 
 
 class Owners(BaseModel):
-    """Owners by id, the owner of each feedback source (every source has one) and of each
-    process class (a class left out is unowned: its findings are listed as such)."""
+    """Owners by id, the owner of each feedback source (every source has one), of each
+    process class (a class left out is unowned: its findings are listed as such) and of the
+    metrics no process owns (``by_metric``: metric id -> owner, before the process class)."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     owners: dict[str, Owner]
     by_source: dict[str, SourceOwner]
     by_process: dict[str, ProcessOwner] = {}
+    by_metric: dict[str, ProcessOwner] = {}
 
     @model_validator(mode="after")
     def _complete(self) -> Owners:
@@ -97,7 +102,8 @@ class Owners(BaseModel):
         if unknown_classes:
             raise ValueError(f"by_process names unknown process classes "
                              f"{sorted(unknown_classes)}; known: {list(PROCESS_CLASSES)}")
-        assigned = [*self.by_source.values(), *self.by_process.values()]
+        assigned = [*self.by_source.values(), *self.by_process.values(),
+                    *self.by_metric.values()]
         unknown = {a.owner for a in assigned} - set(self.owners)
         if unknown:
             raise ValueError(f"unknown owners {sorted(unknown)}")

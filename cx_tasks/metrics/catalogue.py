@@ -1,8 +1,10 @@
 """The metric catalogue (``rules/metric_catalogue.yaml``): every metric the methodology names.
 
-Each metric is either *computable* from the supplier's own systems or must be *asked*
-in a survey. Raising the share of computable metrics is a stated goal of the
-methodology, so that share is itself a KPI (``computable_share``).
+Each metric is either *computable* from the supplier's own systems or must be *asked*, and
+has a current *collection method* per segment: ``system``, ``automated_channel`` (the
+e-mail surveys and the response app) or ``in_person`` (meetings and calls). Moving metrics
+into automated channels and systems is a stated goal of the methodology, so the shares of
+the journey map's indicators collected each way are KPIs (``cx_tasks.metrics.journey``).
 """
 
 from __future__ import annotations
@@ -15,6 +17,10 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from cx_tasks.analyze.factors import factor_ids
 from cx_tasks.analyze.taxonomy import PROCESS_CLASSES
 from cx_tasks.config import cached_rules, load_rules
+
+CollectionMethod = Literal["system", "automated_channel", "in_person"]
+COLLECTION_METHODS: tuple[str, ...] = ("system", "automated_channel", "in_person")
+"""How a metric is collected today, most automatic first."""
 
 VALUE_ELEMENTS = factor_ids()
 """Factor ids of the B2B Elements of Value pyramid: the factors listed in ``factors.yaml``
@@ -41,6 +47,10 @@ class CatalogueMetric(BaseModel):
     kind: Literal["computable", "asked"] = Field(
         description="computable from internal systems, or asked in a survey"
     )
+    collection: CollectionMethod = Field(
+        description="how it is collected today: system, automated_channel or in_person")
+    collection_by_segment: dict[str, CollectionMethod] = Field(
+        default_factory=dict, description="segment -> method, where it differs")
     source: str = Field(min_length=1, description="source systems, or the survey asking it")
     higher_is_better: bool = Field(description="direction of improvement")
     unit: str = Field(min_length=1, description="unit of the value")
@@ -52,7 +62,15 @@ class CatalogueMetric(BaseModel):
             raise ValueError(f"metric {self.id}: unknown factor {self.factor!r}")
         if self.process_class is not None and self.process_class not in PROCESS_CLASSES:
             raise ValueError(f"metric {self.id}: unknown process class {self.process_class!r}")
+        methods = {self.collection, *self.collection_by_segment.values()}
+        if (self.kind == "computable") != (methods == {"system"}):
+            raise ValueError(f"metric {self.id}: a computable metric is collected from the "
+                             f"system in every segment, an asked one never; got {methods}")
         return self
+
+    def collection_in(self, segment: str) -> CollectionMethod:
+        """The metric's collection method in ``segment``."""
+        return self.collection_by_segment.get(segment, self.collection)
 
 
 class MetricCatalogue(BaseModel):
@@ -84,11 +102,6 @@ def metric_catalogue(rules_dir: Path | None = None) -> MetricCatalogue:
     if rules_dir is None:
         return cached_rules("metric_catalogue", MetricCatalogue)
     return load_rules("metric_catalogue", MetricCatalogue, rules_dir)
-
-
-def computable_share(catalogue: MetricCatalogue) -> float:
-    """Share of computable metrics: computable metrics / all metrics in the catalogue."""
-    return len(catalogue.computable_ids()) / len(catalogue.metrics)
 
 
 def display_units(currency: str) -> dict[str, str]:

@@ -11,13 +11,14 @@ import numpy as np
 import pandas as pd
 from sqlalchemy import Engine, delete
 
-from cx_tasks.metrics.catalogue import computable_share, metric_catalogue
+from cx_tasks.metrics.catalogue import metric_catalogue
 from cx_tasks.metrics.documents import (
     document_turnaround_median_h,
     document_turnaround_p90_h,
     document_within_sla,
     turnarounds,
 )
+from cx_tasks.metrics.journey import collection_shares_of, journey_map, publish_collection_shares
 from cx_tasks.metrics.ledger import INPUT_COLUMNS, Ledger, ledger
 from cx_tasks.metrics.otif import (
     in_full,
@@ -169,7 +170,8 @@ def segment_means(metrics: pd.DataFrame, clients: pd.DataFrame,
 def compute_and_publish(
     warehouse_url: str, as_of: date, known_by: datetime | None = None
 ) -> dict[str, Any]:
-    """Read staging, compute every metric as of ``as_of``, publish them; return a summary.
+    """Read staging, compute every metric as of ``as_of``, publish them and the day's collection
+    shares of the journey map's indicators per segment; return a summary.
 
     ``known_by`` (the run's interval start) limits staging to the rows first loaded by
     that interval or earlier, so a rerun publishes what the first run published even
@@ -180,19 +182,20 @@ def compute_and_publish(
     frames = read_staging_tables(engine, INPUT_COLUMNS, known_by)
     metrics = compute_metrics(frames, as_of, params)
     catalogue = metric_catalogue()
-    share_computable = computable_share(catalogue)
-    kpis = pd.DataFrame([{
-        "kpi": "computable_metric_share", "as_of": as_of, "value": share_computable,
-        "detail": f"{len(catalogue.computable_ids())} of {len(catalogue.metrics)} catalogue "
-                  "metrics are computable from internal systems",
-    }])
+    kpis = pd.DataFrame(columns=["kpi", "as_of", "value", "detail"])
     written = publish_metrics(engine, metrics, kpis)
+    segments = frames["erp_clients"]["segment"].dropna()
+    shares = collection_shares_of(journey_map(catalogue=catalogue), catalogue, segments)
+    with engine.begin() as conn:
+        written += publish_collection_shares(conn, shares, as_of)
     return {
         "as_of": as_of.isoformat(),
         "rows": written,
         "clients": int(metrics["client_id"].nunique()),
         "metrics": int(metrics["metric"].nunique()),
-        "computable_metric_share": round(share_computable, 4),
+        "collection_shares": {row.segment: {"system": round(row.system_share, 4),
+                                            "automated": round(row.automated_share, 4)}
+                              for row in shares.itertuples(index=False)},
         "window_days": params.summary_window_days,
         "segment_means": segment_means(metrics, frames["erp_clients"],
                                        params.summary_window_days),

@@ -1,11 +1,18 @@
 """OTIF: order lines and orders delivered on time and in full, within a configurable tolerance.
 
-For an order line: ``deadline = promised_date + days_late`` and ``earliest = promised_date -
-days_early`` (dates; a delivery on the deadline day is on time). Its deliveries are its
-shipments with a ``delivered_at``, dated by that timestamp's day, known when dated before
-``as_of``. A line is *evaluable* as of ``as_of`` when its deadline is before ``as_of``;
-cancelled lines and lines with quantity <= 0 are not counted at all (neither met nor
-missed). An order is judged on its evaluable lines; its deadline is the latest of theirs.
+For an order line: ``deadline = promised_date + days_late`` (dates; a delivery on the
+deadline day is on time). A line is OTIF when the quantity delivered by its deadline reaches
+``ordered * (1 - quantity_pct/100)``; an early delivery is on time. What arrives after the
+deadline (an over-delivery, a zero-quantity record) never turns an OTIF line late. The
+stricter variant ``days_early`` (off by default) also makes a line late when anything was
+delivered before ``promised_date - days_early``.
+
+Its deliveries are its shipments with a ``delivered_at`` and a quantity above 0, dated by
+that timestamp's day, known when dated before ``as_of``. A line is *evaluable* as of
+``as_of`` when its deadline is before ``as_of``; cancelled lines and lines with quantity
+<= 0 are not counted at all (neither met nor missed). An order is judged on its evaluable
+lines; its deadline is the latest of theirs. A delivery dated before its order is bad data
+that the quality gate quarantines (``delivery_before_order``) before it gets here.
 """
 
 from __future__ import annotations
@@ -50,32 +57,35 @@ class LineOutcomes:
 
 def line_outcomes(lines: LineRows, shipments: ShipmentRows, tolerance: OtifTolerance,
                   as_of: int) -> LineOutcomes:
-    """On time = at least one delivery and every delivery within [earliest, deadline]; in full =
-    quantity delivered by the deadline >= ordered * (1 - quantity_pct/100); as of day ``as_of``.
+    """In full = quantity delivered by the deadline >= ordered * (1 - quantity_pct/100); on time
+    = in full, or something arrived by the deadline and nothing after it (nothing needed came
+    late); with ``days_early`` set, nothing before the earliest day either; as of ``as_of``.
 
     ``delivered`` is everything delivered before ``as_of`` (what short shipment looks at).
     """
     deadline = lines.promised + tolerance.days_late
-    earliest = lines.promised - tolerance.days_early
     evaluable = ~lines.cancelled & (lines.quantity > 0) & (deadline < as_of)
-    known = (shipments.delivered < as_of) & (shipments.line >= 0)
+    known = (shipments.delivered < as_of) & (shipments.line >= 0) & (shipments.delivered_qty > 0)
     line, day, quantity = (shipments.line[known], shipments.delivered[known],
                            shipments.delivered_qty[known])
     n_lines = len(lines.quantity)
-    line_deadline = deadline[line]
-    deliveries = np.bincount(line, minlength=n_lines)
-    off_time = np.bincount(line[(day < earliest[line]) | (day > line_deadline)],
-                           minlength=n_lines)
-    in_time = day <= line_deadline
+    in_time = day <= deadline[line]
     by_deadline = np.bincount(line[in_time], weights=quantity[in_time], minlength=n_lines)
+    in_full = reaches(by_deadline, lines.quantity * tolerance.quantity_share)
+    arrived_in_time = np.bincount(line[in_time], minlength=n_lines) > 0
+    came_late = np.bincount(line[~in_time], minlength=n_lines) > 0
+    on_time = in_full | (arrived_in_time & ~came_late)
+    if tolerance.days_early is not None:
+        early = day < lines.promised[line] - tolerance.days_early
+        on_time &= np.bincount(line[early], minlength=n_lines) == 0
     return LineOutcomes(
         evaluable=evaluable,
         deadline=deadline,
         ordered=lines.quantity,
         delivered_by_deadline=by_deadline,
         delivered=np.bincount(line, weights=quantity, minlength=n_lines),
-        on_time=(deliveries > 0) & (off_time == 0),
-        in_full=reaches(by_deadline, lines.quantity * tolerance.quantity_share),
+        on_time=on_time,
+        in_full=in_full,
     )
 
 
@@ -156,7 +166,7 @@ def otif_line(lines: WindowCells, outcomes: LineOutcomes) -> MetricValues:
 
 
 def on_time(lines: WindowCells, outcomes: LineOutcomes) -> MetricValues:
-    """Share of evaluable order lines (deadline in window) with every delivery on time."""
+    """Share of evaluable order lines (deadline in window) with no needed delivery late."""
     return share("on_time", lines.total(outcomes.on_time), lines.total())
 
 

@@ -15,11 +15,14 @@ from cx_tasks.config import DayWindows, cached_rules, load_rules
 
 
 class OtifTolerance(BaseModel):
-    """How early, how late and how short a delivery may be and still count as OTIF."""
+    """How late and how short a delivery may be and still count as OTIF (and, in the stricter
+    variant, how early)."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    days_early: int = Field(2, ge=0, description="days before the promised date still on time")
+    days_early: int | None = Field(
+        None, ge=0, description="stricter variant, off (null) by default: a delivery more than "
+        "this many days before the promised date makes the line late")
     days_late: int = Field(0, ge=0, description="days after the promised date still on time")
     quantity_pct: float = Field(
         2.0, ge=0, lt=100, description="percent of the ordered quantity that may be missing"

@@ -31,18 +31,22 @@ Role = Literal["economic_buyer", "technical_buyer", "operator"]
 
 
 class Question(BaseModel):
-    """One question: its kind, the factor it rates (factor questions only), and its texts."""
+    """One question: its kind, the factor it rates and the asked metric its answers give
+    (factor questions only), and its texts."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     kind: QuestionKind = Field(description="csat 1-5, ces 1-7, nps 0-10, factor 1-5, comment")
     factor: str | None = Field(None, description="value element rated (factor questions only)")
+    metric: str | None = Field(
+        None, description="the asked metric of the metric catalogue the answers give (factor "
+        "questions only; its factor is this question's, checked by factors.factor_catalogue)")
     text: dict[str, str] = Field(description="question text per language (ru and en)")
 
     @model_validator(mode="after")
     def _consistent(self) -> Question:
-        if (self.kind == "factor") != (self.factor is not None):
-            raise ValueError("a factor question names a factor; other kinds do not")
+        if not (self.kind == "factor") == (self.factor is not None) == (self.metric is not None):
+            raise ValueError("a factor question names a factor and a metric; other kinds do not")
         if self.factor is not None and self.factor not in VALUE_ELEMENTS:
             raise ValueError(f"unknown factor {self.factor!r}")
         missing = set(LANGUAGES) - set(self.text)

@@ -418,6 +418,25 @@ largest contributions to the drop first."""
 V5_TABLES = (feedback_classes, feedback_reviews, pareto_causes, findings, factor_scores,
              model_versions, predicted_index, drilldown)
 
+# ---- issue 15: how the journey map's indicators are collected (migration 7) ----------------
+collection_shares = Table(
+    "collection_shares", metadata,
+    Column("segment", String(64), primary_key=True),
+    Column("as_of", Date, primary_key=True),
+    Column("indicators", Integer, nullable=False),
+    Column("from_systems", Integer, nullable=False),
+    Column("from_automated_channels", Integer, nullable=False),
+    Column("in_person", Integer, nullable=False),
+    Column("system_share", Float, nullable=False),
+    Column("automated_share", Float, nullable=False),
+)
+"""Per segment (``all``: the catalogue's default methods) and day: how many of the
+customer-journey map's indicators are collected from systems, through automated channels and
+in person; ``system_share`` = from systems / indicators, ``automated_share`` = (from systems +
+from automated channels) / indicators. One row per day: the history of the KPI."""
+
+V7_TABLES = (collection_shares,)
+
 schema_version = Table(
     "schema_version", metadata,
     Column("version", Integer, primary_key=True),

@@ -17,6 +17,7 @@ from cx_tasks.analyze.drilldown import (
     reported_falls,
 )
 from cx_tasks.analyze.factors import FactorLayout
+from cx_tasks.analyze.model import TableStakesRules
 from cx_tasks.feedback.rules import owners
 from cx_tasks.metrics.catalogue import metric_catalogue
 
@@ -126,3 +127,30 @@ def test_the_chain_goes_from_the_fall_to_the_metric_its_process_and_owner() -> N
     ]
     assert chain["metric_trend"].tolist() == pytest.approx([0.6 - 0.9, 0.8 - 0.9])
     assert set(chain["satisfaction_drop"]) == {21.0}
+
+
+def test_a_failed_table_stake_comes_first_in_the_chain() -> None:
+    layout = FactorLayout(factors=("acceptable_price", "availability"),
+                          factor_blocks=("table_stakes", "ease_of_doing_business"))
+    weights = {"metals": {"operator": {"acceptable_price": 0.2, "availability": 0.8}}}
+
+    def frame(otif: float) -> pd.DataFrame:
+        return pd.DataFrame([
+            {"client_id": "K1", "role": "any", "factor": "acceptable_price", "score": 25.0,
+             "metrics": {"price_fairness_rating": {"value": 2.0, "score": 25.0}}},
+            {"client_id": "K1", "role": "any", "factor": "availability", "score": otif * 100,
+             "metrics": {"otif_line": {"value": otif, "score": otif * 100}}},
+        ])
+
+    falls = pd.DataFrame([("K1", "metals", "operator", 24.0, "predicted")],
+                         columns=["client_id", "segment", "role", "fall", "basis"])
+    chain = chains(falls, Windows(frame(0.6), frame(0.9)), weights, layout,
+                   metric_catalogue(), owners(), chain_length=3,
+                   table_stakes=TableStakesRules(floor=50, cap=50))
+    # availability contributes 0.8 * (90 - 60) / 1.0 = 24 to the fall and the price nothing
+    # (25 both times), but the price scores 25 < floor 50: a failed table stake comes first
+    assert chain[["rank", "factor", "metric", "process_class", "owner"]].values.tolist() == [
+        [1, "acceptable_price", "price_fairness_rating", "pricing", "pricing"],
+        [2, "availability", "otif_line", "delivery_planning", "logistics"],
+    ]
+    assert chain["metric_trend"].tolist()[0] == pytest.approx(0.0)

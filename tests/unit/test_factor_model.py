@@ -27,6 +27,7 @@ from cx_tasks.analyze.model import (
     ImportanceRules,
     ModelRules,
     SegmentImportance,
+    TableStakesRules,
     account_index,
     account_rows,
     block_scores,
@@ -223,6 +224,56 @@ def test_predict_roles_uses_a_roles_own_rating_over_the_shared_score() -> None:
     assert set(rows["client_id"]) == {"C1"} and set(rows["status"]) == {OK}
 
 
+# ---- table stakes are not tradeable ------------------------------------------------------------
+
+def _excellent_but(b_score: float) -> pd.DataFrame:
+    """Client C1 scoring 100 on every factor of LAYOUT but table stake b."""
+    return pd.DataFrame({"client_id": "C1", "role": "any", "factor": ["a", "b", "c"],
+                         "score": [100.0, b_score, 100.0], "metrics": [{}, {}, {}]})
+
+
+@pytest.mark.parametrize(("b_score", "stakes", "expected", "failed"), [
+    # seeds: a 0.375 * 3/4, b 0.375 * 1/4, c 0.625. b = 20 < floor 50: uncapped the table
+    # stakes block is (3*100 + 1*20) / 4 = 80 and the index 0.375*80 + 0.625*100 = 92.5;
+    # the failed table stake caps it at 50
+    (20.0, TableStakesRules(floor=50, cap=50), 50.0, ("b",)),
+    # b exactly on its floor fails nothing: (300 + 50) / 4 = 87.5 -> 32.8125 + 62.5
+    (50.0, TableStakesRules(floor=50, cap=50), 95.3125, ()),
+    # b's own floor 10 lets 20 pass: 92.5
+    (20.0, TableStakesRules(floor=50, floors={"b": 10}, cap=50), 92.5, ()),
+    # a cap of 30
+    (20.0, TableStakesRules(floor=50, cap=30), 30.0, ("b",)),
+])
+def test_a_failed_table_stake_caps_an_index_excellent_on_everything_else(
+        b_score: float, stakes: TableStakesRules, expected: float, failed: tuple) -> None:
+    weights = {"metals": seed_weights(_segment(), LAYOUT)}
+    rows = predict_roles(_excellent_but(b_score), {"C1": "metals"}, weights, LAYOUT, stakes)
+    assert rows["predicted"].tolist() == pytest.approx([expected] * 3)
+    assert set(rows["failed_table_stakes"]) == {failed}
+    # every role answered: the account is the role-weighted mean of equal indexes, capped too
+    account = account_rows(rows.assign(reported=70.0), ModelRules(table_stakes=stakes))
+    assert account["predicted"].tolist() == pytest.approx([expected])
+
+
+def test_own_floors_name_table_stakes_only(tmp_path) -> None:
+    (tmp_path / "model.yaml").write_text(
+        rules_text("model").replace("floors: {}", "floors: {availability: 60}"), encoding="utf-8")
+    with pytest.raises(ValueError, match="availability"):
+        satisfaction_rules(tmp_path)
+
+
+def test_an_account_is_capped_when_one_answering_role_fails_a_table_stake() -> None:
+    roles = pd.DataFrame({
+        "client_id": "C1", "role": list(ROLE_WEIGHTS), "segment": "metals", "status": OK,
+        "predicted": [50.0, 90.0, 90.0], "reported": [60.0, 80.0, 80.0], "blocks": [{}] * 3,
+        "failed_table_stakes": [("acceptable_price",), (), ()]})
+    # uncapped (0.4*50 + 0.35*90 + 0.25*90) / 1.0 = 74; the economic buyer's failed price
+    # caps the account at 50
+    account = account_rows(roles, ModelRules(table_stakes=TableStakesRules(cap=50)))
+    assert account.loc[0, "predicted"] == pytest.approx(50.0)
+    assert account.loc[0, "failed_table_stakes"] == ("acceptable_price",)
+
+
 # ---- account roll-up -------------------------------------------------------------------------
 
 def test_account_index_combines_the_roles_that_answered() -> None:
@@ -235,6 +286,17 @@ def test_account_index_combines_the_roles_that_answered() -> None:
     assert status == OK and index == pytest.approx(52 / 0.75)
     # one role answering is one-sided: no index, not its value
     assert account_index(predicted, ["operator"], ROLE_WEIGHTS, 2) == (INSUFFICIENT_SIGNAL, None)
+
+
+def test_a_role_of_weight_zero_adds_no_side_to_an_account() -> None:
+    predicted = {"economic_buyer": 60.0, "technical_buyer": 80.0, "operator": 70.0}
+    weights = {"economic_buyer": 0.5, "technical_buyer": 0.5, "operator": 0.0}
+    # economic buyer and operator answered, but the operator weighs 0: one side only
+    # (before: ok with index 0.5*60 / 0.5 = 60)
+    assert account_index(predicted, ["economic_buyer", "operator"], weights, 2) == (
+        INSUFFICIENT_SIGNAL, None)
+    # two roles above zero: (0.5*60 + 0.5*80) / 1.0 = 70; the operator's answer changes nothing
+    assert account_index(predicted, list(weights), weights, 2) == (OK, pytest.approx(70.0))
 
 
 def test_account_rows_roll_up_predicted_reported_and_blocks() -> None:

@@ -9,7 +9,7 @@ import yaml
 from pydantic import ValidationError
 
 from cx_tasks.config import rules_text
-from cx_tasks.metrics.catalogue import MetricCatalogue, computable_share, metric_catalogue
+from cx_tasks.metrics.catalogue import MetricCatalogue, metric_catalogue
 from cx_tasks.metrics.complaints import COMPLAINT_METRIC_FUNCTIONS
 from cx_tasks.metrics.compute import METRIC_FUNCTIONS
 from cx_tasks.metrics.parameters import MetricParameters, metric_parameters
@@ -33,11 +33,21 @@ def test_catalogue_holds_asked_metrics_of_the_methodology() -> None:
             "document_delivery_speed_rating", "product_quality_rating"} <= asked
 
 
-def test_computable_share_is_computable_over_all() -> None:
+def test_every_metric_has_its_collection_method_and_computable_means_from_the_system() -> None:
     catalogue = metric_catalogue()
     # 19 computable (17 by the metrics stage, 2 of the service desk's claims) of 38 listed
     assert (len(catalogue.computable_ids()), len(catalogue.metrics)) == (19, 38)
-    assert computable_share(catalogue) == pytest.approx(19 / 38)
+    methods = {m.id: m.collection for m in catalogue.metrics}
+    assert {m for m, method in methods.items() if method == "system"} == set(
+        catalogue.computable_ids())
+    # asked only in meetings and calls today: no e-mail survey asks them
+    assert {m for m, method in methods.items() if method == "in_person"} == {
+        "share_of_wallet", "regulatory_compliance_rating", "employee_nps"}
+    # a computable metric collected in person somewhere is refused
+    data = yaml.safe_load(rules_text("metric_catalogue"))
+    data["metrics"][0]["collection_by_segment"] = {"metals": "in_person"}
+    with pytest.raises(ValidationError, match="collected from the system"):
+        MetricCatalogue.model_validate(data)
 
 
 def _catalogue_with(**change: object) -> dict:
@@ -67,7 +77,7 @@ def test_parameters_from_a_user_rules_folder(tmp_path: Path) -> None:
         "windows: [7, 1]\nsummary_window_days: 7\notif: {days_late: 1}\n", encoding="utf-8")
     params = metric_parameters(tmp_path)
     assert params.windows == (1, 7) and params.otif.days_late == 1
-    assert params.otif.days_early == 2  # default kept
+    assert params.otif.days_early is None  # default kept: the stricter variant is off
 
 
 @pytest.mark.parametrize("bad", [

@@ -18,7 +18,7 @@ from cx_tasks.metrics.parameters import MetricParameters
 from cx_tasks.warehouse import frames
 from cx_tasks.warehouse.db import engine_for, migrate, upsert
 from cx_tasks.warehouse.frames import frame_of, read_staging, read_staging_tables
-from cx_tasks.warehouse.schema import STAGING, kpi_values, metric_values
+from cx_tasks.warehouse.schema import STAGING, collection_shares, kpi_values, metric_values
 
 AS_OF = date(2026, 3, 1)
 
@@ -171,14 +171,21 @@ def _published(url: str) -> tuple[list[tuple], list[tuple]]:
     return [tuple(r) for r in metrics], [tuple(r) for r in kpis]
 
 
-def test_compute_and_publish_writes_metrics_and_the_computable_share(warehouse: str) -> None:
+def test_compute_and_publish_writes_metrics_and_the_collection_shares(warehouse: str) -> None:
     summary = compute_and_publish(warehouse, AS_OF)
     metrics, kpis = _published(warehouse)
     expected = compute_metrics(_frames(), AS_OF, MetricParameters())
-    assert summary["rows"] == len(expected) + 1 == len(metrics) + len(kpis)
+    # the metrics, and a collection-shares row for all, chemicals and metals
+    assert summary["rows"] == len(expected) + 3 and len(metrics) == len(expected)
+    assert kpis == []  # the constant computable_metric_share is gone
     assert summary["clients"] == 3 and summary["metrics"] == 17
-    assert kpis == [("computable_metric_share", AS_OF, pytest.approx(19 / 38),
-                     "19 of 38 catalogue metrics are computable from internal systems")]
+    # 34 indicators on the journey map: 16 from systems, 16 more through e-mail surveys
+    assert summary["collection_shares"]["metals"] == {"system": round(16 / 34, 4),
+                                                      "automated": round(32 / 34, 4)}
+    with engine_for(warehouse).connect() as conn:
+        segments = conn.scalars(select(collection_shares.c.segment).where(
+            collection_shares.c.as_of == AS_OF).order_by(collection_shares.c.segment)).all()
+    assert segments == ["all", "chemicals", "metals"]
     # 30-day OTIF per segment: metals C1 = 1.0 (10 of 10 a day early), chemicals C2 = 0.0
     assert summary["segment_means"]["otif_line"] == {"metals": 1.0, "chemicals": 0.0,
                                                      "(unknown)": 1.0}
@@ -205,19 +212,18 @@ def test_publishing_replaces_rows_no_longer_emitted(warehouse: str) -> None:
     publish_metrics(engine_for(warehouse), fewer,
                     pd.DataFrame(columns=["kpi", "as_of", "value", "detail"]))
     metrics, kpis = _published(warehouse)
-    # the 5 rows recomputed, plus the survey stage's NPS row left alone; the KPI kept
+    # the 5 rows recomputed, plus the survey stage's NPS row left alone
     assert len(metrics) == 6 and ("C1", "nps", AS_OF, 365) in [m[:4] for m in metrics]
-    assert len(kpis) == 1
+    assert kpis == []
 
 
 def test_an_empty_computation_clears_the_dates_computable_metrics(warehouse: str) -> None:
     compute_and_publish(warehouse, AS_OF)
-    kpi = pd.DataFrame([{"kpi": "computable_metric_share", "as_of": AS_OF, "value": 0.5,
-                         "detail": "x"}])
+    kpi = pd.DataFrame([{"kpi": "some_kpi", "as_of": AS_OF, "value": 0.5, "detail": "x"}])
     nothing = compute_metrics({}, AS_OF, MetricParameters())
     assert publish_metrics(engine_for(warehouse), nothing, kpi) == 1
     metrics, kpis = _published(warehouse)
-    assert metrics == [] and kpis == [("computable_metric_share", AS_OF, 0.5, "x")]
+    assert metrics == [] and kpis == [("some_kpi", AS_OF, 0.5, "x")]
 
 
 def _read_alone(url: str, table: str, arrow_text: bool, columns: list[str] | None = None,

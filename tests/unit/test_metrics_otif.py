@@ -1,7 +1,7 @@
 """OTIF per line, per order and per client window, computed by hand.
 
-Default tolerance: days_early 2, days_late 0, quantity_pct 2 -> for a promised date P the
-deadline is P, the earliest on-time day P - 2, and in full means >= 98% of the quantity.
+Default tolerance: days_early off, days_late 0, quantity_pct 2 -> for a promised date P the
+deadline is P, an early delivery is on time, and in full means >= 98% of the quantity by P.
 as_of = 2026-03-01: lines are evaluable when their deadline is on or before 2026-02-28.
 """
 
@@ -23,7 +23,7 @@ TOLERANCE = OtifTolerance()
 
 # line: (order, quantity, promised, cancelled, [(delivered_qty, delivered_at), ...])
 LINES = {
-    # two partials, 60 on P-2 (exactly the early limit) + 40 on P (the deadline): 100 >= 98
+    # two partials, 60 on P-2 + 40 on P (the deadline): 100 >= 98
     "L1": ("O1", 100.0, "2026-02-20", False,
            [(60.0, "2026-02-18 09:00"), (40.0, "2026-02-20 23:59")]),
     # 98.0 of 100 on the deadline: exactly the 2% limit -> in full
@@ -31,7 +31,7 @@ LINES = {
     # 60 before the deadline, 40 one day after: by deadline 60 < 98, and a delivery is late
     "L3": ("O2", 100.0, "2026-02-20", False,
            [(60.0, "2026-02-19 10:00"), (40.0, "2026-02-21 08:00")]),
-    # everything 3 days early (beyond the 2 allowed): in full but not on time
+    # everything 3 days early: early is on time by default (late only with days_early <= 2)
     "L4": ("O2", 100.0, "2026-02-20", False, [(100.0, "2026-02-17 10:00")]),
     # 97.9 of 100 on time: just below the limit -> not in full
     "L5": ("O3", 100.0, "2026-02-10", False, [(97.9, "2026-02-10 10:00")]),
@@ -43,6 +43,12 @@ LINES = {
     "L8": ("O4", 10.0, "2026-03-01", False, []),
     # nothing delivered before as_of (a delivery after as_of is unknown; one in transit too)
     "L9": ("O5", 50.0, "2026-02-28", False, [(50.0, "2026-03-02 10:00"), (None, None)]),
+    # 100 on P, then an over-delivery of 5 three days later: still OTIF (nothing needed late)
+    "L10": ("O6", 100.0, "2026-02-15", False,
+            [(100.0, "2026-02-15 08:00"), (5.0, "2026-02-18 08:00")]),
+    # 99 on P, then a zero-quantity record two days later: still OTIF
+    "L11": ("O6", 100.0, "2026-02-15", False,
+            [(99.0, "2026-02-14 08:00"), (0.0, "2026-02-17 08:00")]),
 }
 
 
@@ -74,7 +80,7 @@ def _line_otif(tolerance: OtifTolerance = TOLERANCE) -> pd.DataFrame:
 
 def test_lines_evaluable_exclude_cancelled_zero_quantity_and_future_deadlines() -> None:
     # L6 cancelled, L7 quantity 0, L8 deadline 2026-03-01 is not before as_of
-    assert sorted(_line_otif().index) == ["L1", "L2", "L3", "L4", "L5", "L9"]
+    assert sorted(_line_otif().index) == ["L1", "L10", "L11", "L2", "L3", "L4", "L5", "L9"]
 
 
 def test_on_time_in_full_and_otif_per_line() -> None:
@@ -86,12 +92,16 @@ def test_on_time_in_full_and_otif_per_line() -> None:
         "L2": (True, True, True, 98.0),
         # L3 the 40 arrived on P+1: late, and only 60 by the deadline
         "L3": (False, False, False, 60.0),
-        # L4 P-3 < earliest P-2: early is not on time; 100 by the deadline is in full
-        "L4": (False, True, False, 100.0),
-        # L5 97.9 < 98.0
+        # L4 P-3: early is on time by default; 100 by the deadline is in full
+        "L4": (True, True, True, 100.0),
+        # L5 97.9 < 98.0: short, but nothing arrived late
         "L5": (True, False, False, 97.9),
         # L9 no delivery before as_of: not on time, 0 by the deadline
         "L9": (False, False, False, 0.0),
+        # L10 100 by P; the 5 over-delivered on P+3 are not needed, so not late
+        "L10": (True, True, True, 100.0),
+        # L11 99 >= 98 by P; the zero-quantity record on P+2 delivers nothing
+        "L11": (True, True, True, 99.0),
     }, index=["on_time", "in_full", "otif", "delivered_by_deadline"]).T
     pd.testing.assert_frame_equal(got.loc[expected.index].astype(object), expected.astype(object),
                                   check_names=False)
@@ -111,7 +121,12 @@ def test_days_late_moves_the_deadline() -> None:
     assert pd.Timestamp(got["deadline"]) == pd.Timestamp("2026-02-21")
 
 
-def test_days_early_zero_makes_a_day_early_delivery_not_on_time() -> None:
+def test_days_early_is_a_stricter_variant_that_makes_early_deliveries_late() -> None:
+    # days_early 2: L4 (P-3) is now early, hence not on time and not OTIF; L1's partial on
+    # P-2 is exactly the earliest day allowed and stays on time
+    strict = _line_otif(OtifTolerance(days_early=2))
+    assert tuple(strict.loc["L4", ["on_time", "in_full", "otif"]]) == (False, True, False)
+    assert strict.loc["L1", "otif"]
     # days_early 0: L1's first partial on 02-18 is 2 days before P = 02-20
     assert not _line_otif(OtifTolerance(days_early=0)).loc["L1", "on_time"]
 
@@ -119,8 +134,10 @@ def test_days_early_zero_makes_a_day_early_delivery_not_on_time() -> None:
 def test_otif_by_order_needs_all_lines_and_takes_the_latest_deadline() -> None:
     got = otif_by_order(_line_otif().reset_index()).set_index("order_id")
     # O1 = L1 (OTIF) + L2 (OTIF), deadlines 02-20 and 02-22 -> OTIF, deadline 02-22
-    # O2 = L3 + L4, neither OTIF; O3 = L5 only (L6, L7 not counted); O5 = L9
-    assert got["otif"].to_dict() == {"O1": True, "O2": False, "O3": False, "O5": False}
+    # O2 = L3 (missed) + L4 (OTIF); O3 = L5 only (L6, L7 not counted); O5 = L9;
+    # O6 = L10 + L11, both OTIF
+    assert got["otif"].to_dict() == {"O1": True, "O2": False, "O3": False, "O5": False,
+                                     "O6": True}
     assert pd.Timestamp(got.loc["O1", "deadline"]) == pd.Timestamp("2026-02-22")
     assert got.loc["O1", "client_id"] == "C1"
 
@@ -132,12 +149,13 @@ def _metric(metrics: pd.DataFrame, name: str, window: int) -> pd.Series:
 
 
 @pytest.mark.parametrize(("name", "window", "numerator", "denominator"), [
-    # 30-day window [01-30, 03-01): evaluable lines L1 L2 L3 L4 L5 L9 -> 6
-    ("otif_line", 30, 2, 6),      # L1, L2
-    ("on_time", 30, 3, 6),        # L1, L2, L5
-    ("in_full", 30, 3, 6),        # L1, L2, L4
-    # orders by latest evaluable deadline: O1 02-22, O2 02-20, O3 02-10, O5 02-28 -> 4; O1 OTIF
-    ("otif_order", 30, 1, 4),
+    # 30-day window [01-30, 03-01): evaluable lines L1 L2 L3 L4 L5 L9 L10 L11 -> 8
+    ("otif_line", 30, 5, 8),      # L1, L2, L4, L10, L11
+    ("on_time", 30, 6, 8),        # L1, L2, L4, L5, L10, L11
+    ("in_full", 30, 5, 8),        # L1, L2, L4, L10, L11
+    # orders by latest evaluable deadline: O1 02-22, O2 02-20, O3 02-10, O5 02-28, O6 02-15
+    # -> 5; O1 and O6 OTIF
+    ("otif_order", 30, 2, 5),
     # 1-day window = 02-28 only: L9 (deadline 02-28), not OTIF
     ("otif_line", 1, 0, 1),
     ("otif_order", 1, 0, 1),

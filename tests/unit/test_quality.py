@@ -113,6 +113,7 @@ def test_row_rules_of_order_lines_follow_the_contract() -> None:
         assert f"erp_order_lines.{name}" in rules
     shipments = {c.rule for c in row_checks(source_table("wms_shipments"), QualityRules(), END)}
     assert "wms_shipments.delivered_qty.within_110pct_of_ordered" in shipments
+    assert "wms_shipments.delivered_at.not_before_order_date" in shipments
     assert "wms_shipments.delivered_qty.not_null" not in shipments  # optional column
 
 
