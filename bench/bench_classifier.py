@@ -10,9 +10,10 @@ true group and process class. The warehouse is only read.
 
 (b) The blind holdout ``tests/fixtures/classifier_holdout.yaml`` (written by someone else,
 never read by the lexicon's author; a YAML list, or a mapping whose ``items`` is the list,
-of {id, lang, text, group, process_class, context?}), if present: each item its own
-client, so only the text's worsening cues can make deterioration. Only figures are
-printed, never a text.
+of {id, lang, text, group, process_class, context?, polarity?, recurring?}), if present:
+each item its own client, so only the text's worsening cues can make deterioration. Group
+``none`` labels praise and questions (polarity ``positive`` or ``neutral``; a label without
+a polarity is a complaint). Only figures are printed, never a text.
 
 (c) The holdout as the production loop sees it once people have reviewed half of it: two
 folds, each taking one half as the reviews, which refit the confidence table
@@ -22,7 +23,9 @@ learned model, and measuring the other half. The lexicon is not touched.
 Prints items, the share sent to review (target <= 20%), accuracy on the items not sent to
 review (target >= 85%; a ``no_complaint`` decision on a complaint counts as wrong),
 per-class precision and recall for the group and for the process class, the group
-confusion matrix and the wall time.
+confusion matrix, deterioration's precision and recall, and the wall time; on a labelled set
+also praise and neutral recall, the share of complaints decided as praise, accuracy and
+review share per language, and the recurring flag's precision and recall (issue 15).
 """
 
 from __future__ import annotations
@@ -46,7 +49,13 @@ from cx_tasks.analyze.classification import read_feedback  # noqa: E402
 from cx_tasks.analyze.classify import classify, load_classifier, raw_rules  # noqa: E402
 from cx_tasks.analyze.confidence import fit_confidence_map, outcomes  # noqa: E402
 from cx_tasks.analyze.context import read_context  # noqa: E402
-from cx_tasks.analyze.evaluation import figures, per_class, with_true_labels  # noqa: E402
+from cx_tasks.analyze.evaluation import (  # noqa: E402
+    NO_GROUP,
+    figures,
+    per_class,
+    polarity_figures,
+    with_true_labels,
+)
 from cx_tasks.analyze.taxonomy import PROCESS_CLASSES  # noqa: E402
 
 HOLDOUT = REPO / "tests" / "fixtures" / "classifier_holdout.yaml"
@@ -85,6 +94,31 @@ def report(title: str, decided: pd.DataFrame, elapsed: float) -> None:
         print("\ndeterioration rules fired (and how many were truly deterioration):")
         for rule, group in rules.groupby("deterioration"):
             print(f"  {rule}: {len(group)} ({int(hits[group.index].sum())})")
+        truly = done["true_group"] == "deterioration"
+        said = done["dissatisfaction_group"] == "deterioration"
+        print(f"deterioration on decided items: precision {int((truly & said).sum())}/"
+              f"{int(said.sum())}, recall {int((truly & said).sum())}/{int(truly.sum())}; "
+              f"flagged recurring {int(done['recurring'].fillna(False).astype(bool).sum())}")
+    if "true_polarity" in decided:
+        print_polarity(decided)
+
+
+def print_polarity(decided: pd.DataFrame) -> None:
+    """The praise, question and language figures of a labelled set (issue 15)."""
+    f = polarity_figures(decided)
+    quiet = decided["true_polarity"].isin(["positive", "neutral"])
+    print(f"\npraise and neutral texts {int(quiet.sum())}: recall (decided as no complaint) "
+          f"{f.no_complaint_recall:.1%} of all, {f.no_complaint_recall_decided:.1%} of the "
+          f"{f.no_complaint_decided} decided (target >= 80%)")
+    print(f"complaints decided ({int((~quiet & (decided['status'] != 'review')).sum())}): as "
+          f"praise {f.complaints_as_praise:.1%} (target <= 3%), as no complaint at all "
+          f"{f.complaints_as_no_complaint:.1%}")
+    print("accuracy on decided items by language: " + ", ".join(
+        f"{lang} {acc:.1%} (review {f.review_by_language[lang]:.1%})"
+        for lang, acc in f.accuracy_by_language.items()) + " (target: en within 5 points of ru)")
+    print(f"deterioration precision {f.deterioration_precision:.2f}, recall "
+          f"{f.deterioration_recall:.2f}; recurring flag precision {f.recurring_precision:.2f}, "
+          f"recall {f.recurring_recall:.2f} (decided items)")
 
 
 def warehouse_items(data: Path, as_of: date) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -119,6 +153,8 @@ class Holdout:
     context: pd.DataFrame
     truth: pd.DataFrame
     languages: dict[str, int]
+    labels: pd.DataFrame
+    """lang, true_polarity, true_recurring per item."""
 
 
 def holdout_set(path: Path, as_of: date) -> Holdout:
@@ -143,12 +179,16 @@ def holdout_set(path: Path, as_of: date) -> Holdout:
     truth = pd.DataFrame({"true_group": [e["group"] for e in entries],
                           "true_process_class": [e["process_class"] for e in entries]})
     languages = pd.Series([e.get("lang") for e in entries]).value_counts().to_dict()
-    return Holdout(items, context, truth, languages)
+    labels = pd.DataFrame({"lang": [e.get("lang") for e in entries],
+                           "true_polarity": [e.get("polarity", "negative") for e in entries],
+                           "true_recurring": [bool(e.get("recurring")) for e in entries]})
+    return Holdout(items, context, truth, languages, labels)
 
 
-def labelled(classes: pd.DataFrame, truth: pd.DataFrame) -> pd.DataFrame:
+def labelled(classes: pd.DataFrame, held: Holdout) -> pd.DataFrame:
     """Classes and true labels of the same items side by side (both in item order)."""
-    return pd.concat([classes.reset_index(drop=True), truth.reset_index(drop=True)], axis=1)
+    return pd.concat([classes.reset_index(drop=True), held.truth.reset_index(drop=True),
+                      held.labels.reset_index(drop=True)], axis=1)
 
 
 def holdout(path: Path, as_of: date, history: tuple[pd.DataFrame, pd.DataFrame] | None) -> None:
@@ -167,7 +207,7 @@ def holdout(path: Path, as_of: date, history: tuple[pd.DataFrame, pd.DataFrame] 
     elapsed = time.perf_counter() - started
     report(f"blind holdout ({path.name}: {n} items, languages {held.languages}; "
            + (f"classified together with the {len(items) - n} warehouse items" if history
-              is not None else "alone") + ")", labelled(classes, held.truth), elapsed)
+              is not None else "alone") + ")", labelled(classes, held), elapsed)
 
 
 def holdout_refit(path: Path, as_of: date) -> None:
@@ -177,7 +217,7 @@ def holdout_refit(path: Path, as_of: date) -> None:
     measuring the other half. The lexicon is not changed."""
     shipped = load_classifier()
     held = holdout_set(path, as_of)
-    raw = labelled(classify(held.items, held.context, raw_rules(shipped), as_of), held.truth)
+    raw = labelled(classify(held.items, held.context, raw_rules(shipped), as_of), held)
     odd = (held.items["feedback_id"].str.extract(r"(\d+)$")[0].astype(int) % 2 == 1).to_numpy()
     parts, elapsed = [], 0.0
     for reviewed in (odd, ~odd):
@@ -185,13 +225,14 @@ def holdout_refit(path: Path, as_of: date) -> None:
         print(f"fold table (fitted on {int(reviewed.sum())} reviews): margin {fitted.margin} "
               f"-> probability {fitted.probability}")
         use = replace(shipped, rules=shipped.rules.model_copy(update={"confidence": fitted}))
-        reviews = pd.DataFrame({"feedback_id": held.items["feedback_id"][reviewed],
-                                "dissatisfaction_group": held.truth["true_group"][reviewed],
-                                "process_class": held.truth["true_process_class"][reviewed]})
+        complaint = reviewed & (held.truth["true_group"] != NO_GROUP).to_numpy()
+        reviews = pd.DataFrame({"feedback_id": held.items["feedback_id"][complaint],
+                                "dissatisfaction_group": held.truth["true_group"][complaint],
+                                "process_class": held.truth["true_process_class"][complaint]})
         started = time.perf_counter()
         classes = classify(held.items, held.context, use, as_of, reviews=reviews)
         elapsed += time.perf_counter() - started
-        parts.append(labelled(classes, held.truth)[~reviewed])
+        parts.append(labelled(classes, held)[~reviewed])
     report(f"blind holdout after reviews of the other half (confidence refit, learned model "
            f"trained on them; 2 folds, {path.name})", pd.concat(parts, ignore_index=True),
            elapsed)

@@ -152,7 +152,7 @@ def held_out_figures(classifier: Classifier, raw: pd.DataFrame, held: Holdout, a
         table = fit_confidence_map(*outcomes(raw[fit_half]), "fold")
         classes = classify(held.items, held.context,
                            calibrated_with(classifier, table, threshold), as_of)
-        parts.append(labelled(classes, held.truth)[~fit_half])
+        parts.append(labelled(classes, held)[~fit_half])
     return figures(pd.concat(parts, ignore_index=True))
 
 
@@ -162,7 +162,7 @@ def fit_labelled(path: Path, as_of: date, rules_dir: Path | None, data: Path | N
     with the even simulated clients), then the cross-validated split by id parity."""
     classifier = load_classifier(rules_dir)
     held = holdout_set(path, as_of)
-    raw = labelled(classify(held.items, held.context, raw_rules(classifier), as_of), held.truth)
+    raw = labelled(classify(held.items, held.context, raw_rules(classifier), as_of), held)
     own_margins, own_right = outcomes(raw)
     margins, right = own_margins, own_right
     source = f"the {len(raw)} texts of {path.name}"

@@ -6,8 +6,9 @@ A run for ``as_of`` reads every ``feedback`` row with a non-blank text that occu
 and the reviews made by then, and upserts one ``feedback_classes`` row per item
 (``classified_on = as_of``): a second run for the same ``as_of`` writes the same rows.
 A person's review overrides the classifier: status ``reviewed``, the reviewer's group and
-process class, confidence 1, the classifier's cause kept only when its process class is the
-reviewer's, the classifier's own evidence kept after the review's.
+process class, confidence 1, polarity ``negative`` (a person chose a group of
+dissatisfaction), the classifier's cause kept only when its process class is the reviewer's,
+the classifier's own evidence kept after the review's.
 """
 
 from __future__ import annotations
@@ -48,6 +49,8 @@ class ClassificationSummary:
     by_status: Counter[str] = field(default_factory=Counter)
     by_group: Counter[str] = field(default_factory=Counter)
     by_deterioration_rule: Counter[str] = field(default_factory=Counter)
+    by_polarity: Counter[str] = field(default_factory=Counter)
+    recurring: int = 0
 
     @property
     def review_share(self) -> float:
@@ -59,6 +62,7 @@ class ClassificationSummary:
         return {**asdict(self), "as_of": self.as_of.isoformat(),
                 "by_status": dict(self.by_status), "by_group": dict(self.by_group),
                 "by_deterioration_rule": dict(self.by_deterioration_rule),
+                "by_polarity": dict(self.by_polarity),
                 "review_share": round(self.review_share, 4)}
 
 
@@ -95,6 +99,7 @@ def apply_reviews(classes: pd.DataFrame, reviews: pd.DataFrame) -> pd.DataFrame:
         out.at[i, "dissatisfaction_group"] = review["dissatisfaction_group"]
         out.at[i, "process_class"] = review["process_class"]
         out.at[i, "confidence"] = 1.0
+        out.at[i, "polarity"] = "negative"
         out.at[i, "deterioration"] = ("review" if review["dissatisfaction_group"]
                                       == "deterioration" else None)
         out.at[i, "evidence"] = (f"reviewed by {review['reviewer']} on "
@@ -124,6 +129,8 @@ def _classify_in(conn: Connection, as_of: date, classifier: Classifier) -> Class
     summary.by_status.update(classes["status"])
     summary.by_group.update(classes["dissatisfaction_group"].dropna())
     summary.by_deterioration_rule.update(classes["deterioration"].dropna())
+    summary.by_polarity.update(classes["polarity"].dropna())
+    summary.recurring = int(classes["recurring"].fillna(False).astype(bool).sum())
     return summary
 
 

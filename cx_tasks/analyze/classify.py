@@ -19,8 +19,13 @@ Status:
 - ``classified``: confidence >= threshold; group and process class of the best label,
   cause its best cause; the group becomes ``deterioration`` when a rule of
   :mod:`cx_tasks.analyze.deterioration` fires (process class kept);
-- ``no_complaint``: no cause scored, only praise terms ("всё отлично", "no complaints"),
-  with ``P / (P + smoothing) >= threshold`` for praise weight ``P``; nothing to classify;
+- ``no_complaint``: no clause complains (:mod:`cx_tasks.analyze.clauses`: the clause that
+  complains decides), and the text praises (polarity ``positive``, praise weight ``P``) or
+  asks (``neutral``, request weight ``P``, a question mark weighing 1) with ``P / (P +
+  smoothing) >= threshold``; no group, the process class the text speaks about (its best
+  cause label among all its terms, if any); never a complaint. A question about an order
+  with an operational failure ("где наш груз?" on an order that missed OTIF) is read by
+  its context like any other item;
 - ``review``: anything else (confidence below the threshold, or no evidence at all);
   group, process class and cause stay empty: a person decides (``feedback_reviews``).
 
@@ -40,6 +45,16 @@ from pathlib import Path
 import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field
 
+from cx_tasks.analyze.clauses import (
+    COMPLAINT,
+    COURTESY,
+    PRAISED,
+    REQUEST,
+    Clause,
+    PolarityRules,
+    Reading,
+    read,
+)
 from cx_tasks.analyze.confidence import ConfidenceMap, calibrated
 from cx_tasks.analyze.context import CONTEXT_COLUMNS
 from cx_tasks.analyze.deterioration import DeteriorationRules, deterioration
@@ -47,17 +62,15 @@ from cx_tasks.analyze.lexicon import (
     PRAISE,
     Lexicon,
     LexiconFile,
-    Match,
     compile_lexicon,
     match_terms,
 )
-from cx_tasks.analyze.text import words
 from cx_tasks.collect.contract import PACKAGING_INCIDENT_TYPES
 from cx_tasks.config import parse_yaml, rules_text
 
 CLASS_COLUMNS = ["feedback_id", "client_id", "status", "dissatisfaction_group", "process_class",
                  "cause", "confidence", "deterioration", "evidence", "classifier_version",
-                 "classified_on"]
+                 "classified_on", "polarity", "recurring"]
 """The columns of ``feedback_classes``, in order."""
 STATUSES = ("classified", "review", "reviewed", "no_complaint")
 
@@ -96,6 +109,7 @@ class ClassifierRules(BaseModel):
     """Margin -> probability of being right; None: the confidence is the raw margin."""
     context: ContextWeights = Field(default_factory=ContextWeights)
     deterioration: DeteriorationRules = Field(default_factory=DeteriorationRules)
+    polarity: PolarityRules = Field(default_factory=PolarityRules)
     learned: LearnedModel = Field(default_factory=LearnedModel)
 
 
@@ -154,6 +168,11 @@ class Scored:
     evidence: list[str]
     features: tuple[str, ...] = ()
     """What the learned model sees: word keys, pairs of neighbouring keys, context signals."""
+    polarity: str | None = None
+    """negative (a complaint), positive (praise), neutral (a question, request or
+    information) or None (nothing known)."""
+    recurrence: float = 0.0
+    """Weight of the text's recurrence cues (the problem happened before)."""
 
 
 def _context_evidence(rules: ContextWeights, signals: dict,
@@ -195,40 +214,106 @@ def _features(text_keys: list[str], signals: dict) -> tuple[str, ...]:
     return (*text_keys, *pairs, *context)
 
 
+def _topic(lexicon: Lexicon, clauses: list[Clause]) -> tuple[str | None, str]:
+    """The process class clauses speak about (the most weight among their cause and
+    ``topics`` terms read without praise), and the terms in words."""
+    score: dict[str, float] = defaultdict(float)
+    named = []
+    for clause in clauses:
+        for m in match_terms(lexicon, lexicon.topics, list(clause.keys)):
+            score[lexicon.process_class(m.term.cause)] += m.term.weight
+            named.append(f"'{m.term.written}'")
+    if not score:
+        return None, ""
+    best = min(score, key=lambda process_class: (-score[process_class], process_class))
+    return best, f"; speaks of {best} ({', '.join(named)})"
+
+
+def _no_complaint(classifier: Classifier, reading: Reading, cue: float, recurrence: float,
+                  evidence: list[str], features: tuple[str, ...]) -> Scored:
+    """A text no clause of which complains: praise (positive) or a question (neutral)."""
+    lexicon, rules = classifier.lexicon, classifier.rules
+    kind = PRAISED if reading.polarity == "positive" else REQUEST
+    clauses = reading.of_kind(kind) or reading.of_kind(COURTESY)
+    if kind == PRAISED:
+        weight = sum(c.praise for c in clauses)
+        said = "praise " + _fmt(weight) + " <- " + ", ".join(
+            f"'{m.term.written}'" for c in clauses for m in c.matches if m.term.cause == PRAISE)
+    else:
+        weight = sum(max(1.0 if c.asks else 0.0, sum(
+            m.term.weight for m in match_terms(lexicon, lexicon.requests, list(c.keys))))
+            for c in clauses)
+        said = f"a question or request {_fmt(weight)}"
+    confidence = weight / (weight + rules.smoothing)
+    process_class, spoken = _topic(lexicon, clauses)
+    status = "no_complaint" if confidence >= rules.threshold else "review"
+    evidence.insert(0, f"no complaint ({reading.polarity}): {said}{spoken}")
+    return Scored(status, None, process_class if status == "no_complaint" else None, None,
+                  confidence, cue, evidence, features, reading.polarity, recurrence)
+
+
+def _worsening_only(classifier: Classifier, reading: Reading, cue: float, recurrence: float,
+                    evidence: list[str], features: tuple[str, ...]) -> Scored:
+    """A text with no cause term: review, unless it says something is getting worse
+    (worsening cues of at least ``deterioration.worsening.min_score``) and names the process
+    ("the last batches are noticeably worse", "lead times всё длиннее"): deterioration of
+    that process, confidence the calibrated ``cue / (cue + smoothing)``."""
+    rules = classifier.rules
+    process_class, spoken = _topic(classifier.lexicon, list(reading.clauses))
+    worse = rules.deterioration.worsening
+    if process_class is None or not worse.enabled or cue < worse.min_score:
+        return Scored("review", None, None, None, 0.0, cue,
+                      ["no lexicon term and no operational signal", *evidence], features,
+                      reading.polarity, recurrence)
+    margin = cue / (cue + rules.smoothing)
+    confidence = margin if rules.confidence is None else calibrated(rules.confidence, margin)
+    evidence.insert(0, f"no cause term; worsening {_fmt(cue)}: margin {margin:.2f} -> "
+                       f"confidence {confidence:.2f}{spoken}")
+    status = "classified" if confidence >= rules.threshold else "review"
+    return Scored(status, "deterioration" if status == "classified" else None,
+                  process_class if status == "classified" else None, None, confidence, cue,
+                  evidence, features, "negative", recurrence)
+
+
 def score_item(classifier: Classifier, text: str, signals: dict) -> Scored:
     """The decision for one text and its context signals (``CONTEXT_COLUMNS`` keys, any
-    may be missing), before the deterioration test."""
+    may be missing), before the deterioration test. Only the clauses that complain score
+    causes (:mod:`cx_tasks.analyze.clauses`); a text none of whose clauses complains is
+    praise or a question and gets no group."""
     lexicon, rules = classifier.lexicon, classifier.rules
-    text_keys, corrections = lexicon.typos.read(words(text))
-    matches: list[Match] = match_terms(lexicon, lexicon.terms, text_keys)
+    reading = read(lexicon, text, rules.polarity)
+    text_keys = reading.keys
     worsening = match_terms(lexicon, lexicon.worsening, text_keys)
-    cause_score: dict[str, float] = defaultdict(float)
-    reasons: dict[str, list[str]] = defaultdict(list)
-    praise, praised = 0.0, []
-    for m in matches:
-        if m.term.cause == PRAISE:
-            praise += m.term.weight
-            praised.append(f"'{m.term.written}'")
-        else:
-            cause_score[m.term.cause] += m.term.weight
-            reasons[m.term.cause].append(f"'{m.term.written}' {_fmt(m.term.weight)}")
-    text_causes = set(cause_score)
-    for cause, weight, signal in _context_evidence(rules.context, signals, text_causes):
-        cause_score[cause] += weight
-        reasons[cause].append(f"{signal} {_fmt(weight)}")
-    evidence = [f"typo '{c.word}' read as '{c.meant}'" for c in corrections]
+    recurring = match_terms(lexicon, lexicon.recurrence, text_keys)
+    evidence = [f"typo '{c.word}' read as '{c.meant}'" for c in reading.corrections]
     cue = sum(m.term.weight for m in worsening)
+    recurrence = sum(m.term.weight for m in recurring)
     features = _features(text_keys, signals)
     if worsening:
         evidence.append("worsening cues " + ", ".join(f"'{m.term.written}'" for m in worsening))
-    if not text_causes and praise > 0:
-        confidence = praise / (praise + rules.smoothing)
-        status = "no_complaint" if confidence >= rules.threshold else "review"
-        evidence.insert(0, f"no complaint: praise {_fmt(praise)} <- " + ", ".join(praised))
-        return Scored(status, None, None, None, confidence, cue, evidence, features)
+    if reading.fine_before:
+        cue += rules.polarity.fine_before
+        evidence.append(f"fine before, a complaint now {_fmt(rules.polarity.fine_before)}")
+    if recurring:
+        evidence.append("recurrence cues " + ", ".join(f"'{m.term.written}'" for m in recurring))
+    set_aside = [c for c in reading.clauses if c.kind != COMPLAINT or c.past]
+    if reading.polarity == "negative" and set_aside:
+        evidence.append("clauses set aside: " + ", ".join(
+            f"{'past ' if c.past else ''}{c.kind} '{' '.join(c.keys)}'" for c in set_aside))
+    cause_score: dict[str, float] = defaultdict(float)
+    reasons: dict[str, list[str]] = defaultdict(list)
+    for m in (m for c in reading.of_kind(COMPLAINT) for m in c.matches):
+        if m.term.cause != PRAISE:
+            cause_score[m.term.cause] += m.term.weight
+            reasons[m.term.cause].append(f"'{m.term.written}' {_fmt(m.term.weight)}")
+    context = _context_evidence(rules.context, signals, set(cause_score))
+    if reading.polarity == "positive" or (reading.polarity == "neutral" and not context):
+        return _no_complaint(classifier, reading, cue, recurrence, evidence, features)
+    for cause, weight, signal in context:
+        cause_score[cause] += weight
+        reasons[cause].append(f"{signal} {_fmt(weight)}")
     if not cause_score:
-        return Scored("review", None, None, None, 0.0, cue,
-                      ["no lexicon term and no operational signal", *evidence], features)
+        return _worsening_only(classifier, reading, cue, recurrence, evidence, features)
     by_label: dict[tuple[str, str], float] = defaultdict(float)
     for cause, score in cause_score.items():
         by_label[lexicon.label(cause)] += score
@@ -249,8 +334,9 @@ def score_item(classifier: Classifier, text: str, signals: dict) -> Scored:
     evidence[:0] = [said, *described]
     if confidence >= rules.threshold:
         return Scored("classified", best[0], best[1], cause, confidence, cue, evidence,
-                      features)
-    return Scored("review", None, None, None, confidence, cue, evidence, features)
+                      features, "negative", recurrence)
+    return Scored("review", None, None, None, confidence, cue, evidence, features,
+                  "negative", recurrence)
 
 
 def consult_model(scored: list[Scored], labels: list[tuple[str, str] | None],
@@ -333,6 +419,7 @@ def classify(feedback: pd.DataFrame, context: pd.DataFrame, classifier: Classifi
                           "cause": out["cause"],
                           "occurred_at": pd.to_datetime(feedback["occurred_at"]).to_numpy(),
                           "worsening": [s.worsening for s in scored],
+                          "recurrence": [s.recurrence for s in scored],
                           "decided": [s.status == "classified" for s in scored]})
     counted = items[["client_id", "cause", "occurred_at"]]
     if history is not None and len(history):
@@ -344,8 +431,11 @@ def classify(feedback: pd.DataFrame, context: pd.DataFrame, classifier: Classifi
     out.loc[moved, "dissatisfaction_group"] = "deterioration"
     out["deterioration"] = rules["rule"].to_numpy()
     out["evidence"] = ["; ".join([*s.evidence, *([f"deterioration ({r}): {d}"]
-                                                 if isinstance(r, str) else [])])  # NaN: none
+                                                 if isinstance(r, str) else  # NaN: none
+                                                 [d] if isinstance(d, str) else [])])
                        for s, r, d in zip(scored, rules["rule"], rules["detail"], strict=True)]
+    out["polarity"] = [s.polarity for s in scored]
+    out["recurring"] = rules["recurring"].to_numpy(bool)
     out["classifier_version"] = classifier.version
     out["classified_on"] = as_of
     return out[CLASS_COLUMNS].astype(object).where(out[CLASS_COLUMNS].notna(), None)

@@ -1,18 +1,24 @@
-"""The deterioration test: a problem that recurs or grows for a client is a regression.
+"""The deterioration test: deterioration is a regression, not a repeat.
 
-An item the classifier is confident about moves to the group ``deterioration`` (its process
-class kept) when one of three rules fires, checked in this order:
+A problem that was fine before and is now getting worse is the group ``deterioration``; a
+cause that merely recurs is chronic, not worse: the item is flagged ``recurring`` and keeps
+its group. An item the classifier is confident about moves to ``deterioration`` (its process
+class kept) when one of two rules fires, checked in this order:
 
-1. ``worsening``: the client says so (worsening cues in the text weigh ``min_score``);
-2. ``repeat``: the client raised the same cause at least ``min_previous`` times in the
-   ``window_days`` before this item;
-3. ``rate_test``: the client's rate of the cause is significantly above its own baseline.
+1. ``worsening``: the client says so (worsening cues in the text, such as "всё хуже",
+   "used to be fine", or praise of the past before a complaint now, weigh ``min_score``);
+2. ``rate_test``: the client's rate of the cause is significantly above its own baseline.
    With ``x_r`` items of the cause in the ``recent_days`` up to and including this one
    (exposure ``t_r``) and ``x_b`` in the ``baseline_days`` before them (exposure ``t_b``,
    cut at the start of the feedback history), under "no change" both are Poisson with
    one rate, so given ``n = x_r + x_b`` the recent count is ``Binomial(n, t_r / (t_r +
    t_b))``. The rule fires when the one-sided p-value ``P(X >= x_r)`` is below ``alpha``
    and ``x_r >= min_recent``.
+
+Rule ``recurring`` flags the item (group kept) when the text says the problem happened
+before (recurrence cues such as "снова", "once again", "every delivery" weigh
+``min_score``) or the client raised the same cause at least ``min_previous`` times in the
+``window_days`` before it.
 """
 
 from __future__ import annotations
@@ -28,7 +34,7 @@ DAY = pd.Timedelta(days=1)
 
 
 class WorseningRule(BaseModel):
-    """Rule ``worsening``: the text says the problem recurs or gets worse."""
+    """Rule ``worsening``: the text says the problem gets worse than it was."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -36,14 +42,16 @@ class WorseningRule(BaseModel):
     min_score: float = Field(1.0, gt=0)
 
 
-class RepeatRule(BaseModel):
-    """Rule ``repeat``: the client raised the same cause this often just before."""
+class RecurringRule(BaseModel):
+    """Flag ``recurring`` (the group is kept): the text says the problem happened before, or
+    the client raised the same cause this often just before."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     enabled: bool = True
+    min_score: float = Field(1.0, gt=0)
     window_days: int = Field(30, ge=1)
-    min_previous: int = Field(5, ge=1)
+    min_previous: int = Field(1, ge=1)
 
 
 class RateTest(BaseModel):
@@ -59,13 +67,14 @@ class RateTest(BaseModel):
 
 
 class DeteriorationRules(BaseModel):
-    """The three rules of the deterioration test (``rules/classifier.yaml``)."""
+    """The two rules of the deterioration test and the recurring flag
+    (``rules/classifier.yaml``)."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     worsening: WorseningRule = Field(default_factory=WorseningRule)
-    repeat: RepeatRule = Field(default_factory=RepeatRule)
     rate_test: RateTest = Field(default_factory=RateTest)
+    recurring: RecurringRule = Field(default_factory=RecurringRule)
 
 
 def rate_test_p(recent: int, baseline: int, recent_days: float, baseline_days: float) -> float:
@@ -77,7 +86,7 @@ def rate_test_p(recent: int, baseline: int, recent_days: float, baseline_days: f
 
 @dataclass(frozen=True)
 class Counts:
-    """Per item, the client's items of the same cause: before it in the repeat window, in
+    """Per item, the client's items of the same cause: before it in the recurring window, in
     the recent window (itself included), in the baseline window; and the baseline's days."""
 
     previous: np.ndarray
@@ -92,7 +101,7 @@ def cause_counts(items: pd.DataFrame, history: pd.DataFrame, rules: Deterioratio
     among the rows of ``history`` (the same columns; the items themselves included)."""
     n = len(items)
     previous, recent, baseline = np.zeros(n, int), np.zeros(n, int), np.zeros(n, int)
-    window = rules.repeat.window_days * DAY
+    window = rules.recurring.window_days * DAY
     r_days, b_days = rules.rate_test.recent_days * DAY, rules.rate_test.baseline_days * DAY
     times_by_problem = {key: np.sort(group["occurred_at"].to_numpy("datetime64[ns]"))
                         for key, group in history.dropna(subset=["cause"])
@@ -117,41 +126,47 @@ def cause_counts(items: pd.DataFrame, history: pd.DataFrame, rules: Deterioratio
 
 def deterioration(items: pd.DataFrame, history: pd.DataFrame, rules: DeteriorationRules,
                   history_start: pd.Timestamp) -> pd.DataFrame:
-    """Which rule (if any) moves each item to deterioration, and why in words.
+    """Which rule (if any) moves each item to deterioration, whether it recurs, and why in
+    words.
 
-    ``items``: feedback_id, client_id, cause (None when unknown), occurred_at, worsening
-    (score of the text's worsening cues) and decided (False for an item going to review: no
-    rule applies; absent means "decided when the cause is known"). ``history``: client_id,
-    cause, occurred_at of every item to count (the items included). The repeat rule and
-    the rate test need the item's cause. Returns feedback_id, rule (``worsening``,
-    ``repeat``, ``rate_test`` or None), detail.
+    ``items``: feedback_id, client_id, cause (None when unknown), occurred_at, worsening and
+    recurrence (scores of the text's cues) and decided (False for an item going to review:
+    no rule applies; absent means "decided when the cause is known"). ``history``:
+    client_id, cause, occurred_at of every item to count (the items included). The rate
+    test and the count of earlier items need the item's cause. Returns feedback_id, rule
+    (``worsening``, ``rate_test`` or None), recurring (bool), detail.
     """
     counts = cause_counts(items, history, rules, history_start)
-    rate = rules.rate_test
+    rate, again = rules.rate_test, rules.recurring
     known = items["cause"].notna().to_numpy()
     decided = items["decided"].to_numpy(bool) if "decided" in items else known
-    rule_names, details = [], []
+    recurrence = (items["recurrence"].to_numpy(float) if "recurrence" in items
+                  else np.zeros(len(items)))
+    rule_names, recurring, details = [], [], []
     for i, row in enumerate(items[["cause", "worsening"]].itertuples(index=False)):
-        fired, detail = None, None
-        if not decided[i]:
-            pass
-        elif rules.worsening.enabled and row.worsening >= rules.worsening.min_score:
-            fired, detail = "worsening", f"the text says it recurs or worsens ({row.worsening:g})"
-        elif not known[i]:
-            pass
-        elif rules.repeat.enabled and counts.previous[i] >= rules.repeat.min_previous:
-            fired, detail = "repeat", (f"{counts.previous[i]} earlier {row.cause} items of this "
-                                       f"client in {rules.repeat.window_days} days")
-        elif (rate.enabled and counts.recent[i] >= rate.min_recent
+        fired, said = None, []
+        if decided[i] and rules.worsening.enabled and row.worsening >= rules.worsening.min_score:
+            fired = "worsening"
+            said.append(f"the text says it is getting worse ({row.worsening:g})")
+        elif (decided[i] and known[i] and rate.enabled and counts.recent[i] >= rate.min_recent
               and counts.baseline_days[i] > 0):
             p = rate_test_p(int(counts.recent[i]), int(counts.baseline[i]), rate.recent_days,
                             float(counts.baseline_days[i]))
             if p < rate.alpha:
-                fired, detail = "rate_test", (
-                    f"{counts.recent[i]} {row.cause} items in {rate.recent_days} days vs "
-                    f"{counts.baseline[i]} in the {counts.baseline_days[i]:.0f} days before: "
-                    f"p = {p:.4f} < {rate.alpha:g}")
+                fired = "rate_test"
+                said.append(f"{counts.recent[i]} {row.cause} items in {rate.recent_days} days "
+                            f"vs {counts.baseline[i]} in the {counts.baseline_days[i]:.0f} "
+                            f"days before: p = {p:.4f} < {rate.alpha:g}")
+        again_text = again.enabled and decided[i] and recurrence[i] >= again.min_score
+        again_count = (again.enabled and decided[i] and known[i]
+                       and counts.previous[i] >= again.min_previous)
+        if again_text:
+            said.append(f"recurring: the text says it happened before ({recurrence[i]:g})")
+        if again_count:
+            said.append(f"recurring: {counts.previous[i]} earlier {row.cause} items of this "
+                        f"client in {again.window_days} days")
         rule_names.append(fired)
-        details.append(detail)
+        recurring.append(bool(again_text or again_count))
+        details.append("; ".join(said) or None)
     return pd.DataFrame({"feedback_id": items["feedback_id"].to_numpy(), "rule": rule_names,
-                         "detail": details})
+                         "recurring": recurring, "detail": details})

@@ -41,7 +41,7 @@ from cx_tasks.analyze.model import (
     TableStakesRules,
     Weights,
     factor_table,
-    reported_scores,
+    reported_satisfaction,
     role_scores,
     satisfaction_rules,
 )
@@ -264,11 +264,10 @@ def _stored_recent(conn: Connection, as_of: date, segments: Mapping[str, str]) -
 
 
 def _reported_between(conn: Connection, start: date, end: date | datetime,
-                      rules: SatisfactionRules) -> pd.DataFrame:
-    """Reported satisfaction per client role from the headline answers in ``[start, end)``."""
-    answers = read_answers(conn, start, end)
-    return reported_scores(answers.assign(kind=answers["question_id"].map(rules.question_kinds)),
-                           rules.model.reported)
+                      rules: SatisfactionRules, segments: Mapping[str, str]) -> pd.DataFrame:
+    """Reported satisfaction (the model's target) per client role from the answers in
+    ``[start, end)``."""
+    return reported_satisfaction(read_answers(conn, start, end), segments, rules)
 
 
 def drill_down(warehouse: Engine, as_of: date, catalogue: MetricCatalogue, owners: Owners,
@@ -292,9 +291,9 @@ def drill_down(warehouse: Engine, as_of: date, catalogue: MetricCatalogue, owner
                                model_rules)
         split = as_of - timedelta(days=recent_days)
         reported = reported_falls(_reported_between(conn, split, answers_until or as_of,
-                                                    model_rules),
+                                                    model_rules, segments),
                                   _reported_between(conn, as_of - timedelta(days=signal),
-                                                    split, model_rules),
+                                                    split, model_rules, segments),
                                   segments)
         predicted = predicted_falls(recent, baseline)
         falls = falls_to_explain(pd.concat([predicted, reported], ignore_index=True),

@@ -4,6 +4,10 @@ demo; the pipeline itself never reads it) or a hand-labelled set (the benchmark)
 Figures over the items the classifier decided (not sent to review): accuracy of the group,
 of the process class and of both; per class precision = right / decided as that class and
 recall = right / truly that class; the share sent to review is over all items.
+
+A text that praises or asks is labelled with the group ``none`` (and its polarity,
+``positive`` or ``neutral``); a ``no_complaint`` decision is the group ``none``. A process
+class left empty is right where the label leaves it empty too (general praise).
 """
 
 from __future__ import annotations
@@ -19,6 +23,10 @@ from cx_tasks.analyze.taxonomy import DISSATISFACTION_GROUPS
 from cx_tasks.warehouse.schema import feedback, feedback_classes
 
 REVIEW = "review"
+NO_GROUP = "none"
+"""The group of a text that voices no dissatisfaction (praise, a question): its label, and
+what a ``no_complaint`` decision counts as."""
+NO_COMPLAINT = "no_complaint"
 SOURCE_TABLES = {"claim": "sd_claims", "ticket": "sd_tickets"}
 """Feedback source -> the service-desk table the simulator's answer key names."""
 
@@ -36,9 +44,23 @@ def per_class(truth: pd.Series, decided: pd.Series, classes: tuple[str, ...]) ->
     return pd.DataFrame(rows)
 
 
+def decided_group(labelled: pd.DataFrame) -> pd.Series:
+    """The group decided: ``none`` for a ``no_complaint`` decision."""
+    return labelled["dissatisfaction_group"].where(labelled["status"] != NO_COMPLAINT, NO_GROUP)
+
+
+def right_labels(labelled: pd.DataFrame) -> tuple[pd.Series, pd.Series]:
+    """Per item, whether the decided group and the process class agree with the label (an
+    empty process class agrees with an empty label)."""
+    group_ok = decided_group(labelled) == labelled["true_group"]
+    decided, true = labelled["process_class"], labelled["true_process_class"]
+    process_ok = (decided == true) | (decided.isna() & true.isna())
+    return group_ok, process_ok
+
+
 def confusion(labelled: pd.DataFrame) -> pd.DataFrame:
     """Rows: the true group; columns: the decision (a group, or ``(review)``/``(status)``)."""
-    shown = labelled["dissatisfaction_group"].where(labelled["status"] != REVIEW, "(review)")
+    shown = decided_group(labelled).where(labelled["status"] != REVIEW, "(review)")
     shown = shown.fillna("(" + labelled["status"] + ")")
     return pd.crosstab(labelled["true_group"], shown, rownames=["true \\ decided"],
                        colnames=[""])
@@ -61,8 +83,7 @@ def figures(labelled: pd.DataFrame) -> ClassifierFigures:
     """Figures of classes joined with their true labels (``true_group``,
     ``true_process_class``); ``accuracy`` needs both group and process class right."""
     decided = labelled[labelled["status"] != REVIEW]
-    group_ok = decided["dissatisfaction_group"] == decided["true_group"]
-    process_ok = decided["process_class"] == decided["true_process_class"]
+    group_ok, process_ok = right_labels(decided)
 
     def mean(hits: pd.Series) -> float:
         return float(hits.mean()) if len(hits) else float("nan")
@@ -71,9 +92,66 @@ def figures(labelled: pd.DataFrame) -> ClassifierFigures:
         items=len(labelled), review_share=mean(labelled["status"] == REVIEW),
         accuracy=mean(group_ok & process_ok), group_accuracy=mean(group_ok),
         process_accuracy=mean(process_ok),
-        per_group=per_class(decided["true_group"], decided["dissatisfaction_group"],
-                            DISSATISFACTION_GROUPS).round(3),
+        per_group=per_class(decided["true_group"], decided_group(decided),
+                            (*DISSATISFACTION_GROUPS, NO_GROUP)).round(3),
         confusion=confusion(labelled))
+
+
+@dataclass(frozen=True)
+class PolarityFigures:
+    """Praise and questions against complaints, per language, and the deterioration group
+    (a regression) against the recurring flag (a repeat), on a labelled set."""
+
+    no_complaint_recall: float
+    """Share of the praise and neutral texts decided as no complaint (review counts as a
+    miss)."""
+    no_complaint_recall_decided: float
+    """The same among those not sent to review."""
+    no_complaint_decided: int
+    complaints_as_praise: float
+    """Share of the complaints not sent to review that were decided as praise."""
+    complaints_as_no_complaint: float
+    """... decided as no complaint at all (praise or neutral)."""
+    accuracy_by_language: dict[str, float]
+    review_by_language: dict[str, float]
+    deterioration_precision: float
+    deterioration_recall: float
+    recurring_precision: float
+    recurring_recall: float
+
+
+def polarity_figures(labelled: pd.DataFrame) -> PolarityFigures:
+    """:class:`PolarityFigures` of classes joined with labels (``true_group``,
+    ``true_process_class``, ``true_polarity``, ``lang``, ``true_recurring``)."""
+    quiet = labelled["true_polarity"].isin(["positive", "neutral"])
+    decided = labelled["status"] != REVIEW
+    said_none = labelled["status"] == NO_COMPLAINT
+    complaint = ~quiet & decided
+    group_ok, process_ok = right_labels(labelled)
+    right = group_ok & process_ok
+
+    def share(hits: pd.Series, among: pd.Series) -> float:
+        return float(hits[among].mean()) if among.any() else float("nan")
+
+    languages = sorted(labelled["lang"].dropna().unique())
+    worse_true = labelled["true_group"] == "deterioration"
+    worse_said = decided & (labelled["dissatisfaction_group"] == "deterioration")
+    again_true = labelled["true_recurring"].fillna(False).astype(bool)
+    again_said = decided & labelled["recurring"].fillna(False).astype(bool)
+    return PolarityFigures(
+        no_complaint_recall=share(said_none, quiet),
+        no_complaint_recall_decided=share(said_none, quiet & decided),
+        no_complaint_decided=int((quiet & decided).sum()),
+        complaints_as_praise=share(said_none & (labelled["polarity"] == "positive"), complaint),
+        complaints_as_no_complaint=share(said_none, complaint),
+        accuracy_by_language={lang: share(right, decided & (labelled["lang"] == lang))
+                              for lang in languages},
+        review_by_language={lang: share(~decided, labelled["lang"] == lang)
+                            for lang in languages},
+        deterioration_precision=share(worse_true, worse_said),
+        deterioration_recall=share(worse_said, worse_true & decided),
+        recurring_precision=share(again_true, again_said),
+        recurring_recall=share(again_said, again_true & decided))
 
 
 def with_true_labels(classes: pd.DataFrame, labels: pd.DataFrame) -> pd.DataFrame:

@@ -9,8 +9,15 @@ A term matches a text when its keys occur in the text in the term's order with a
 words for their cause: ``задержка документов`` (documents) takes the word ``задержка``
 away from a shorter delivery term, while other terms of the same cause may still use it.
 Terms of causes and of praise share one pass (``без задержек`` is praise, not a late
-delivery); worsening cues are matched on their own. A praise term with a negator (``не``,
-``not``) among the ``negation_reach`` words before it does not count.
+delivery); worsening cues (a regression: ``всё хуже``, ``used to be fine``) and recurrence
+cues (a repeat: ``снова``, ``once again``) are matched on their own. A praise term with a
+negator (``не``, ``not``) among the ``negation_reach`` words before it does not count.
+
+Word lists read a text's clauses (:mod:`cx_tasks.analyze.clauses`): ``contrast`` words
+start a new clause (``но``, ``but``), ``turn`` words start the present after a ``past``
+word (``раньше ..., теперь``; ``used to ..., now``), ``requests`` mark a question, a request
+or plain information (``подскажите``, ``could you``, ``fyi``) and ``problems`` name a
+problem (``задержка``, ``missing``).
 """
 
 from __future__ import annotations
@@ -30,6 +37,12 @@ PRAISE = "no_complaint"
 """The pseudo-cause of praise terms (a text that voices no dissatisfaction)."""
 WORSENING = "worsening"
 """The pseudo-cause of worsening cues (a problem the client says is getting worse)."""
+RECURRENCE = "recurrence"
+"""The pseudo-cause of recurrence cues (a problem the client says happened before)."""
+TOPIC = "topic:"
+"""Prefix of the pseudo-cause of a ``topics`` term (``topic:delivery_planning``)."""
+REQUEST = "request"
+"""The pseudo-cause of request cues (a question or a request, no complaint by itself)."""
 
 Term = str | dict[str, float]
 """A term as written: ``"plain words"`` (default weight) or ``{"plain words": weight}``."""
@@ -77,13 +90,29 @@ class LexiconFile(BaseModel):
     negators: TermLists
     causes: dict[str, CauseEntry] = Field(min_length=1)
     worsening: TermLists
+    recurrence: TermLists = TermLists()
     no_complaint: TermLists
+    requests: TermLists = TermLists()
+    problems: TermLists = TermLists()
+    topics: dict[str, TermLists] = Field(default_factory=dict)
+    """Process class -> words that name it without complaining ("вовремя", "invoice"): what
+    praise or a question speaks about."""
+    courtesy: TermLists = TermLists()
+    absence_before: TermLists = TermLists()
+    absence_after: TermLists = TermLists()
+    negators_not_alone: TermLists = TermLists()
+    contrast: TermLists = TermLists()
+    past: TermLists = TermLists()
+    turn: TermLists = TermLists()
 
     @model_validator(mode="after")
     def _reserved(self) -> LexiconFile:
-        taken = {PRAISE, WORSENING} & set(self.causes)
+        taken = {PRAISE, WORSENING, RECURRENCE, REQUEST} & set(self.causes)
         if taken:
             raise ValueError(f"cause names {sorted(taken)} are reserved")
+        unknown = set(self.topics) - set(PROCESS_CLASSES)
+        if unknown:
+            raise ValueError(f"topics name unknown process classes {sorted(unknown)}")
         return self
 
 
@@ -136,8 +165,30 @@ class Lexicon:
     causes: dict[str, CauseEntry]
     terms: TermSet
     """Cause and praise terms."""
+    topics: TermSet
+    """Cause terms and ``topics`` terms (cause ``topic:<process class>``): what a text
+    speaks about when it does not complain."""
     worsening: TermSet
+    recurrence: TermSet
+    requests: TermSet
     negators: frozenset[str]
+    problems: frozenset[str]
+    """Word keys that name a problem (a clause with praise or a request complains only
+    with one)."""
+    courtesy: frozenset[tuple[str, ...]]
+    """Keys of the praise terms that are mere politeness (``спасибо``, ``thanks``)."""
+    absence_before: tuple[tuple[str, ...], ...]
+    """Word keys of the phrases saying a problem word after them is absent (``ни``,
+    ``не было``, ``no``)."""
+    absence_after: tuple[tuple[str, ...], ...]
+    """... and before them (``нет``, ``не было``)."""
+    negators_not_alone: frozenset[str]
+    """Negators that name no problem alone (``без``, ``without``: "без вопросов")."""
+    contrast: frozenset[str]
+    """Word keys that start a new clause."""
+    past: tuple[tuple[str, ...], ...]
+    """Keys of the words and phrases that open the past (``раньше``, ``last year``)."""
+    turn: frozenset[str]
     max_gap: int
     negation_reach: int
     typos: TypoIndex = field(compare=False)
@@ -146,6 +197,10 @@ class Lexicon:
         """(dissatisfaction group, process class) of a cause."""
         entry = self.causes[cause]
         return entry.group, entry.process_class
+
+    def process_class(self, cause: str) -> str:
+        """The process class of a cause or of a ``topics`` term's pseudo-cause."""
+        return cause.removeprefix(TOPIC) if cause.startswith(TOPIC) else self.label(cause)[1]
 
 
 def _compile(cause: str, lists: TermLists, extra_word: float) -> list[LexiconTerm]:
@@ -176,11 +231,30 @@ def compile_lexicon(source: LexiconFile) -> Lexicon:
     extra = source.phrase_weight_per_extra_word
     terms = [t for cause, entry in source.causes.items()
              for t in _compile(cause, entry.terms, extra)]
+    topics = TermSet.of([*terms, *(t for process_class, lists in source.topics.items()
+                                   for t in _compile(f"{TOPIC}{process_class}", lists, 0))])
     terms += _compile(PRAISE, source.no_complaint, extra)
     worsening = _compile(WORSENING, source.worsening, extra)
-    negators = frozenset(k for t in _compile("negators", source.negators, 0) for k in t.keys)
-    every_key = {k for t in (*terms, *worsening) for k in t.keys}
-    return Lexicon(dict(source.causes), TermSet.of(terms), TermSet.of(worsening), negators,
+    recurrence = _compile(RECURRENCE, source.recurrence, extra)
+    requests = _compile(REQUEST, source.requests, extra)
+
+    def single(name: str, lists: TermLists) -> frozenset[str]:
+        return frozenset(k for t in _compile(name, lists, 0) for k in t.keys)
+
+    def phrases(name: str, lists: TermLists) -> tuple[tuple[str, ...], ...]:
+        return tuple(t.keys for t in _compile(name, lists, 0))
+
+    every_key = {k for t in (*terms, *worsening, *recurrence, *requests) for k in t.keys}
+    every_key |= single("problems", source.problems)
+    return Lexicon(dict(source.causes), TermSet.of(terms), topics, TermSet.of(worsening),
+                   TermSet.of(recurrence), TermSet.of(requests),
+                   single("negators", source.negators), single("problems", source.problems),
+                   frozenset(phrases("courtesy", source.courtesy)),
+                   phrases("absence_before", source.absence_before),
+                   phrases("absence_after", source.absence_after),
+                   single("negators_not_alone", source.negators_not_alone),
+                   single("contrast", source.contrast),
+                   phrases("past", source.past), single("turn", source.turn),
                    source.max_gap, source.negation_reach,
                    TypoIndex(every_key, source.typo_min_length))
 
@@ -223,8 +297,18 @@ def _find(term: LexiconTerm, text_keys: list[str], owners: list[set[str]],
 
 
 def _negated(lexicon: Lexicon, text_keys: list[str], first: int) -> bool:
-    reach = text_keys[max(0, first - lexicon.negation_reach):first]
-    return any(k in lexicon.negators for k in reach)
+    """Whether a negator stands among the ``negation_reach`` words before ``first``; a
+    negator that starts an ``absence_after`` phrase right after a problem word says that
+    problem is absent ("задержек не было, всё отлично") and negates nothing else."""
+    start = max(0, first - lexicon.negation_reach)
+
+    def says_absent(j: int) -> bool:
+        before = text_keys[max(0, j - 2):j]
+        return any(k in lexicon.problems for k in before) and any(
+            tuple(text_keys[j:j + len(p)]) == p for p in lexicon.absence_after)
+
+    return any(text_keys[j] in lexicon.negators and not says_absent(j)
+               for j in range(start, first))
 
 
 def match_terms(lexicon: Lexicon, terms: TermSet, text_keys: list[str]) -> list[Match]:

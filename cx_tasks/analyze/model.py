@@ -1,6 +1,7 @@
 """The predicted satisfaction index: factor scores -> block scores -> a client role's index ->
 the account's index, with weights per segment seeded from interviews (``importance.yaml``),
-and the satisfaction surveys actually report (``model.yaml``).
+and the satisfaction the model is calibrated against: the CSI the relationship survey reports
+(``target`` in ``model.yaml``, :class:`SatisfactionTarget`).
 
 A model's weights are one non-negative weight per role and measured factor, summing to one
 per role ("role -> factor -> weight", as ``model_versions.weights`` stores them). They carry
@@ -12,7 +13,7 @@ become such weights in ``seed_weights``; calibration (``calibration.py``) correc
 from __future__ import annotations
 
 from collections.abc import Collection, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
@@ -96,13 +97,46 @@ class ImportanceRules(BaseModel):
         return self
 
 
-class HeadlineMap(BaseModel):
-    """The linear map of a headline answer to 0-100: ``zero`` scores 0, ``full`` 100."""
+class ScaleMap(BaseModel):
+    """The linear map of an answer to 0-100: ``zero`` scores 0, ``full`` 100."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     zero: float
     full: float
+
+    @model_validator(mode="after")
+    def _span(self) -> ScaleMap:
+        if self.full == self.zero:
+            raise ValueError("a scale needs full != zero")
+        return self
+
+
+class SatisfactionTarget(BaseModel):
+    """``target`` in ``model.yaml``: the satisfaction the model is calibrated against (the
+    ``reported`` value of ``predicted_index``), on 0-100.
+
+    ``csi`` (default) is the customer satisfaction index as the methodology defines it: the
+    importance-weighted mean of the factor ratings a client role gave in the relationship
+    survey, ``CSI = sum(importance_f * rating_f) / sum(importance_f)`` over the factors it
+    rated whose importance for the client's segment and the role (``importance.yaml``) is
+    above 0, each rating mapped to 0-100 by ``rating`` and averaged over the role's answers
+    to that factor in the window. ``question`` is the mean answer to one named
+    overall-satisfaction ``question`` of the survey catalogue, mapped by ``rating``. NPS
+    and CSAT are reported as themselves (the monitor stage) and never blended in.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    measure: Literal["csi", "question"] = "csi"
+    rating: ScaleMap = Field(default_factory=lambda: ScaleMap(zero=1, full=5))
+    question: str | None = None
+
+    @model_validator(mode="after")
+    def _question(self) -> SatisfactionTarget:
+        if (self.measure == "question") != (self.question is not None):
+            raise ValueError("target: measure 'question' names its question; 'csi' does not")
+        return self
 
 
 class CalibrationRules(BaseModel):
@@ -153,10 +187,8 @@ class ModelRules(BaseModel):
     signal_window_days: int = Field(180, ge=1, description="days a role's answers count")
     min_roles: int = Field(2, ge=1, description="fewest answering roles of a weight above zero "
                            "for an account index")
-    reported: dict[Literal["nps", "csat", "ces"], HeadlineMap] = Field(
-        default_factory=lambda: {"nps": HeadlineMap(zero=0, full=10),
-                                 "csat": HeadlineMap(zero=1, full=5)},
-        description="headline question kind -> its map to 0-100")
+    target: SatisfactionTarget = Field(default_factory=SatisfactionTarget,
+                                       description="the satisfaction calibrated against")
     calibration: CalibrationRules = CalibrationRules()
     table_stakes: TableStakesRules = TableStakesRules()
 
@@ -164,20 +196,21 @@ class ModelRules(BaseModel):
     def _roles(self) -> ModelRules:
         if set(self.role_weights) != set(ROLES) or min(self.role_weights.values()) < 0:
             raise ValueError(f"role_weights: a weight >= 0 for each role {list(ROLES)}")
-        if not self.reported:
-            raise ValueError("reported: at least one headline question kind")
         return self
 
 
 @dataclass(frozen=True)
 class SatisfactionRules:
-    """Everything the model reads: the factor catalogue, importance, model rules and the kind of
-    every survey question."""
+    """Everything the model reads: the factor catalogue, importance, model rules, the kind of
+    every survey question, the factor every factor question rates and the kind of every
+    survey (relationship or transactional)."""
 
     factors: FactorCatalogue
     importance: ImportanceRules
     model: ModelRules
     question_kinds: Mapping[str, str]
+    question_factors: Mapping[str, str] = field(default_factory=dict)
+    survey_kinds: Mapping[str, str] = field(default_factory=dict)
 
 
 def satisfaction_rules(rules_dir: Path | None = None) -> SatisfactionRules:
@@ -195,8 +228,15 @@ def satisfaction_rules(rules_dir: Path | None = None) -> SatisfactionRules:
     if unknown:
         raise ValueError(f"model.yaml table_stakes.floors: {unknown} are not table-stakes "
                          f"factors {sorted(stakes)}")
-    kinds = {q: question.kind for q, question in survey_catalogue(rules_dir).questions.items()}
-    return SatisfactionRules(catalogue, importance, model, kinds)
+    surveys = survey_catalogue(rules_dir)
+    kinds = {q: question.kind for q, question in surveys.questions.items()}
+    target = model.target.question
+    if target is not None and target not in kinds:
+        raise ValueError(f"model.yaml target: question {target!r} is not in the survey catalogue")
+    factors = {q: question.factor for q, question in surveys.questions.items()
+               if question.factor is not None}
+    return SatisfactionRules(catalogue, importance, model, kinds, factors,
+                             {s.id: s.kind for s in surveys.surveys})
 
 
 def seed_weights(segment: SegmentImportance, layout: FactorLayout) -> Weights:
@@ -316,22 +356,45 @@ def predict_roles(factor_frame: pd.DataFrame, segments: Mapping[str, str],
     return pd.concat(parts, ignore_index=True)[PREDICTION_COLUMNS]
 
 
-def reported_scores(headlines: pd.DataFrame, reported: Mapping[str, HeadlineMap]
-                    ) -> pd.DataFrame:
-    """Reported satisfaction of a client's role = mean over its headline answers of
-    100 * (score - zero) / (full - zero), zero and full by question kind (NPS 0-10 -> score * 10,
-    CSAT 1-5 -> (score - 1) * 25).
+def reported_satisfaction(answers: pd.DataFrame, segments: Mapping[str, str],
+                          rules: SatisfactionRules) -> pd.DataFrame:
+    """The satisfaction each client role reported, the model's target
+    (:class:`SatisfactionTarget`): CSI from its relationship-survey factor ratings, or the
+    mean of the named overall-satisfaction question.
 
-    ``headlines``: client_id, role, kind, score (the answers in the signal window; kinds
-    without a map are ignored). Returns client_id, role, reported, answers.
+    ``answers``: client_id, role, survey_id, question_id, score (the window's answers; a
+    client without a segment of ``importance.yaml`` has no CSI). Returns client_id, role,
+    reported (0-100), answers (the ratings it averaged).
     """
-    maps = pd.DataFrame([{"kind": k, "zero": m.zero, "full": m.full}
-                         for k, m in reported.items()])
-    rows = headlines.merge(maps, on="kind")
-    rows = rows.assign(points=100.0 * (rows["score"].astype(np.float64) - rows["zero"])
-                       / (rows["full"] - rows["zero"]))
-    return (rows.groupby(["client_id", "role"], as_index=False)
-            .agg(reported=("points", "mean"), answers=("points", "size")))
+    target = rules.model.target
+    points = 100.0 * (answers["score"].astype(np.float64) - target.rating.zero) / (
+        target.rating.full - target.rating.zero)
+    rows = answers.assign(points=points)
+    columns = ["client_id", "role", "reported", "answers"]
+    if target.measure == "question":
+        rows = rows[rows["question_id"] == target.question]
+        return (rows.groupby(["client_id", "role"], as_index=False)
+                .agg(reported=("points", "mean"), answers=("points", "size")))[columns]
+    rated = rows[(rows["survey_id"].map(rules.survey_kinds) == "relationship")
+                 & (rows["question_id"].map(rules.question_kinds) == "factor")]
+    rated = rated.assign(factor=rated["question_id"].map(rules.question_factors),
+                         segment=rated["client_id"].map(segments))
+    per_factor = (rated.groupby(["client_id", "role", "segment", "factor"], as_index=False)
+                  .agg(points=("points", "mean"), ratings=("points", "size")))
+
+    def importance(row: pd.Series) -> float:
+        segment = rules.importance.segments.get(row["segment"])
+        return 0.0 if segment is None else segment.importance[row["role"]].get(row["factor"], 0.0)
+
+    if per_factor.empty:
+        return pd.DataFrame(columns=columns)
+    per_factor["importance"] = per_factor.apply(importance, axis=1)
+    per_factor = per_factor[per_factor["importance"] > 0]
+    per_factor = per_factor.assign(weighted=per_factor["importance"] * per_factor["points"])
+    out = (per_factor.groupby(["client_id", "role"], as_index=False)
+           .agg(weighted=("weighted", "sum"), importance=("importance", "sum"),
+                answers=("ratings", "sum")))
+    return out.assign(reported=out["weighted"] / out["importance"])[columns]
 
 
 def with_reported(predictions: pd.DataFrame, reported: pd.DataFrame) -> pd.DataFrame:

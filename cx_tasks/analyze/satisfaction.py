@@ -3,8 +3,9 @@ segment and the predicted index per client, role and account for one ``as_of``.
 
 Windows start like the metrics' (``as_of - days``): computable metrics are read for
 ``window_days`` ending at ``as_of``; a role's factor ratings are its answers from
-``as_of - window_days``, its reported satisfaction, and whether it answered at all, come from
-its headline answers from ``as_of - signal_window_days`` (``model.yaml``); answers count up
+``as_of - window_days``, its reported satisfaction (the CSI of its relationship-survey factor
+ratings, ``target`` in ``model.yaml``), and whether it answered at all, come from its answers
+from ``as_of - signal_window_days``; answers count up
 to ``answers_until`` (default: ``as_of``, midnight), so a run later on the day of the
 metrics also uses the answers given since (the DAG passes its run's time, which a rerun of
 the run keeps). A rerun for the same ``as_of`` and ``answers_until`` replaces that day's
@@ -31,7 +32,7 @@ from cx_tasks.analyze.model import (
     account_rows,
     factor_table,
     predict_roles,
-    reported_scores,
+    reported_satisfaction,
     role_scores,
     satisfaction_rules,
     seed_weights,
@@ -50,7 +51,7 @@ from cx_tasks.warehouse.schema import (
 )
 from cx_tasks.warehouse.times import midnight
 
-ANSWER_COLUMNS = ["client_id", "role", "question_id", "score", "answered_at"]
+ANSWER_COLUMNS = ["client_id", "role", "survey_id", "question_id", "score", "answered_at"]
 
 
 def _until(end: date | datetime) -> datetime:
@@ -76,13 +77,13 @@ def read_metric_values(conn: Connection, as_of: date, window_days: int) -> pd.Da
 
 
 def read_answers(conn: Connection, start: date, end: date | datetime) -> pd.DataFrame:
-    """client_id, role, question_id, score, answered_at of every survey answer given in
-    ``[start, end)`` (a day ``end`` means its midnight)."""
+    """client_id, role, survey_id, question_id, score, answered_at of every survey answer
+    given in ``[start, end)`` (a day ``end`` means its midnight)."""
     joined = survey_answers.join(survey_responses,
                                  survey_answers.c.invitation_id == survey_responses.c.invitation_id)
     rows = conn.execute(
         select(survey_responses.c.client_id, survey_responses.c.role,
-               survey_answers.c.question_id, survey_answers.c.score,
+               survey_responses.c.survey_id, survey_answers.c.question_id, survey_answers.c.score,
                survey_answers.c.answered_at)
         .select_from(joined)
         .where(survey_answers.c.answered_at >= midnight(start),
@@ -137,16 +138,17 @@ def predictions(frame: pd.DataFrame, reported: pd.DataFrame, segments: Mapping[s
 def model_inputs(conn: Connection, as_of: date, window_days: int, rules: SatisfactionRules,
                  answers_until: datetime | None = None
                  ) -> tuple[pd.DataFrame, pd.DataFrame, dict[str, str]]:
-    """The factor scores over ``window_days``, the reported satisfaction over the signal
-    window (answers until ``answers_until``, default ``as_of``), and the clients' segments."""
+    """The factor scores over ``window_days``, the reported satisfaction (the CSI of
+    ``target`` in ``model.yaml``) over the signal window (answers until ``answers_until``,
+    default ``as_of``), and the clients' segments."""
     signal = rules.model.signal_window_days
     answers = read_answers(conn, as_of - timedelta(max(window_days, signal)),
                            answers_until or as_of)
     kinds = answers["question_id"].map(rules.question_kinds)
     frame = factor_scores(read_metric_values(conn, as_of, window_days),
                           _since(answers[kinds == "factor"], as_of, window_days), rules.factors)
-    headlines = _since(answers.assign(kind=kinds), as_of, signal)
-    return frame, reported_scores(headlines, rules.model.reported), read_segments(conn)
+    segments = read_segments(conn)
+    return frame, reported_satisfaction(_since(answers, as_of, signal), segments, rules), segments
 
 
 def version_id(as_of: date, round_number: int) -> str:

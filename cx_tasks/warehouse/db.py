@@ -22,6 +22,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects import postgresql, sqlite
 
 from cx_tasks.warehouse.schema import (
+    FEEDBACK_CLASSES_V8_COLUMNS,
     KEEP_ON_UPDATE,
     OUTBOX_CLAIM_INDEX,
     OUTBOX_V2_COLUMNS,
@@ -29,6 +30,7 @@ from cx_tasks.warehouse.schema import (
     V3_TABLES,
     V5_TABLES,
     V7_TABLES,
+    feedback_classes,
     metadata,
     outbox,
     schema_version,
@@ -65,14 +67,18 @@ def _v1_initial(conn: Connection) -> None:
     metadata.create_all(conn, tables=[t for t in metadata.sorted_tables if t not in later])
 
 
+def _add_columns(conn: Connection, table: Table, names: Iterable[str]) -> None:
+    """Add the named columns of ``table``'s definition that the database lacks."""
+    present = {c["name"] for c in inspect(conn).get_columns(table.name)}
+    for name in names:
+        if name not in present:
+            kind = table.c[name].type.compile(dialect=conn.dialect)
+            conn.execute(text(f"ALTER TABLE {table.name} ADD COLUMN {name} {kind}"))
+
+
 def _v2_surveys(conn: Connection) -> None:
     metadata.create_all(conn, tables=list(V2_TABLES))
-    present = {c["name"] for c in inspect(conn).get_columns(outbox.name)}
-    for name in OUTBOX_V2_COLUMNS:
-        if name not in present:
-            column = outbox.c[name]
-            kind = column.type.compile(dialect=conn.dialect)
-            conn.execute(text(f"ALTER TABLE {outbox.name} ADD COLUMN {name} {kind}"))
+    _add_columns(conn, outbox, OUTBOX_V2_COLUMNS)
 
 
 def _v3_feedback(conn: Connection) -> None:
@@ -91,6 +97,10 @@ def _v7_collection_shares(conn: Connection) -> None:
     metadata.create_all(conn, tables=list(V7_TABLES))
 
 
+def _v8_feedback_polarity(conn: Connection) -> None:
+    _add_columns(conn, feedback_classes, FEEDBACK_CLASSES_V8_COLUMNS)
+
+
 MIGRATIONS: list[tuple[int, str, Callable[[Connection], None]]] = [
     (1, "staging, quarantine, load log, quality runs, metrics, events, outbox", _v1_initial),
     (2, "survey invitations, skips, responses, answers, unsubscribes, feedback; outbox "
@@ -100,6 +110,7 @@ MIGRATIONS: list[tuple[int, str, Callable[[Connection], None]]] = [
     (5, "analysis: feedback classes and reviews, Pareto causes, findings, factor scores, "
         "model versions, predicted index, drill-down", _v5_analysis),
     (7, "collection shares of the customer-journey map's indicators", _v7_collection_shares),
+    (8, "feedback classes: polarity and recurring (issue 15)", _v8_feedback_polarity),
 ]
 
 

@@ -437,6 +437,18 @@ from automated channels) / indicators. One row per day: the history of the KPI."
 
 V7_TABLES = (collection_shares,)
 
+# --- issue 15: polarity and the recurring flag of feedback classes (migration 8) -------------
+
+FEEDBACK_CLASSES_V8_COLUMNS = ("polarity", "recurring")
+"""Columns migration 8 adds to ``feedback_classes`` (a fresh warehouse has them at once)."""
+feedback_classes.append_column(Column("polarity", String(16)))
+"""``negative`` (a complaint), ``positive`` (praise) or ``neutral`` (a question, request or
+plain information; both with status ``no_complaint``, no group, the process class spoken
+of); null when nothing is known (no term)."""
+feedback_classes.append_column(Column("recurring", Boolean))
+"""The cause recurs for the client (the text says it happened before, or the client raised
+it just before): chronic, the group kept; a regression goes to ``deterioration``."""
+
 schema_version = Table(
     "schema_version", metadata,
     Column("version", Integer, primary_key=True),

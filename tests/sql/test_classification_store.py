@@ -134,6 +134,14 @@ def test_classify_store_review_and_rerun(warehouse_url: str,
     assert (rows["claim:CL3"]["status"], rows["claim:CL3"]["dissatisfaction_group"]) == (
         "review", None)
     assert rows["claim:CL4"]["status"] == "no_complaint"
+    # polarity and the recurring flag (migration 8): complaints (even the one waiting for
+    # review, and the one the context decided) are negative, praise positive with no group;
+    # CL1 is K1's first late delivery: not recurring
+    assert {f: (r["polarity"], r["recurring"]) for f, r in rows.items()} == {
+        "claim:CL1": ("negative", False), "claim:CL2": ("negative", False),
+        "claim:CL3": ("negative", False), "claim:CL4": ("positive", False)}
+    assert rows["claim:CL4"]["dissatisfaction_group"] is None
+    assert dict(summary.by_polarity) == {"negative": 3, "positive": 1}
 
     before = warehouse_checksum(warehouse_url)
     classify_feedback(engine, AS_OF, CLASSIFIER)
@@ -157,8 +165,8 @@ def test_classify_store_review_and_rerun(warehouse_url: str,
     assert dict(summary.by_status) == {"classified": 2, "reviewed": 1, "no_complaint": 1}
     reviewed = stored(warehouse_url)["claim:CL3"]
     assert (reviewed["status"], reviewed["dissatisfaction_group"], reviewed["process_class"],
-            reviewed["confidence"], reviewed["cause"]) == (
-        "reviewed", "service", "pricing", 1.0, None)
+            reviewed["confidence"], reviewed["cause"], reviewed["polarity"]) == (
+        "reviewed", "service", "pricing", 1.0, None, "negative")
     assert reviewed["evidence"].startswith("reviewed by anna on 2026-11-10 (classifier said "
                                            "review None/None)")
 

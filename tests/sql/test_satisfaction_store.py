@@ -53,14 +53,16 @@ SEGMENT = f"""
     importance: {{economic_buyer: {ROLE_IMPORTANCE}, technical_buyer: {ROLE_IMPORTANCE},
                  operator: {ROLE_IMPORTANCE}}}"""
 IMPORTANCE = f"segments:\n  metals:{SEGMENT}\n  chemicals:{SEGMENT}\n"
-# invitation, client, role, question, score, answered at
+# invitation, survey, client, role, question, score, answered at
 ANSWERS = [
-    ("I1", "C1", "operator", "nps", 8, datetime(2025, 2, 20, 10)),
-    ("I1", "C1", "operator", "availability", 5, datetime(2025, 2, 20, 10)),
-    ("I2", "C1", "economic_buyer", "nps", 6, datetime(2024, 12, 1, 10)),
-    ("I2", "C1", "economic_buyer", "acceptable_price", 3, datetime(2024, 12, 1, 10)),
-    ("I3", "C1", "technical_buyer", "csat", 5, datetime(2025, 3, 1, 0)),  # as_of: outside
-    ("I4", "C2", "operator", "csat", 4, datetime(2025, 2, 1, 10)),
+    ("I1", "rel_operator", "C1", "operator", "nps", 8, datetime(2025, 2, 20, 10)),
+    ("I1", "rel_operator", "C1", "operator", "availability", 5, datetime(2025, 2, 20, 10)),
+    ("I2", "rel_economic_buyer", "C1", "economic_buyer", "nps", 6, datetime(2024, 12, 1, 10)),
+    ("I2", "rel_economic_buyer", "C1", "economic_buyer", "acceptable_price", 3,
+     datetime(2024, 12, 1, 10)),
+    ("I3", "tx_delivery_completed", "C1", "technical_buyer", "csat", 5,
+     datetime(2025, 3, 1, 0)),  # as_of: outside
+    ("I4", "tx_delivery_completed", "C2", "operator", "csat", 4, datetime(2025, 2, 1, 10)),
 ]
 # client, window, OTIF
 OTIF = [("C1", 30, 0.89), ("C1", 365, 0.98), ("C2", 30, 0.98), ("C3", 30, 0.80),
@@ -83,12 +85,12 @@ def _load(url: str) -> None:
             {"client_id": client, "metric": "otif_line", "as_of": AS_OF, "window_days": days,
              "value": value} for client, days, value in OTIF])
         upsert(conn, survey_responses, [
-            {"invitation_id": inv, "survey_id": "s", "client_id": client, "contact_id": inv,
+            {"invitation_id": inv, "survey_id": survey, "client_id": client, "contact_id": inv,
              "role": role, "first_answered_at": at, "updated_at": at, "submitted": True}
-            for inv, client, role, _, _, at in ANSWERS])
+            for inv, survey, client, role, _, _, at in ANSWERS])
         upsert(conn, survey_answers, [
             {"invitation_id": inv, "question_id": question, "score": score, "answered_at": at}
-            for inv, _, _, question, score, at in ANSWERS])
+            for inv, _, _, _, question, score, at in ANSWERS])
 
 
 def _index(url: str) -> dict[tuple[str, str], tuple]:
@@ -117,24 +119,27 @@ def test_score_and_predict_stores_scores_versions_and_index(warehouse_url: str,
                                     ("C4", "any", "availability"): 90 / 0.18 - 80 / 0.18})
     index = _index(warehouse_url)
     version = "2025-03-01.r0"
-    # seeds only (3 client-roles < min_answers 15). Reported: NPS 8 -> 80, NPS 6 -> 60 (within
-    # 180 days), CSAT 4 -> 75; the technical buyer's CSAT at as_of midnight is outside.
-    assert index[("C1", "operator")] == ("ok", pytest.approx(75.0), pytest.approx(80.0), version)
-    assert index[("C1", "economic_buyer")] == ("ok", pytest.approx(50.0), pytest.approx(60.0),
+    # seeds only (2 client-roles < min_answers 15). Reported = the CSI of the relationship
+    # survey's factor ratings (importance 5 each; NPS and CSAT are not blended in): the
+    # operator rated availability 5 -> (5 - 1) * 25 = 100, the economic buyer acceptable_price
+    # 3 -> 50 (within 180 days); the technical buyer and C2 gave only CSAT: no CSI.
+    assert index[("C1", "operator")] == ("ok", pytest.approx(75.0), pytest.approx(100.0),
+                                         version)
+    assert index[("C1", "economic_buyer")] == ("ok", pytest.approx(50.0), pytest.approx(50.0),
                                                version)
     assert index[("C1", "technical_buyer")] == ("ok", pytest.approx(50.0), None, version)
     # account: economic buyer and operator answered: (0.4*50 + 0.25*75) / 0.65 = 38.75 / 0.65;
-    # reported (0.4*60 + 0.25*80) / 0.65 = 44 / 0.65
+    # reported (0.4*50 + 0.25*100) / 0.65 = 45 / 0.65
     assert index[("C1", "account")] == ("ok", pytest.approx(38.75 / 0.65),
-                                        pytest.approx(44 / 0.65), version)
+                                        pytest.approx(45 / 0.65), version)
     assert index[("C2", "account")] == ("insufficient_signal", None, None, version)
     assert index[("C3", "account")] == ("insufficient_signal", None, None, version)
     assert index[("C3", "operator")][1] == pytest.approx(0.0)
     assert not any(client == "C4" for client, _ in index)
     assert len(index) == 3 * 4
-    # metals: |75 - 80| + |50 - 60| + |100 - 75| over 3 = 40/3; chemicals: nothing to compare
+    # metals: |75 - 100| + |50 - 50| over 2 = 12.5; chemicals: nothing to compare
     metals = versions[(version, "metals")]
-    assert (metals.round, metals.clients, metals.mae_after) == (0, 2, pytest.approx(40 / 3))
+    assert (metals.round, metals.clients, metals.mae_after) == (0, 1, pytest.approx(12.5))
     stored = json.loads(metals.weights)
     assert stored["weights"]["operator"] == pytest.approx({"acceptable_price": 0.4,
                                                            "availability": 0.6})

@@ -21,6 +21,7 @@ from cx_tasks.warehouse.arrow_reads import read_tables
 from cx_tasks.warehouse.bulk import ParkedWrites, upsert_frames
 from cx_tasks.warehouse.db import engine_for, migrate, upsert
 from cx_tasks.warehouse.schema import (
+    FEEDBACK_CLASSES_V8_COLUMNS,
     OUTBOX_V2_COLUMNS,
     STAGING,
     load_log,
@@ -56,6 +57,22 @@ def test_a_version_1_warehouse_is_migrated_to_version_2(tmp_path: Path, monkeypa
         outbox_v1 | set(OUTBOX_V2_COLUMNS))
     assert {"survey_invitations", "survey_skips", "survey_responses", "survey_answers",
             "unsubscribes", "feedback"} <= set(inspect(engine).get_table_names())
+
+def test_a_version_5_warehouse_gets_feedback_polarity_and_recurring(tmp_path: Path,
+                                                                   monkeypatch) -> None:
+    engine = engine_for(f"sqlite:///{tmp_path / 'v5.db'}")
+    monkeypatch.setattr(db, "MIGRATIONS", [m for m in db.MIGRATIONS if m[0] <= 5])
+    migrate(engine)
+    with engine.begin() as conn:  # feedback_classes as migration 5 shipped it
+        for name in FEEDBACK_CLASSES_V8_COLUMNS:
+            conn.execute(text(f"ALTER TABLE feedback_classes DROP COLUMN {name}"))
+    monkeypatch.undo()
+    assert migrate(engine) == max(v for v, _, _ in db.MIGRATIONS)
+    columns = {c["name"] for c in inspect(engine).get_columns("feedback_classes")}
+    assert set(FEEDBACK_CLASSES_V8_COLUMNS) <= columns
+    with engine.connect() as conn:
+        assert 8 in set(conn.scalars(select(schema_version.c.version)))
+
 
 def _product(name: str, updated_at: str) -> pd.DataFrame:
     return pd.DataFrame({"product_id": ["P1"], "name": [name], "category": [None],

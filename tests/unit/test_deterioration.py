@@ -1,4 +1,6 @@
-"""The deterioration test: worsening cues, the repeat rule and the Poisson rate test."""
+"""The deterioration test: worsening cues and the Poisson rate test move an item to
+deterioration; a cause that merely recurs (the text says so, or the client raised it just
+before) is flagged recurring and keeps its group."""
 
 from __future__ import annotations
 
@@ -15,7 +17,8 @@ def at(days: float) -> pd.Timestamp:
 
 
 def rules(**changes) -> DeteriorationRules:
-    base = {"worsening": {"min_score": 1.0}, "repeat": {"window_days": 30, "min_previous": 3},
+    base = {"worsening": {"min_score": 1.0},
+            "recurring": {"min_score": 1.0, "window_days": 30, "min_previous": 3},
             "rate_test": {"recent_days": 30, "baseline_days": 150, "alpha": 0.01,
                           "min_recent": 3}}
     for rule, values in changes.items():
@@ -28,9 +31,10 @@ def history(days: list[float], client: str = "K1", cause: str = "late_delivery")
 
 
 def item(day: float, cause: str | None = "late_delivery", worsening: float = 0.0,
-         client: str = "K1") -> pd.DataFrame:
+         client: str = "K1", recurrence: float = 0.0) -> pd.DataFrame:
     return pd.DataFrame({"feedback_id": ["F"], "client_id": [client], "cause": [cause],
-                         "occurred_at": [at(day)], "worsening": [worsening]})
+                         "occurred_at": [at(day)], "worsening": [worsening],
+                         "recurrence": [recurrence]})
 
 
 def test_rate_test_p_value_computed_by_hand() -> None:
@@ -44,7 +48,7 @@ def test_rate_test_p_value_computed_by_hand() -> None:
 
 
 def test_rate_test_fires_below_alpha_only() -> None:
-    no_repeat = rules(repeat={"enabled": False})
+    no_repeat = rules(recurring={"enabled": False})
     baseline = [10, 60, 110]  # in (0, 150]: the 150 days before the recent window
     six = history(baseline + [155, 160, 165, 170, 175, 180])
     out = deterioration(item(180), six, no_repeat, DAY0)
@@ -58,7 +62,7 @@ def test_rate_test_fires_below_alpha_only() -> None:
 
 
 def test_rate_test_baseline_is_cut_at_the_start_of_the_history() -> None:
-    no_repeat = rules(repeat={"enabled": False})
+    no_repeat = rules(recurring={"enabled": False})
     recent = history([160, 165, 170, 175, 180])
     # history from day 100: baseline exposure = 180 - 30 - 100 = 50 days with 0 items;
     # X ~ Bin(5, 30/80): P(X >= 5) = 0.375^5 = 0.00742 < 0.01
@@ -69,28 +73,44 @@ def test_rate_test_baseline_is_cut_at_the_start_of_the_history() -> None:
     assert deterioration(item(180), recent, no_repeat, at(150)).loc[0, "rule"] is None
 
 
-def test_repeat_rule_counts_the_window_inclusively_and_needs_min_previous() -> None:
+def test_a_cause_raised_again_is_recurring_and_keeps_its_group() -> None:
     no_rate = rules(rate_test={"enabled": False})
     # three earlier items in [day 70, day 100): 70 (exactly 30 days before), 80, 90
-    assert deterioration(item(100), history([70, 80, 90, 100]), no_rate, DAY0).loc[
-        0, "rule"] == "repeat"
+    out = deterioration(item(100), history([70, 80, 90, 100]), no_rate, DAY0)
+    assert out.loc[0, "rule"] is None and bool(out.loc[0, "recurring"])
+    assert "3 earlier late_delivery items of this client in 30 days" in out.loc[0, "detail"]
     # the first one a minute too early: two earlier items < min_previous 3
     early = 70 - 1 / (24 * 60)
-    assert deterioration(item(100), history([early, 80, 90, 100]), no_rate, DAY0).loc[
-        0, "rule"] is None
+    out = deterioration(item(100), history([early, 80, 90, 100]), no_rate, DAY0)
+    assert (out.loc[0, "rule"], bool(out.loc[0, "recurring"])) == (None, False)
     # another client's or another cause's items do not count
     others = pd.concat([history([70, 80], client="K2"), history([90], cause="short_shipment")])
-    assert deterioration(item(100), others, no_rate, DAY0).loc[0, "rule"] is None
+    assert not deterioration(item(100), others, no_rate, DAY0).loc[0, "recurring"]
+    # the text saying it happened before ("снова", "once again": cues weighing 1) is enough
+    said = deterioration(item(100, recurrence=1.0), history([100]), no_rate, DAY0)
+    assert (said.loc[0, "rule"], bool(said.loc[0, "recurring"])) == (None, True)
+    assert not deterioration(item(100, recurrence=0.5), history([100]), no_rate, DAY0).loc[
+        0, "recurring"]
 
 
-def test_worsening_cue_comes_first_and_unconfident_items_never_move() -> None:
+def test_worsening_cue_moves_the_item_and_unconfident_items_never_move() -> None:
     repeated = history([70, 80, 90, 100])
-    assert deterioration(item(100, worsening=1.0), repeated, rules(), DAY0).loc[
-        0, "rule"] == "worsening"
+    worse = deterioration(item(100, worsening=1.0), repeated, rules(), DAY0)
+    # getting worse and raised before: deterioration, and recurring too
+    assert (worse.loc[0, "rule"], bool(worse.loc[0, "recurring"])) == ("worsening", True)
+    # a repeat alone (worsening 0.5 < 1) is no regression: the group stays
     assert deterioration(item(100, worsening=0.5), repeated, rules(), DAY0).loc[
-        0, "rule"] == "repeat"
+        0, "rule"] is None
+    # without a "decided" column an item without a cause counts as undecided
     assert deterioration(item(100, cause=None, worsening=2.0), repeated, rules(), DAY0).loc[
         0, "rule"] is None
-    off = rules(worsening={"enabled": False}, repeat={"enabled": False},
+    # decided without a cause (a worsening text naming only its process): the cue moves it
+    decided = item(100, cause=None, worsening=2.0).assign(decided=True)
+    assert deterioration(decided, repeated, rules(), DAY0).loc[0, "rule"] == "worsening"
+    undecided = item(100, worsening=2.0, recurrence=2.0).assign(decided=False)
+    out = deterioration(undecided, repeated, rules(), DAY0)
+    assert (out.loc[0, "rule"], bool(out.loc[0, "recurring"])) == (None, False)
+    off = rules(worsening={"enabled": False}, recurring={"enabled": False},
                 rate_test={"enabled": False})
-    assert deterioration(item(100, worsening=2.0), repeated, off, DAY0).loc[0, "rule"] is None
+    out = deterioration(item(100, worsening=2.0, recurrence=2.0), repeated, off, DAY0)
+    assert (out.loc[0, "rule"], bool(out.loc[0, "recurring"])) == (None, False)

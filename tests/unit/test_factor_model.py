@@ -1,9 +1,11 @@
 """The factor catalogue, metric normalisation, factor scores, block scores, the predicted index
-per role and account, and reported satisfaction, each against values computed by hand."""
+per role and account, and reported satisfaction (the CSI of the relationship survey), each
+against values computed by hand."""
 
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 
 import numpy as np
 import pandas as pd
@@ -23,9 +25,9 @@ from cx_tasks.analyze.factors import (
 from cx_tasks.analyze.model import (
     INSUFFICIENT_SIGNAL,
     OK,
-    HeadlineMap,
     ImportanceRules,
     ModelRules,
+    SatisfactionTarget,
     SegmentImportance,
     TableStakesRules,
     account_index,
@@ -34,7 +36,7 @@ from cx_tasks.analyze.model import (
     block_weights,
     predict_roles,
     predicted_index,
-    reported_scores,
+    reported_satisfaction,
     satisfaction_rules,
     seed_weights,
     weight_vector,
@@ -322,16 +324,50 @@ def test_account_rows_roll_up_predicted_reported_and_blocks() -> None:
 
 # ---- reported satisfaction -------------------------------------------------------------------
 
-def test_reported_satisfaction_maps_headline_answers_to_0_100() -> None:
-    headlines = pd.DataFrame({"client_id": ["C1", "C1", "C1", "C2"],
-                              "role": ["operator"] * 3 + ["economic_buyer"],
-                              "kind": ["nps", "csat", "ces", "nps"], "score": [8, 4, 7, 10]})
-    maps = {"nps": HeadlineMap(zero=0, full=10), "csat": HeadlineMap(zero=1, full=5)}
-    got = reported_scores(headlines, maps).set_index(["client_id", "role"])
-    # C1 operator: NPS 8 -> 80, CSAT 4 -> (4 - 1) * 25 = 75, CES not a headline: mean 77.5
-    assert got.loc[("C1", "operator"), "reported"] == pytest.approx(77.5)
-    assert got.loc[("C1", "operator"), "answers"] == 2
-    assert got.loc[("C2", "economic_buyer"), "reported"] == pytest.approx(100.0)
+def _answers(rows: list[tuple[str, str, str, str, float]]) -> pd.DataFrame:
+    return pd.DataFrame(rows, columns=["client_id", "role", "survey_id", "question_id", "score"])
+
+
+def test_reported_satisfaction_is_the_importance_weighted_csi_of_relationship_ratings() -> None:
+    rules = satisfaction_rules()
+    assert rules.model.target.measure == "csi"
+    answers = _answers([
+        ("C1", "economic_buyer", "rel_economic_buyer", "nps", 9),
+        ("C1", "economic_buyer", "rel_economic_buyer", "acceptable_price", 4),
+        ("C1", "economic_buyer", "rel_economic_buyer", "cost_reduction", 5),
+        ("C1", "economic_buyer", "rel_economic_buyer", "responsiveness", 3),
+        ("C1", "economic_buyer", "rel_economic_buyer", "responsiveness", 5),
+        # a transactional survey's CSAT and factor rating are not the relationship's CSI
+        ("C1", "operator", "tx_delivery_completed", "csat", 5),
+        ("C1", "operator", "tx_delivery_completed", "availability", 1),
+        # NPS alone gives no CSI (NPS is reported as itself, never blended in)
+        ("C1", "technical_buyer", "rel_technical_buyer", "nps", 9),
+        # a client of no segment of importance.yaml has no importance, so no CSI
+        ("C2", "economic_buyer", "rel_economic_buyer", "acceptable_price", 5),
+    ])
+    got = reported_satisfaction(answers, {"C1": "metals", "C2": "unknown"}, rules)
+    # metals economic buyer importance: acceptable_price 9, cost_reduction 8, responsiveness 6;
+    # ratings (score - 1) * 25: 75, 100 and the mean of 50 and 100 = 75
+    # CSI = (9 * 75 + 8 * 100 + 6 * 75) / (9 + 8 + 6) = 1925 / 23 = 83.696
+    assert got[["client_id", "role"]].values.tolist() == [["C1", "economic_buyer"]]
+    assert got.loc[0, "reported"] == pytest.approx(1925 / 23)
+    assert got.loc[0, "answers"] == 4
+
+
+def test_reported_satisfaction_can_be_one_named_overall_question() -> None:
+    shipped = satisfaction_rules()
+    target = SatisfactionTarget(measure="question", question="csat")
+    rules = replace(shipped, model=shipped.model.model_copy(update={"target": target}))
+    answers = _answers([("C1", "operator", "tx_delivery_completed", "csat", 4),
+                        ("C1", "operator", "tx_otif_miss", "csat", 5),
+                        ("C1", "operator", "rel_operator", "availability", 1)])
+    got = reported_satisfaction(answers, {"C1": "metals"}, rules)
+    # (4 - 1) * 25 = 75 and (5 - 1) * 25 = 100: mean 87.5; the factor rating is not the question
+    assert got.loc[0, "reported"] == pytest.approx(87.5) and got.loc[0, "answers"] == 2
+    with pytest.raises(ValidationError):
+        SatisfactionTarget(measure="question")
+    with pytest.raises(ValidationError):
+        SatisfactionTarget(measure="csi", question="csat")
 
 
 def test_model_rules_need_every_role_weight() -> None:

@@ -157,6 +157,15 @@ def test_review_items_are_counted_apart_and_undecided_rows_dropped() -> None:
     assert in_review == 2
 
 
+def test_praise_and_questions_are_never_counted_as_complaints() -> None:
+    # issue 15: a text that praises or asks keeps the process class it speaks about (status
+    # no_complaint, polarity positive or neutral) and never raises a complaint count
+    items = pd.DataFrame({"status": ["no_complaint", "no_complaint", "classified"],
+                          "process_class": ["delivery_planning", "payments", "pricing"]})
+    complaints, in_review = complaints_only(items)
+    assert list(complaints["process_class"]) == ["pricing"] and in_review == 0
+
+
 def test_causes_are_ranked_by_complaints_with_shares_of_the_segment() -> None:
     causes = cause_ranking(COMPLAINTS)
     everyone = causes[causes["segment"] == "all"]
