@@ -418,6 +418,73 @@ largest contributions to the drop first."""
 V5_TABLES = (feedback_classes, feedback_reviews, pareto_causes, findings, factor_scores,
              model_versions, predicted_index, drilldown)
 
+# --- monitor: past answers and KPI history (issue 17, migration 10) ---------------------------
+
+past_answers = Table(
+    "past_answers", metadata,
+    Column("contact_id", String(64), primary_key=True),
+    Column("question", String(64), primary_key=True),
+    Column("answered_at", DateTime, primary_key=True),
+    Column("survey_kind", String(16), primary_key=True),
+    Column("client_id", String(64), nullable=False),
+    Column("role", String(32), nullable=False),
+    Column("score", Integer, nullable=False),
+    Column("comment", Text),
+    Column("source_file", String(64), nullable=False),
+)
+"""Survey answers from the tool used before CX Loop (``cx_tasks.monitor.past_answers``),
+matched to a CRM contact and client; keyed by what the answer is (contact, question, moment,
+survey kind), so a re-exported file updates rows instead of adding them. ``source_file``:
+the first 16 hex of the SHA-256 of the file that last wrote the row."""
+
+past_answer_files = Table(
+    "past_answer_files", metadata,
+    Column("file_hash", String(64), primary_key=True),
+    Column("file_name", Text, nullable=False),
+    Column("rows_in", Integer, nullable=False),
+    Column("rows_loaded", Integer, nullable=False),
+    Column("rows_quarantined", Integer, nullable=False),
+    Column("imported_at", DateTime, nullable=False),
+)
+"""One row per imported file of past answers, by the SHA-256 of its bytes."""
+
+kpi_runs = Table(
+    "kpi_runs", metadata,
+    Column("version", String(40), primary_key=True),
+    Column("as_of", Date, nullable=False),
+    Column("definition_hash", String(16), nullable=False),
+    Column("inputs_fingerprint", String(16), nullable=False),
+    Column("answers", Integer, nullable=False),
+    Column("figures", Integer, nullable=False),
+)
+"""Every KPI recalculation: its version is ``<as_of>:<definition hash>:<inputs fingerprint>``
+(the definitions and parameters, and the answers known by ``as_of``), so a backfill that
+finds the same version reproduces the same figures and a changed figure names what changed."""
+
+kpi_figures = Table(
+    "kpi_figures", metadata,
+    Column("version", String(40), primary_key=True),
+    Column("kpi", String(16), primary_key=True),
+    Column("level", String(24), primary_key=True),
+    Column("group_key", String(200), primary_key=True),
+    Column("period", String(8), primary_key=True),
+    Column("period_start", Date, primary_key=True),
+    Column("period_end", Date, nullable=False),
+    Column("n", Integer, nullable=False),
+    Column("clusters", Integer, nullable=False),
+    Column("value", Float),
+    Column("low", Float),
+    Column("high", Float),
+    Column("change", String(8)),
+)
+"""One KPI figure of a recalculation (``kpi_runs.version``): kpi (nps, csat, ces, ces_easy,
+csi) per level (all, segment, account_manager, role, account, account_role) and group, per
+period (month, quarter, t90) ``[period_start, period_end)``; ``n`` answers (responses for
+CSI), ``clusters`` accounts; ``value``/``low``/``high`` null below the minimum n; ``change``
+``up``/``down`` only when the difference from the previous period is significant at 95%."""
+
+MONITOR_TABLES = (past_answers, past_answer_files, kpi_runs, kpi_figures)
+
 schema_version = Table(
     "schema_version", metadata,
     Column("version", Integer, primary_key=True),
