@@ -31,6 +31,7 @@ app.add_typer(warehouse_app, name="warehouse")
 review_app = typer.Typer(help="The manual review queue of feedback the classifier did not "
                          "decide.", no_args_is_help=True)
 app.add_typer(review_app, name="review")
+app.add_typer(__import__("cx_tasks.monitor.cli", fromlist=["kpi_app"]).kpi_app, name="kpi")
 console = Console()
 
 

@@ -456,10 +456,12 @@ kpi_runs = Table(
     Column("inputs_fingerprint", String(16), nullable=False),
     Column("answers", Integer, nullable=False),
     Column("figures", Integer, nullable=False),
+    Column("sequence", Integer, nullable=False),
 )
 """Every KPI recalculation: its version is ``<as_of>:<definition hash>:<inputs fingerprint>``
 (the definitions and parameters, and the answers known by ``as_of``), so a backfill that
-finds the same version reproduces the same figures and a changed figure names what changed."""
+finds the same version reproduces the same figures and a changed figure names what changed.
+``sequence`` numbers the runs in the order they were stored (the latest of a day wins)."""
 
 kpi_figures = Table(
     "kpi_figures", metadata,
