@@ -28,6 +28,7 @@ class LinkRules(BaseModel):
     min_clients: int = Field(10, ge=3)
     alpha: float = Field(0.05, gt=0, lt=0.5)
     owner: str
+    due_days: int = Field(14, ge=1)
 
 
 class RoleGapRules(BaseModel):
@@ -39,7 +40,9 @@ class RoleGapRules(BaseModel):
     satisfied_at: float = Field(75, ge=0, le=100)
     unsatisfied_below: float = Field(50, ge=0, le=100)
     min_answers: int = Field(3, ge=1)
+    window_days: int = Field(180, ge=7)
     owner: str
+    due_days: int = Field(14, ge=1)
 
 
 class DigestRules(BaseModel):

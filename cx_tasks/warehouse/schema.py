@@ -485,7 +485,46 @@ period (month, quarter, t90) ``[period_start, period_end)``; ``n`` answers (resp
 CSI), ``clusters`` accounts; ``value``/``low``/``high`` null below the minimum n; ``change``
 ``up``/``down`` only when the difference from the previous period is significant at 95%."""
 
-MONITOR_TABLES = (past_answers, past_answer_files, kpi_runs, kpi_figures)
+layer_cake = Table(
+    "layer_cake", metadata,
+    Column("client_id", String(64), primary_key=True),
+    Column("month", Date, primary_key=True),
+    Column("segment", String(64)),
+    Column("account_manager", String(200)),
+    *(Column(name, Float) for name in ("nps", "csat", "ces", "csi")),
+    *(Column(f"{name}_n", Integer, nullable=False) for name in ("nps", "csat", "ces", "csi")),
+    Column("orders", Integer, nullable=False),
+    Column("revenue", Float),
+    Column("gross_margin_pct", Float),
+    Column("invoices_due", Integer, nullable=False),
+    Column("payment_on_time", Float),
+    Column("lines_due", Integer, nullable=False),
+    Column("otif_line", Float),
+)
+"""The layer cake per client and month (``monitor.layers``): satisfaction (raw NPS, CSAT,
+CES, CSI of the month and their n: no minimum here), the transactional layer (orders,
+revenue, gross margin %, share of invoices due that were paid by their due date) and the
+operational layer (OTIF of the lines due). The employee layer has no column until the
+adjust stage brings staff data."""
+
+money_link = Table(
+    "money_link", metadata,
+    Column("segment", String(64), primary_key=True),
+    Column("month", Date, primary_key=True),
+    Column("clients", Integer, nullable=False),
+    Column("slope", Float),
+    Column("slope_se", Float),
+    Column("standardised", Float),
+    Column("r2", Float),
+    Column("p_value", Float),
+    Column("spearman_rho", Float),
+)
+"""Satisfaction (CSI) and gross margin % per segment and month across its clients
+(``monitor.finance``): margin points per CSI point, the standardised coefficient, R^2,
+p-value and Spearman's rho; null when fewer clients than the rule's minimum answered."""
+
+MONITOR_TABLES = (past_answers, past_answer_files, kpi_runs, kpi_figures, layer_cake,
+                  money_link)
 
 schema_version = Table(
     "schema_version", metadata,
