@@ -18,6 +18,7 @@ from sqlalchemy import (
     Float,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     String,
     Table,
@@ -523,8 +524,19 @@ money_link = Table(
 (``monitor.finance``): margin points per CSI point, the standardised coefficient, R^2,
 p-value and Spearman's rho; null when fewer clients than the rule's minimum answered."""
 
+outbox_images = Table(
+    "outbox_images", metadata,
+    Column("idempotency_key", String(200), primary_key=True),
+    Column("content_id", String(200), primary_key=True),
+    Column("mime_type", String(64), nullable=False),
+    Column("data", LargeBinary, nullable=False),
+)
+"""Images an outbox message shows inline (``cid:`` links in its HTML: the digests' charts),
+written with the message by ``outbox.enqueue`` and sent as parts of a multipart/related
+HTML alternative."""
+
 MONITOR_TABLES = (past_answers, past_answer_files, kpi_runs, kpi_figures, layer_cake,
-                  money_link)
+                  money_link, outbox_images)
 
 schema_version = Table(
     "schema_version", metadata,
