@@ -55,6 +55,7 @@ class DigestRules(BaseModel):
     weekly_weekday: int = Field(0, ge=0, le=6)
     send_when_empty: bool = False
     cx_team: tuple[str, ...] = Field(min_length=1)
+    account_manager_address: str | None = None
 
 
 class MonitorRules(BaseModel):
