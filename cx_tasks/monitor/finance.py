@@ -121,7 +121,7 @@ def payment_on_time_share(invoices: pd.DataFrame, payments: pd.DataFrame, start:
                    & (invoices["due_date"] < pd.Timestamp(end))]
     paid = payments.merge(due[["invoice_id", "due_date"]], on="invoice_id")
     in_time = paid[paid["paid_date"] <= paid["due_date"]].groupby("invoice_id")["amount"].sum()
-    on_time = due["invoice_id"].map(in_time).fillna(0) >= due["amount"] - 0.005
+    on_time = pd.to_numeric(due["invoice_id"].map(in_time)).fillna(0) >= due["amount"] - 0.005
     return 100 * on_time.groupby(due["client_id"]).mean()
 
 

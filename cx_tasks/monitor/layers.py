@@ -59,13 +59,37 @@ def satisfaction_layer(obs: pd.DataFrame, as_of: date) -> pd.DataFrame:
     return out.reset_index()
 
 
+TYPED = {"erp_orders": ({"order_date"}, set()),
+         "erp_order_lines": (set(), {"price", "cost", "quantity"}),
+         "bill_invoices": ({"due_date"}, {"amount"}),
+         "bill_payments": ({"paid_date"}, {"amount"})}
+"""Per staged table, its date and number columns the layers compute with."""
+
+
+def typed(frames: Mapping[str, pd.DataFrame]) -> dict[str, pd.DataFrame]:
+    """The staged frames with their date and number columns typed (an empty table comes
+    back as text)."""
+    out = dict(frames)
+    for name, (dates, numbers) in TYPED.items():
+        frame = out[name].copy()
+        for column in dates:
+            frame[column] = pd.to_datetime(frame[column])
+        for column in numbers:
+            frame[column] = pd.to_numeric(frame[column])
+        if name == "erp_order_lines":
+            frame["cancelled"] = frame["cancelled"].astype(bool)
+        out[name] = frame
+    return out
+
+
 def transactional_layer(frames: Mapping[str, pd.DataFrame]) -> pd.DataFrame:
     """Per client and month: orders, revenue, gross_margin_pct, invoices_due and
     payment_on_time (module doc)."""
+    frames = typed(frames)
     orders = frames["erp_orders"][["order_id", "client_id", "order_date"]].assign(
         month=lambda f: _month(f["order_date"]))
     lines = frames["erp_order_lines"]
-    live = lines[~lines["cancelled"].astype(bool)]
+    live = lines[~lines["cancelled"]]
     priced = live.assign(revenue=live["price"] * live["quantity"],
                          margin=(live["price"] - live["cost"]) * live["quantity"]).merge(
         orders[["order_id", "client_id", "month"]], on="order_id")
@@ -77,7 +101,7 @@ def transactional_layer(frames: Mapping[str, pd.DataFrame]) -> pd.DataFrame:
     in_time = payments[payments["paid_date"] <= payments["due_date"]].groupby(
         "invoice_id")["amount"].sum()
     due = invoices.assign(month=_month(invoices["due_date"]),
-                          on_time=invoices["invoice_id"].map(in_time).fillna(0)
+                          on_time=pd.to_numeric(invoices["invoice_id"].map(in_time)).fillna(0)
                           >= invoices["amount"] - 0.005)
     paying = due.groupby(["client_id", "month"]).agg(invoices_due=("on_time", "size"),
                                                      payment_on_time=("on_time", "mean"))
@@ -94,6 +118,8 @@ def operational_layer(frames: Mapping[str, pd.DataFrame], as_of: date) -> pd.Dat
     from cx_tasks.metrics.otif import otif_by_line
     from cx_tasks.metrics.parameters import metric_parameters
 
+    if frames["erp_order_lines"].empty:
+        return pd.DataFrame(columns=["client_id", "month", "lines_due", "otif_line"])
     lines = otif_by_line(frames["erp_order_lines"], frames["wms_shipments"],
                          frames["erp_orders"], metric_parameters().otif, as_of)
     lines = lines.assign(month=_month(lines["deadline"]), otif=lines["otif"].astype(float))

@@ -72,3 +72,11 @@ class MonitorRules(BaseModel):
 def monitor_rules(rules_dir: Path | None = None) -> MonitorRules:
     """The monitor rules (the user's copy if present)."""
     return load_rules("monitor", MonitorRules, rules_dir)
+
+
+def digest_crons(rules_dir: Path | None = None) -> dict[str, tuple[str, str]]:
+    """Per digest DAG (``daily``, ``weekly``) its cron and the CX team's time zone."""
+    digests = monitor_rules(rules_dir).digests
+    weekday = (digests.weekly_weekday + 1) % 7  # cron counts Sunday 0, Monday 1
+    return {"daily": (f"0 {digests.daily_hour} * * *", digests.timezone),
+            "weekly": (f"0 {digests.daily_hour} * * {weekday}", digests.timezone)}

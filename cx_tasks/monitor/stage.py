@@ -9,7 +9,8 @@ backfill of an earlier day writes that day's figures.
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime
+from pathlib import Path
 from typing import Any
 
 import pandas as pd
@@ -25,7 +26,13 @@ from cx_tasks.monitor.finance import (
 )
 from cx_tasks.monitor.history import KpiInputs, kpi_inputs, publish_kpis
 from cx_tasks.monitor.kpis import observations
-from cx_tasks.monitor.layers import CAKE_TABLES, layer_cake, role_gap_findings, role_gaps
+from cx_tasks.monitor.layers import (
+    CAKE_TABLES,
+    layer_cake,
+    role_gap_findings,
+    role_gaps,
+    typed,
+)
 from cx_tasks.monitor.rules import MonitorRules, monitor_rules
 from cx_tasks.warehouse.db import engine_for, frame_records, upsert
 from cx_tasks.warehouse.frames import read_staging_tables
@@ -33,6 +40,32 @@ from cx_tasks.warehouse.schema import STAGING
 from cx_tasks.warehouse.schema import layer_cake as layer_cake_table
 from cx_tasks.warehouse.schema import money_link as money_link_table
 from cx_tasks.warehouse.times import midnight
+
+
+def past_answers_dir(data_dir: Path) -> Path:
+    """The drop folder of past-answer exports (CSV or XLSX): ``<data dir>/past_answers``."""
+    return data_dir / "past_answers"
+
+
+def import_dropped_answers(warehouse_url: str, data_dir: Path, now: datetime
+                           ) -> dict[str, Any]:
+    """Import every CSV and XLSX file in the drop folder (each file once, by its hash)."""
+    from cx_tasks.monitor.past_answers import import_files
+
+    folder = past_answers_dir(data_dir)
+    files = sorted(p for p in folder.glob("*") if p.suffix.lower() in (".csv", ".xlsx")) \
+        if folder.is_dir() else []
+    return import_files(warehouse_url, files, now=now).to_dict()
+
+
+def monitor_as_of(warehouse_url: str, requested: str | None, fallback: date) -> date:
+    """The day monitored: the one requested (a backfill, a triggering metrics event), else
+    the newest day with published metrics, else ``fallback`` (the run's own day)."""
+    from cx_tasks.analyze.stage import latest_metrics_day
+
+    if requested:
+        return date.fromisoformat(requested)
+    return latest_metrics_day(warehouse_url) or fallback
 
 
 def monitor_day(warehouse_url: str, as_of: date, rules: MonitorRules | None = None,
@@ -49,7 +82,7 @@ def monitor_day(warehouse_url: str, as_of: date, rules: MonitorRules | None = No
         clients = STAGING["erp_clients"]
         accounts = pd.read_sql(select(clients.c.client_id, clients.c.segment,
                                       clients.c.account_manager), conn)
-    frames = read_staging_tables(engine, CAKE_TABLES, midnight(as_of))
+    frames = typed(read_staging_tables(engine, CAKE_TABLES, midnight(as_of)))
     obs = observations(answers, inputs.question_kinds, inputs.question_factors,
                        inputs.importance)
     cake = layer_cake(obs, frames, accounts, as_of)
