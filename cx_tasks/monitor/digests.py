@@ -31,6 +31,7 @@ import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -110,6 +111,11 @@ class DigestData:
     @property
     def as_of(self) -> date:
         return self.end.date()
+
+    @cached_property
+    def owners_findings(self) -> dict[str, list[tuple[str, ...]]]:
+        """Each owner's findings as table rows (``findings_by_owner``), made once."""
+        return findings_by_owner(self.findings, self.as_of)
 
 
 SectionBuilder = Callable[[DigestData, DigestScope], Section | None]
@@ -355,22 +361,33 @@ def automatic_share(data: DigestData, scope: DigestScope) -> Section | None:
 
 # --- owner and account manager sections ---------------------------------------------------
 
+def findings_by_owner(found: pd.DataFrame, as_of: date
+                      ) -> dict[str, list[tuple[str, ...]]]:
+    """Every owner's findings as table rows (kind, client, summary, due, open/overdue), due
+    dates first: computed once for all owners' digests."""
+    if found.empty:
+        return {}
+    owned = found[found["owner"].notna()].sort_values(["owner", "due_on", "finding_id"])
+    due = pd.to_datetime(owned["due_on"])
+    status = pd.Series("open", index=owned.index).where(due >= pd.Timestamp(as_of),
+                                                        "overdue")
+    status[due.isna()] = "open"
+    rows = zip(owned["owner"], owned["kind"], owned["client_id"], owned["summary"],
+               owned["due_on"], status, strict=True)
+    out: dict[str, list[tuple[str, ...]]] = {}
+    for owner, *cells in rows:
+        out.setdefault(owner, []).append(tuple(_cell(c) for c in cells))
+    return out
+
+
 def owner_findings(data: DigestData, scope: DigestScope) -> Section | None:
     """The owner's findings, due dates first; overdue ones marked."""
-    found = data.findings
-    if found.empty:
+    mine = data.owners_findings.get(scope.key, [])
+    if not mine:
         return None
-    mine = found[found["owner"] == scope.key].sort_values(["due_on", "finding_id"])
-    if mine.empty:
-        return None
-    due = pd.to_datetime(mine["due_on"])
-    mine = mine.assign(status=["overdue" if d < pd.Timestamp(data.as_of) else "open"
-                               for d in due])
-    overdue = int((mine["status"] == "overdue").sum())
+    overdue = sum(row[-1] == "overdue" for row in mine)
     return Section("Your findings", (f"{len(mine)} findings, {overdue} overdue.",),
-                   _table(mine.head(50), {"kind": "kind", "client_id": "client",
-                                          "summary": "summary", "due_on": "due",
-                                          "status": "status"}))
+                   Table(("kind", "client", "summary", "due", "status"), tuple(mine[:50])))
 
 
 def manager_scores(data: DigestData, scope: DigestScope) -> Section | None:
