@@ -110,3 +110,11 @@ def test_a_saved_digest_links_its_images_as_files(tmp_path: Path) -> None:
     html = path.read_text(encoding="utf-8")
     assert 'src="cx_team-kpi_trend.png"' in html and "cid:" not in html
     assert (tmp_path / "cx_team-pareto.png").read_bytes().startswith(b"\x89PNG")
+
+
+def test_the_digest_timetables_follow_the_cx_teams_time_zone() -> None:
+    from cx_tasks.monitor.rules import digest_crons
+
+    # monitor.yaml: 08:00, weekly on weekday 0 (Monday) = cron day 1, Europe/Moscow
+    assert digest_crons() == {"daily": ("0 8 * * *", "Europe/Moscow"),
+                              "weekly": ("0 8 * * 1", "Europe/Moscow")}
