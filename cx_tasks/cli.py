@@ -26,6 +26,7 @@ from cx_tasks.cli_format import fail, parse_day, require, shorten, shown_url, wa
 from cx_tasks.cli_format import frame_table as _frame_table
 from cx_tasks.demo import ui as demo_ui
 from cx_tasks.metrics.journey_cli import app as journey_app
+from cx_tasks.monitor.cli import kpi_app
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -39,6 +40,7 @@ warehouse_app = typer.Typer(help="Inspect the warehouse.", no_args_is_help=True)
 app.add_typer(warehouse_app, name="warehouse")
 app.add_typer(review_cli.app, name="review")
 app.add_typer(journey_app, name="journey")
+app.add_typer(kpi_app, name="kpi")
 console = Console()
 app.command("ui")(demo_ui.ui)
 

@@ -65,7 +65,7 @@ from sqlalchemy import Connection, and_, bindparam, func, or_, select, tuple_, u
 
 from cx_tasks.config import load_rules
 from cx_tasks.warehouse.db import engine_for, insert_if_absent
-from cx_tasks.warehouse.schema import STAGING, outbox, unsubscribes
+from cx_tasks.warehouse.schema import STAGING, outbox, outbox_images, unsubscribes
 
 Result = Literal["sent", "transient", "permanent"]
 
@@ -113,6 +113,8 @@ class OutboxMessage:
     attempts: int
     contact_id: str | None = None
     headers: Mapping[str, str] = field(default_factory=dict)
+    inline_images: Mapping[str, tuple[str, bytes]] = field(default_factory=dict)
+    """Content-ID -> (MIME type, bytes) of the images the HTML shows by ``cid:``."""
 
 
 @dataclass(frozen=True)
@@ -190,6 +192,7 @@ def enqueue(
     suppressed_reason: str | None = None,
     contact_id: str | None = None,
     headers: Mapping[str, str] | None = None,
+    inline_images: Mapping[str, tuple[str, bytes]] | None = None,
 ) -> bool:
     """Record a message under its key unless the key exists; True if it was new.
 
@@ -197,7 +200,8 @@ def enqueue(
     record, with the reason in ``last_error``) and never delivered. ``contact_id`` names
     the client contact a message goes to (None for the supplier's own staff; a client
     message must carry it so an opt-out suppresses it); ``headers`` are extra MIME headers
-    such as ``List-Unsubscribe``.
+    such as ``List-Unsubscribe``; ``inline_images`` (Content-ID -> MIME type and bytes)
+    the images its HTML shows by ``cid:`` links, stored with it (``outbox_images``).
     """
     row = {
         "idempotency_key": idempotency_key,
@@ -215,7 +219,12 @@ def enqueue(
         "contact_id": contact_id,
         "headers": json.dumps(dict(headers), sort_keys=True) if headers else None,
     }
-    return insert_if_absent(conn, outbox, [row]) == 1
+    new = insert_if_absent(conn, outbox, [row]) == 1
+    if new and inline_images:
+        insert_if_absent(conn, outbox_images, [
+            {"idempotency_key": idempotency_key, "content_id": cid, "mime_type": kind,
+             "data": data} for cid, (kind, data) in inline_images.items()])
+    return new
 
 
 def opt_out_reasons(conn: Connection, rows: Sequence[Mapping[str, Any]]) -> dict[str, str]:
@@ -302,16 +311,32 @@ def claim_batch(
             .where(outbox.c.idempotency_key.in_([r["idempotency_key"] for r in claimed]))
             .values(status="sending", attempts=outbox.c.attempts + 1)
         )
+    images = _inline_images(conn, [r["idempotency_key"] for r in claimed
+                                   if r["body_html"] and "cid:" in r["body_html"]])
     messages = [
         OutboxMessage(
             idempotency_key=r["idempotency_key"], message_id=r["message_id"], kind=r["kind"],
             recipient=r["recipient"], subject=r["subject"], body_text=r["body_text"],
             body_html=r["body_html"], created_at=r["created_at"], attempts=r["attempts"] + 1,
             contact_id=r["contact_id"], headers=json.loads(r["headers"]) if r["headers"] else {},
+            inline_images=images.get(r["idempotency_key"], {}),
         )
         for r in claimed
     ]
     return Claim(messages, suppressed, (rows[-1]["created_at"], rows[-1]["idempotency_key"]))
+
+
+def _inline_images(conn: Connection, keys: Sequence[str]
+                   ) -> dict[str, dict[str, tuple[str, bytes]]]:
+    """The inline images of the messages with ``keys``: key -> Content-ID -> (type, bytes)."""
+    found: dict[str, dict[str, tuple[str, bytes]]] = {}
+    if not keys:
+        return found
+    rows = conn.execute(select(outbox_images).where(outbox_images.c.idempotency_key.in_(keys)))
+    for row in rows:
+        found.setdefault(row.idempotency_key, {})[row.content_id] = (row.mime_type,
+                                                                     bytes(row.data))
+    return found
 
 
 def mark_sent(conn: Connection, idempotency_keys: Sequence[str], sent_at: datetime) -> None:

@@ -16,6 +16,7 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from email.header import Header
 from email.message import Message
+from email.mime.image import MIMEImage
 from email.mime.multipart import MIMEMultipart
 from email.mime.text import MIMEText
 from email.policy import Compat32
@@ -63,13 +64,33 @@ def mime_message(message: OutboxMessage, sender: str) -> Message:
         mime = MIMEMultipart("alternative", boundary=_boundary(message.message_id),
                              policy=WIRE)
         mime.attach(text)
-        mime.attach(MIMEText(message.body_html, "html", "utf-8", policy=WIRE))
+        mime.attach(_html_part(message))
     headers = {"From": sender, "To": message.recipient, "Subject": message.subject,
                "Message-ID": message.message_id, "Date": formatdate(usegmt=True),
                **message.headers}
     for name, value in headers.items():
         mime[name] = _header_value(name, value)
     return mime
+
+
+def _html_part(message: OutboxMessage) -> Message:
+    """The HTML alternative; with inline images a multipart/related of the HTML and each
+    image (``Content-ID`` as the HTML's ``cid:`` links name it, shown inline)."""
+    html = MIMEText(message.body_html or "", "html", "utf-8", policy=WIRE)
+    if not message.inline_images:
+        return html
+    related = MIMEMultipart("related", boundary=_boundary(message.message_id) + "_r",
+                            policy=WIRE)
+    related.attach(html)
+    for content_id, (kind, data) in message.inline_images.items():
+        major, _, minor = kind.partition("/")
+        if major != "image":
+            raise ValueError(f"inline part {content_id} is not an image: {kind}")
+        part = MIMEImage(data, minor, policy=WIRE)
+        part["Content-ID"] = f"<{content_id}>"
+        part["Content-Disposition"] = f'inline; filename="{content_id}"'
+        related.attach(part)
+    return related
 
 
 def _boundary(message_id: str) -> str:

@@ -24,6 +24,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from cx_tasks.warehouse.schema import (
     FEEDBACK_CLASSES_V8_COLUMNS,
     KEEP_ON_UPDATE,
+    MONITOR_TABLES,
     OUTBOX_CLAIM_INDEX,
     OUTBOX_V2_COLUMNS,
     V2_TABLES,
@@ -63,7 +64,7 @@ def began(bind: Engine | Connection) -> AbstractContextManager[Connection]:
 
 
 def _v1_initial(conn: Connection) -> None:
-    later = (*V2_TABLES, *V3_TABLES, *V5_TABLES, *V7_TABLES)
+    later = (*V2_TABLES, *V3_TABLES, *V5_TABLES, *V7_TABLES, *MONITOR_TABLES)
     metadata.create_all(conn, tables=[t for t in metadata.sorted_tables if t not in later])
 
 
@@ -101,6 +102,10 @@ def _v8_feedback_polarity(conn: Connection) -> None:
     _add_columns(conn, feedback_classes, FEEDBACK_CLASSES_V8_COLUMNS)
 
 
+def _v10_monitor(conn: Connection) -> None:
+    metadata.create_all(conn, tables=list(MONITOR_TABLES))
+
+
 MIGRATIONS: list[tuple[int, str, Callable[[Connection], None]]] = [
     (1, "staging, quarantine, load log, quality runs, metrics, events, outbox", _v1_initial),
     (2, "survey invitations, skips, responses, answers, unsubscribes, feedback; outbox "
@@ -111,6 +116,7 @@ MIGRATIONS: list[tuple[int, str, Callable[[Connection], None]]] = [
         "model versions, predicted index, drill-down", _v5_analysis),
     (7, "collection shares of the customer-journey map's indicators", _v7_collection_shares),
     (8, "feedback classes: polarity and recurring (issue 15)", _v8_feedback_polarity),
+    (10, "monitor: past answers and their files, KPI runs and figures", _v10_monitor),
 ]
 
 

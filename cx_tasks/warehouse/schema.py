@@ -18,6 +18,7 @@ from sqlalchemy import (
     Float,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     String,
     Table,
@@ -448,6 +449,124 @@ of); null when nothing is known (no term)."""
 feedback_classes.append_column(Column("recurring", Boolean))
 """The cause recurs for the client (the text says it happened before, or the client raised
 it just before): chronic, the group kept; a regression goes to ``deterioration``."""
+# --- monitor: past answers and KPI history (issue 17, migration 10) ---------------------------
+
+past_answers = Table(
+    "past_answers", metadata,
+    Column("contact_id", String(64), primary_key=True),
+    Column("question", String(64), primary_key=True),
+    Column("answered_at", DateTime, primary_key=True),
+    Column("survey_kind", String(16), primary_key=True),
+    Column("client_id", String(64), nullable=False),
+    Column("role", String(32), nullable=False),
+    Column("score", Integer, nullable=False),
+    Column("comment", Text),
+    Column("source_file", String(64), nullable=False),
+)
+"""Survey answers from the tool used before CX Loop (``cx_tasks.monitor.past_answers``),
+matched to a CRM contact and client; keyed by what the answer is (contact, question, moment,
+survey kind), so a re-exported file updates rows instead of adding them. ``source_file``:
+the first 16 hex of the SHA-256 of the file that last wrote the row."""
+
+past_answer_files = Table(
+    "past_answer_files", metadata,
+    Column("file_hash", String(64), primary_key=True),
+    Column("file_name", Text, nullable=False),
+    Column("rows_in", Integer, nullable=False),
+    Column("rows_loaded", Integer, nullable=False),
+    Column("rows_quarantined", Integer, nullable=False),
+    Column("imported_at", DateTime, nullable=False),
+)
+"""One row per imported file of past answers, by the SHA-256 of its bytes."""
+
+kpi_runs = Table(
+    "kpi_runs", metadata,
+    Column("version", String(40), primary_key=True),
+    Column("as_of", Date, nullable=False),
+    Column("definition_hash", String(16), nullable=False),
+    Column("inputs_fingerprint", String(16), nullable=False),
+    Column("answers", Integer, nullable=False),
+    Column("figures", Integer, nullable=False),
+    Column("sequence", Integer, nullable=False),
+)
+"""Every KPI recalculation: its version is ``<as_of>:<definition hash>:<inputs fingerprint>``
+(the definitions and parameters, and the answers known by ``as_of``), so a backfill that
+finds the same version reproduces the same figures and a changed figure names what changed.
+``sequence`` numbers the runs in the order they were stored (the latest of a day wins)."""
+
+kpi_figures = Table(
+    "kpi_figures", metadata,
+    Column("version", String(40), primary_key=True),
+    Column("kpi", String(16), primary_key=True),
+    Column("level", String(24), primary_key=True),
+    Column("group_key", String(200), primary_key=True),
+    Column("period", String(8), primary_key=True),
+    Column("period_start", Date, primary_key=True),
+    Column("period_end", Date, nullable=False),
+    Column("n", Integer, nullable=False),
+    Column("clusters", Integer, nullable=False),
+    Column("value", Float),
+    Column("low", Float),
+    Column("high", Float),
+    Column("change", String(8)),
+)
+"""One KPI figure of a recalculation (``kpi_runs.version``): kpi (nps, csat, ces, ces_easy,
+csi) per level (all, segment, account_manager, role, account, account_role) and group, per
+period (month, quarter, t90) ``[period_start, period_end)``; ``n`` answers (responses for
+CSI), ``clusters`` accounts; ``value``/``low``/``high`` null below the minimum n; ``change``
+``up``/``down`` only when the difference from the previous period is significant at 95%."""
+
+layer_cake = Table(
+    "layer_cake", metadata,
+    Column("client_id", String(64), primary_key=True),
+    Column("month", Date, primary_key=True),
+    Column("segment", String(64)),
+    Column("account_manager", String(200)),
+    *(Column(name, Float) for name in ("nps", "csat", "ces", "csi")),
+    *(Column(f"{name}_n", Integer, nullable=False) for name in ("nps", "csat", "ces", "csi")),
+    Column("orders", Integer, nullable=False),
+    Column("revenue", Float),
+    Column("gross_margin_pct", Float),
+    Column("invoices_due", Integer, nullable=False),
+    Column("payment_on_time", Float),
+    Column("lines_due", Integer, nullable=False),
+    Column("otif_line", Float),
+)
+"""The layer cake per client and month (``monitor.layers``): satisfaction (raw NPS, CSAT,
+CES, CSI of the month and their n: no minimum here), the transactional layer (orders,
+revenue, gross margin %, share of invoices due that were paid by their due date) and the
+operational layer (OTIF of the lines due). The employee layer has no column until the
+adjust stage brings staff data."""
+
+money_link = Table(
+    "money_link", metadata,
+    Column("segment", String(64), primary_key=True),
+    Column("month", Date, primary_key=True),
+    Column("clients", Integer, nullable=False),
+    Column("slope", Float),
+    Column("slope_se", Float),
+    Column("standardised", Float),
+    Column("r2", Float),
+    Column("p_value", Float),
+    Column("spearman_rho", Float),
+)
+"""Satisfaction (CSI) and gross margin % per segment and month across its clients
+(``monitor.finance``): margin points per CSI point, the standardised coefficient, R^2,
+p-value and Spearman's rho; null when fewer clients than the rule's minimum answered."""
+
+outbox_images = Table(
+    "outbox_images", metadata,
+    Column("idempotency_key", String(200), primary_key=True),
+    Column("content_id", String(200), primary_key=True),
+    Column("mime_type", String(64), nullable=False),
+    Column("data", LargeBinary, nullable=False),
+)
+"""Images an outbox message shows inline (``cid:`` links in its HTML: the digests' charts),
+written with the message by ``outbox.enqueue`` and sent as parts of a multipart/related
+HTML alternative."""
+
+MONITOR_TABLES = (past_answers, past_answer_files, kpi_runs, kpi_figures, layer_cake,
+                  money_link, outbox_images)
 
 schema_version = Table(
     "schema_version", metadata,

@@ -35,3 +35,7 @@ CX_ANALYSIS = Asset(name="cx_analysis", uri="cx://analyze/findings")
 """The analysis of a day refreshed by ``cx_analyze``: feedback classified, Pareto causes,
 the predicted satisfaction index, drill-downs and findings with owners (``extra``:
 ``as_of`` and the findings per kind). The implement and monitor stages schedule on it."""
+
+CX_KPIS = Asset(name="cx_kpis", uri="cx://monitor/kpis")
+"""KPIs recalculated for a day by ``cx_monitor`` (``extra``: ``as_of``, the ``version``,
+figures and findings); the digests read the latest version."""

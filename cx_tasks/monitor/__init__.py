@@ -1,0 +1,1 @@
+"""The monitor stage: past answers, KPIs with their uncertainty, the layer cake, digests."""

@@ -1,0 +1,172 @@
+"""One digest run: the warehouse read once for a period, the digests of a kind built for
+every recipient, saved as HTML files and enqueued in the outbox (``monitor.digests``)."""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+from sqlalchemy import Connection, and_, exists, func, not_, select
+
+from cx_tasks.monitor.answers import answers_known
+from cx_tasks.monitor.digests import (
+    SECTIONS,
+    DigestData,
+    DigestScope,
+    period_folder,
+    render_digest,
+    save_digest,
+    sections_of,
+    send_digest,
+    slug,
+)
+from cx_tasks.monitor.history import latest_version, stored_figures
+from cx_tasks.monitor.rules import MonitorRules
+from cx_tasks.surveys.catalogue import survey_catalogue
+from cx_tasks.warehouse.db import engine_for
+from cx_tasks.warehouse.schema import (
+    STAGING,
+    drilldown,
+    events,
+    feedback,
+    feedback_acknowledgements,
+    findings,
+    kpi_values,
+    layer_cake,
+    metric_values,
+    money_link,
+    pareto_causes,
+    quality_runs,
+    survey_invitations,
+    survey_skips,
+)
+
+TREND_METRICS = ("otif_line", "on_time", "in_full", "document_within_sla",
+                 "packaging_incident_rate", "payment_days_overdue", "order_frequency",
+                 "gross_margin_pct")
+"""The computable metrics whose weekly trend per segment the weekly digest shows."""
+
+
+def _frame(conn: Connection, query: Any) -> pd.DataFrame:
+    return pd.read_sql(query, conn)
+
+
+def _metric_trends(conn: Connection, as_of: date) -> pd.DataFrame:
+    """Per metric and segment the mean over clients of the 30-day value at the latest
+    computation by ``as_of`` and a week before it."""
+    latest = conn.scalar(select(func.max(metric_values.c.as_of))
+                         .where(metric_values.c.as_of <= as_of))
+    if latest is None:
+        return pd.DataFrame()
+    clients = STAGING["erp_clients"]
+    query = (select(metric_values.c.metric, metric_values.c.as_of, metric_values.c.value,
+                    clients.c.segment)
+             .join(clients, clients.c.client_id == metric_values.c.client_id)
+             .where(metric_values.c.metric.in_(TREND_METRICS),
+                    metric_values.c.window_days == 30,
+                    metric_values.c.as_of.in_([latest, latest - timedelta(days=7)])))
+    values = _frame(conn, query)
+    means = values.groupby(["metric", "segment", "as_of"])["value"].mean().unstack("as_of")
+    out = pd.DataFrame({"now": means.get(latest)}).reset_index()
+    before = latest - timedelta(days=7)
+    out["week_before"] = means[before].to_numpy() if before in means.columns else float("nan")
+    out["change"] = out["now"] - out["week_before"]
+    return out
+
+
+def load_digest_data(conn: Connection, start: datetime, end: datetime,
+                     rules: MonitorRules) -> DigestData:
+    """What every section builder reads for the period ``[start, end)`` (naive UTC)."""
+    from cx_tasks.feedback.rules import feedback_rules
+
+    as_of = end.date()
+    answers = answers_known(conn, as_of + timedelta(days=1), survey_catalogue())
+    answers = answers[(answers["answered_at"] >= start) & (answers["answered_at"] < end)]
+    version = latest_version(conn, as_of)
+    figures = (stored_figures(conn, version)[lambda f: f["level"].isin(("all", "segment"))]
+               if version else pd.DataFrame())
+    found = _frame(conn, select(findings).where(findings.c.found_on <= as_of))
+    latest_pareto = conn.scalar(select(func.max(pareto_causes.c.period_end))
+                                .where(pareto_causes.c.period_end <= as_of))
+    pareto = _frame(conn, select(pareto_causes).where(
+        pareto_causes.c.period_end == latest_pareto, pareto_causes.c.segment == "all",
+        pareto_causes.c.measure == "count").order_by(pareto_causes.c.rank))
+    latest_drill = conn.scalar(select(func.max(drilldown.c.as_of))
+                               .where(drilldown.c.as_of <= as_of))
+    drill = _frame(conn, select(drilldown).where(drilldown.c.as_of == latest_drill,
+                                                 drilldown.c.rank == 1)
+                   .order_by(drilldown.c.satisfaction_drop.desc()).limit(5))
+    failed = _frame(conn, select(quality_runs.c.interval_start,
+                                 quality_runs.c.failed_expectations).where(
+        quality_runs.c.status != "passed", quality_runs.c.interval_start >= start,
+        quality_runs.c.interval_start < end))
+    planned = exists().where(survey_invitations.c.event_id == events.c.event_id)
+    skipped = exists().where(survey_skips.c.event_id == events.c.event_id)
+    awaiting = conn.scalar(select(func.count()).select_from(events).where(
+        events.c.occurred_at >= start, events.c.occurred_at < end, not_(planned),
+        not_(skipped)))
+    overdue_before = end - timedelta(hours=feedback_rules().acknowledge_within_hours)
+    decided = exists().where(feedback_acknowledgements.c.feedback_id == feedback.c.feedback_id)
+    overdue = conn.scalar(select(func.count()).select_from(feedback).where(
+        and_(feedback.c.occurred_at < overdue_before, not_(decided))))
+    share = _frame(conn, select(kpi_values).where(kpi_values.c.kpi == "computable_metric_share",
+                                                  kpi_values.c.as_of <= as_of))
+    cake = _frame(conn, select(layer_cake).where(layer_cake.c.month >= (
+        pd.Timestamp(as_of) - pd.DateOffset(months=3)).date()))
+    return DigestData(start=start, end=end, min_n=rules.kpi.min_n, answers=answers,
+                      figures=figures, findings=found,
+                      link=_frame(conn, select(money_link).where(money_link.c.month <= as_of)),
+                      metric_trends=_metric_trends(conn, as_of), pareto=pareto,
+                      drilldown=drill, quality_failures=failed, events_awaiting=int(awaiting),
+                      acknowledgements_overdue=int(overdue), automatic_share=share, cake=cake)
+
+
+def digest_scopes(kind: str, conn: Connection, day: date, rules: MonitorRules
+                  ) -> list[DigestScope]:
+    """Whom the digests of a run go to: ``daily`` the CX team; ``weekly`` the CX team, every
+    owner (owners.yaml) and every account manager of the ERP."""
+    from cx_tasks.feedback.rules import owners
+
+    team = tuple(rules.digests.cx_team)
+    if kind == "daily":
+        return [DigestScope("daily", "cx_team", f"CX daily digest, {day:%Y-%m-%d}", team)]
+    scopes = [DigestScope("weekly", "cx_team", f"CX weekly digest, week to {day:%Y-%m-%d}",
+                          team)]
+    for owner_id, owner in owners().owners.items():
+        scopes.append(DigestScope("owner", owner_id, f"Your CX findings, week to {day:%Y-%m-%d}"
+                                  f" ({owner.name['en']})", (owner.email,)))
+    clients = STAGING["erp_clients"]
+    managers = sorted(m for m in conn.scalars(select(clients.c.account_manager).distinct())
+                      if m)
+    address = rules.digests.account_manager_address
+    for manager in managers:
+        scopes.append(DigestScope(
+            "manager", manager, f"Your clients' CX, week to {day:%Y-%m-%d} ({manager})",
+            (address.format(slug=slug(manager)),) if address else ()))
+    return scopes
+
+
+def write_digests(warehouse_url: str, kind: str, start: datetime, end: datetime,
+                  data_dir: Path, rules: MonitorRules, local_day: date) -> dict[str, Any]:
+    """Build, save and enqueue the digests of ``kind`` (``daily`` or ``weekly``, the latter
+    with the owners' and managers') for ``[start, end)``; ``local_day`` names the day in the
+    CX team's time zone. A rerun writes the same files and enqueues nothing new."""
+    engine = engine_for(warehouse_url)
+    with engine.connect() as conn:
+        data = load_digest_data(conn, start, end, rules)
+        scopes = digest_scopes(kind, conn, local_day, rules)
+    summary: dict[str, Any] = {"digests": 0, "empty": 0, "enqueued": 0, "files": []}
+    folder = period_folder(data_dir, kind, start)
+    for scope in scopes:
+        sections = sections_of(data, scope, SECTIONS[scope.kind])
+        digest = render_digest(data, scope, sections)
+        if not digest.says_something and not rules.digests.send_when_empty:
+            summary["empty"] += 1
+            continue
+        summary["digests"] += 1
+        summary["files"].append(str(save_digest(digest, folder / scope.kind)))
+        with engine.begin() as conn:
+            summary["enqueued"] += send_digest(conn, digest, start, end)
+    return summary
