@@ -34,6 +34,7 @@ from cx_tasks.surveys.dispatch import (
     ingest_external_events,
     record_sent,
 )
+from cx_tasks.surveys.event_intake import event_intake_rules
 from cx_tasks.surveys.tokens import verify
 from cx_tasks.warehouse.db import engine_for
 from cx_tasks.warehouse.schema import (
@@ -48,6 +49,7 @@ from cx_tasks.warehouse.schema import (
 
 CATALOGUE = survey_catalogue()
 RULES = contact_rules()
+INTAKE = event_intake_rules()
 SECRET = "dispatch-test-secret"
 KNOWN = datetime(2026, 6, 1)
 RUN1 = datetime(2026, 6, 1, 12)
@@ -251,11 +253,11 @@ GOOD = {"event_type": "claim_closed", "client_id": "A", "ref_id": "K9",
     ({"client_id": "Z"}, "client_id: not a known client"),
 ])
 def test_an_external_event_breaking_a_rule_is_named(change: dict, rule: str) -> None:
-    assert check_external_event({**GOOD, **change}, {"A"}) == (None, rule)
+    assert check_external_event({**GOOD, **change}, {"A": None}, RUN1, INTAKE) == (None, rule)
 
 
 def test_a_good_external_event_becomes_an_event_row() -> None:
-    row, rule = check_external_event(GOOD, {"A"})
+    row, rule = check_external_event(GOOD, {"A": None}, RUN1, INTAKE)
     assert rule is None
     assert row == {"event_id": "claim_closed:K9", "event_type": "claim_closed",
                    "client_id": "A", "contact_id": "tb1", "order_id": None, "ref_id": "K9",
