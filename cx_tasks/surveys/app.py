@@ -27,6 +27,7 @@ from starlette.datastructures import FormData
 from cx_tasks.collect.contract import LANGUAGES
 from cx_tasks.config import Settings
 from cx_tasks.surveys.catalogue import SurveyCatalogue, survey_catalogue
+from cx_tasks.surveys.log_paths import TokenFreePaths
 from cx_tasks.surveys.responses import (
     Invitation,
     Response,
@@ -75,6 +76,7 @@ def create_app(settings: Settings, on_feedback: FeedbackListener | None = None, 
     app = FastAPI(title="CX Loop survey responses", docs_url=None, redoc_url=None,
                   openapi_url=None)
     app.state.settings = settings
+    app.add_middleware(TokenFreePaths)
 
     def in_transaction(request: Request, claims: TokenClaims,
                        work: Callable[[Connection, Invitation], T]) -> tuple[Invitation, T]:
