@@ -63,6 +63,7 @@ def test_the_access_log_of_serve_surveys_holds_no_token(tmp_path: Path) -> None:
             server.wait(15)
     text = log.read_text(encoding="utf-8", errors="replace")
     assert statuses == (200, 200, 200, 403)
+    assert not {"server"} & {*clicked.headers, *broken.headers}  # no banner either
     payload = token.split(".")[0]
     leave_payload = leave.rsplit("/", 1)[1].split(".")[0]
     assert payload not in text and leave_payload not in text, text
