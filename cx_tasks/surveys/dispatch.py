@@ -33,7 +33,7 @@ import hashlib
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import Any
 
 import pandas as pd
@@ -53,6 +53,7 @@ from cx_tasks.surveys.event_intake import (
     window_refusal,
 )
 from cx_tasks.surveys.invitations import invitation_mail
+from cx_tasks.surveys.links import answer_expiry
 from cx_tasks.surveys.targeting import (
     HISTORY_COLUMNS,
     INVITATION_COLUMNS,
@@ -83,8 +84,10 @@ INVITATION_KIND = "invitation"
 REMINDER_KIND = "reminder"
 EXTERNAL_SOURCE = "external_events"
 """``quarantine.source_table`` of external events that failed a check."""
-SUPPRESSION_REASONS = ("opted_out", "open_claim", "unknown_contact")
-"""Why a due invitation or reminder is recorded in the outbox but never sent."""
+SUPPRESSION_REASONS = ("opted_out", "open_claim", "unknown_contact", "stale_at_send",
+                       "link_expiring")
+"""Why a due invitation or reminder is recorded in the outbox but never sent (the last two
+also when the outbox delivers it: ``outbox.broken_promises``)."""
 
 
 def invitation_key(invitation_id: str) -> str:
@@ -372,15 +375,29 @@ def _due_invitations(conn: Connection, now: datetime) -> pd.DataFrame:
     return _frame(conn, query)
 
 
+def stale_after(row: Mapping[str, Any], rules: ContactRules) -> datetime | None:
+    """When an invitation stops being worth sending: a transactional one
+    ``event_max_age_hours`` after its due time (``stale_event`` at planning, ``stale_at_send``
+    at sending); a relationship survey never."""
+    if row["kind"] != "transactional":
+        return None
+    return pd.Timestamp(row["scheduled_at"]).to_pydatetime() + timedelta(
+        hours=rules.event_max_age_hours)
+
+
 def _suppression(row: Mapping[str, Any], people: Mapping[str, Mapping[str, Any]],
-                 blocked: set[str], claimed: set[str], rules: ContactRules) -> str | None:
-    """Why a due message must not go out now, or None."""
+                 blocked: set[str], claimed: set[str], rules: ContactRules,
+                 stale: datetime | None, now: datetime) -> str | None:
+    """Why a due message must not go out at ``now``, or None."""
     if row["contact_id"] not in people:
         return "unknown_contact"
     if row["contact_id"] in blocked:
         return "opted_out"
     if rules.skip_open_claim and row["client_id"] in claimed:
         return "open_claim"
+    if stale is not None and now > stale:
+        return (f"stale_at_send: due at {row['scheduled_at']}, more than "
+                f"{rules.event_max_age_hours:g} h before {now}")
     return None
 
 
@@ -388,7 +405,9 @@ def enqueue_messages(conn: Connection, due: pd.DataFrame, known: Known, rules: C
                      catalogue: SurveyCatalogue, config: Settings, now: datetime, *,
                      reminder: bool) -> None:
     """Render and enqueue one message per ``due`` invitation row (or its reminder), created
-    at ``now``; a message that must not go out is recorded suppressed with the reason."""
+    at ``now``; a message that must not go out is recorded suppressed with the reason. Each
+    carries its staleness limit (an invitation's, not a reminder's) and its links' expiry,
+    which the outbox checks again when it sends."""
     people = known.contacts.set_index("contact_id").to_dict("index")
     names = dict(zip(known.clients["client_id"], known.clients["name"], strict=True))
     blocked = opted_out_contacts(known.contacts, known.unsubscribed)
@@ -407,11 +426,14 @@ def enqueue_messages(conn: Connection, due: pd.DataFrame, known: Known, rules: C
                 f"{key}: {type(error).__name__}: {error}",
                 json.dumps(row, sort_keys=True, default=str))])
             continue
+        stale = None if reminder else stale_after(row, rules)
         enqueue(conn, idempotency_key=key, kind=REMINDER_KIND if reminder else INVITATION_KIND,
                 recipient=person.get("email", ""), subject=mail.subject, body_text=mail.text,
                 body_html=mail.html, created_at=now,
-                suppressed_reason=_suppression(row, people, blocked, claimed, rules),
-                contact_id=row["contact_id"], headers=headers)
+                suppressed_reason=_suppression(row, people, blocked, claimed, rules, stale,
+                                               now),
+                contact_id=row["contact_id"], headers=headers, stale_after=stale,
+                links_expire_at=answer_expiry(now, catalogue))
 
 
 def enqueued_at(conn: Connection, now: datetime) -> dict[str, dict[str, int]]:
@@ -425,7 +447,8 @@ def enqueued_at(conn: Connection, now: datetime) -> dict[str, dict[str, int]]:
     counts = {kind: dict.fromkeys(("to_send", *SUPPRESSION_REASONS), 0)
               for kind in (INVITATION_KIND, REMINDER_KIND)}
     for kind, status, reason, n in rows:
-        counts[kind][reason if status == "suppressed" else "to_send"] += n
+        bucket = (reason or "").split(":")[0] if status == "suppressed" else "to_send"
+        counts[kind][bucket] = counts[kind].get(bucket, 0) + n
     return counts
 
 

@@ -25,6 +25,7 @@ from cx_tasks.warehouse.schema import (
     KEEP_ON_UPDATE,
     OUTBOX_CLAIM_INDEX,
     OUTBOX_V2_COLUMNS,
+    OUTBOX_V6_COLUMNS,
     V2_TABLES,
     V3_TABLES,
     V5_TABLES,
@@ -64,14 +65,19 @@ def _v1_initial(conn: Connection) -> None:
     metadata.create_all(conn, tables=[t for t in metadata.sorted_tables if t not in later])
 
 
-def _v2_surveys(conn: Connection) -> None:
-    metadata.create_all(conn, tables=list(V2_TABLES))
+def _add_outbox_columns(conn: Connection, names: Iterable[str]) -> None:
+    """Add the outbox columns ``names`` that the warehouse's outbox lacks."""
     present = {c["name"] for c in inspect(conn).get_columns(outbox.name)}
-    for name in OUTBOX_V2_COLUMNS:
+    for name in names:
         if name not in present:
             column = outbox.c[name]
             kind = column.type.compile(dialect=conn.dialect)
             conn.execute(text(f"ALTER TABLE {outbox.name} ADD COLUMN {name} {kind}"))
+
+
+def _v2_surveys(conn: Connection) -> None:
+    metadata.create_all(conn, tables=list(V2_TABLES))
+    _add_outbox_columns(conn, OUTBOX_V2_COLUMNS)
 
 
 def _v3_feedback(conn: Connection) -> None:
@@ -86,6 +92,10 @@ def _v5_analysis(conn: Connection) -> None:
     metadata.create_all(conn, tables=list(V5_TABLES))
 
 
+def _v6_outbox_promises(conn: Connection) -> None:
+    _add_outbox_columns(conn, [c.name for c in OUTBOX_V6_COLUMNS])
+
+
 MIGRATIONS: list[tuple[int, str, Callable[[Connection], None]]] = [
     (1, "staging, quarantine, load log, quality runs, metrics, events, outbox", _v1_initial),
     (2, "survey invitations, skips, responses, answers, unsubscribes, feedback; outbox "
@@ -94,6 +104,7 @@ MIGRATIONS: list[tuple[int, str, Callable[[Connection], None]]] = [
     (4, "outbox index in claim order", _v4_outbox_claim_index),
     (5, "analysis: feedback classes and reviews, Pareto causes, findings, factor scores, "
         "model versions, predicted index, drill-down", _v5_analysis),
+    (6, "outbox staleness limit and link expiry, checked at sending", _v6_outbox_promises),
 ]
 
 

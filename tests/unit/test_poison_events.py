@@ -9,52 +9,24 @@ from __future__ import annotations
 
 import json
 import shutil
-from datetime import date, datetime, timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
+from fixtures.dispatch_world import GOOD, NOW, run, seed
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import select
 
-from cx_tasks.config import Settings
-from cx_tasks.surveys.catalogue import EVENT_TYPES, survey_catalogue
-from cx_tasks.surveys.contact_rules import contact_rules
-from cx_tasks.surveys.dispatch import dispatch, ingest_external_events
-from cx_tasks.warehouse.db import engine_for, insert_if_absent, migrate
+from cx_tasks.surveys.catalogue import EVENT_TYPES
+from cx_tasks.surveys.dispatch import ingest_external_events
+from cx_tasks.warehouse.db import engine_for, migrate
 from cx_tasks.warehouse.schema import (
-    STAGING,
     events,
     quarantine,
     survey_invitations,
     survey_skips,
 )
-
-NOW = datetime(2026, 6, 1, 12)
-CONTRACT = date(2020, 1, 1)
-GOOD = {"event_type": "claim_closed", "client_id": "A", "ref_id": "K1",
-        "occurred_at": "2026-06-01T10:00:00+00:00", "contact_id": "tb1"}
-
-
-def config(tmp_path) -> Settings:
-    return Settings(data_dir=tmp_path, warehouse_url="", source_url="", rules_dir=None,
-                    survey_base_url="https://cx.example.com", survey_secret_text="poison")
-
-
-def seed(url: str) -> None:
-    """Client A (contract since 2020-01-01) with a technical buyer, known at NOW."""
-    stamp = {"interval_start": NOW, "updated_at": NOW}
-    with engine_for(url).begin() as conn:
-        insert_if_absent(conn, STAGING["erp_clients"], [dict(
-            client_id="A", name="Acme", contract_start=CONTRACT, segment="metals",
-            size_class="B", **stamp)])
-        insert_if_absent(conn, STAGING["crm_contacts"], [dict(
-            contact_id="tb1", client_id="A", role="technical_buyer", language="en",
-            opted_out=False, full_name="T B", email="tb1@client.test", **stamp)])
-
-
-def run(url: str, tmp_path) -> dict:
-    return dispatch(url, NOW, contact_rules(), survey_catalogue(), config(tmp_path))
 
 
 def planned_events(url: str) -> set[str]:

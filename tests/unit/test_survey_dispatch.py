@@ -144,7 +144,8 @@ def test_first_run_plans_every_candidate_and_sends_nothing_before_its_time(wareh
     assert (summary["planned"], summary["invited"], summary["invited_later"]) == (9, 3, 3)
     assert {k: v for k, v in summary["skipped"].items() if v} == {
         "no_contact_for_role": 4, "opted_out": 1, "open_claim": 1}
-    nothing = {"to_send": 0, "opted_out": 0, "open_claim": 0, "unknown_contact": 0}
+    nothing = {"to_send": 0, "opted_out": 0, "open_claim": 0, "unknown_contact": 0,
+               "stale_at_send": 0, "link_expiring": 0}
     assert summary["enqueued"] == {"invitation": nothing, "reminder": nothing}
     assert summary["missing_roles"] == {
         "accounts": 2, "per_role": {"economic_buyer": 2, "technical_buyer": 0, "operator": 2}}
@@ -182,7 +183,8 @@ def test_a_later_invitation_is_enqueued_by_the_run_that_reaches_it(warehouse, tm
          "suppressed", "opted_out", RUN3),
         d1]
     assert third["enqueued"]["invitation"] == {"to_send": 1, "opted_out": 1, "open_claim": 0,
-                                               "unknown_contact": 0}
+                                               "unknown_contact": 0, "stale_at_send": 0,
+                                               "link_expiring": 0}
 
 
 def test_enqueued_invitation_carries_its_links_and_headers(warehouse, tmp_path) -> None:
@@ -210,7 +212,7 @@ def test_one_reminder_five_days_after_the_server_accepted_the_invitation(warehou
                                                                           tmp_path) -> None:
     run(warehouse, RUN2, tmp_path)
     with answering_server() as (server, port):
-        assert deliver(warehouse, _smtp_transport(port)).sent == 1
+        assert deliver(warehouse, _smtp_transport(port), now=RUN2).sent == 1
     # the outbox stamps the wall clock; say the server took it 5 minutes into the run
     sent_at = RUN2 + timedelta(minutes=5)
     with engine_for(warehouse).begin() as conn:
