@@ -333,7 +333,7 @@ def serve_surveys(
     if announcer is None:
         console.print("CX_AIRFLOW_API_URL not set: feedback is not announced to Airflow "
                       "(the next run picks it up)")
-    uvicorn.run(create_app(settings(), announcer), host=host, port=port)
+    uvicorn.run(create_app(settings(), announcer), host=host, port=port, server_header=False)
 
 
 @app.command()

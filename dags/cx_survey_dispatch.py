@@ -16,9 +16,18 @@ some) or the Asset `cx_external_events` (a supplier system pushed one through
   them.
 - `deliver_invitations`: sends the queued invitations and reminders through `smtp_default`
   (one SMTP session per batch); a server that is down leaves them queued and the task is
-  retried.
+  retried. Checked at the run's time: an invitation past its staleness limit is suppressed
+  (`stale_at_send`), and so is a message whose links expire within `link_margin_days`
+  (`outbox.yaml`).
 - `report`: the counts (planned, invited, skipped per reason, suppressed, sent, accounts
-  missing a role) in the task log and as the return value.
+  missing a role, rows set aside) in the task log and as the return value.
+
+**One row never stops a run.** A pushed event that breaks a rule (`event_intake.yaml`: the
+event window, the size of `extra`), a stored event that cannot be planned, an e-mail that
+cannot be rendered or written is quarantined or failed with its reason and counted; the
+others go on. Only an unreachable SMTP server fails a run (`deliver_invitations`, retried
+2 times, 5 then 10 minutes apart). With `max_active_runs=1` the runs triggered meanwhile
+wait queued, not lost, and the next one plans every event not yet planned.
 
 **Time.** A run works at its logical time (for an event-triggered run: when it was due),
 never the wall clock, so re-running it writes the same rows and sends nothing twice.
@@ -94,7 +103,7 @@ def cx_survey_dispatch() -> None:
         from cx_tasks.surveys.dispatch import record_sent
 
         url = warehouse_url()
-        delivered = deliver(url, smtp_transport(), kinds=KINDS)
+        delivered = deliver(url, smtp_transport(), kinds=KINDS, now=_now())
         record_sent(url)
         if delivered.retry:
             raise RuntimeError(f"{delivered.retry} messages left queued (SMTP not reachable "
@@ -117,6 +126,8 @@ def cx_survey_dispatch() -> None:
               f"({planned['invited_later']} later), {delivered['sent']} e-mails sent")
         for reason, count in planned["skipped"].items():
             print(f"  skipped {reason:<24} {count}")
+        for rule, count in planned["set_aside"].items():
+            print(f"  set aside {rule:<22} {count}")
         return summary
 
     ingested = ingest_external_events()

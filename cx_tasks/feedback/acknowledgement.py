@@ -8,11 +8,15 @@ with the first reason that applies:
 
 - ``no_contact``: the feedback names no contact (a claim raised without one, a note from a
   visit that names nobody); ``unknown_contact``: the contact is not in the CRM;
-- ``no_email``: the contact has no e-mail address; ``opted_out``: the contact opted out
-  in the CRM or unsubscribed (opt-out is absolute, acknowledgements included);
+- ``no_email``: the contact has no e-mail address;
 - ``too_old``: the feedback occurred more than ``acknowledge_within_hours``
   (``rules/feedback.yaml``, default 72) before the run: a history load brings in
   months-old claims, and thanking a client for those now would be wrong.
+
+A contact who opted out of surveys (CRM flag or unsubscribe link) is still acknowledged:
+an acknowledgement answers the client's own claim, request or answer, a transactional
+message (``transactional_kinds`` in ``rules/outbox.yaml``) that the unsubscribe page
+promises still reaches them.
 
 Both the e-mail and the decision are written in one transaction, insert-if-absent, so a
 rerun (or a run racing this one) acknowledges nothing twice. The e-mail is in the
@@ -29,7 +33,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, and_, exists, or_, select
+from sqlalchemy import Connection, and_, exists, select
 
 from cx_tasks.collect.contract import LANGUAGES
 from cx_tasks.feedback.rules import FeedbackRules, Owners
@@ -45,7 +49,6 @@ from cx_tasks.warehouse.schema import (
     feedback,
     feedback_acknowledgements,
     survey_invitations,
-    unsubscribes,
 )
 
 KIND = "acknowledgement"
@@ -77,7 +80,6 @@ class Pending:
     full_name: str | None = None
     email: str | None = None
     language: str | None = None
-    opted_out: bool = False
     invitation_id: str | None = None
     survey_id: str | None = None
     """The survey invitation a survey response answers (its unsubscribe link is bound to it)."""
@@ -129,8 +131,6 @@ def not_acknowledged_reason(item: Pending, rules: FeedbackRules, now: datetime) 
         return "unknown_contact"
     if not item.email:
         return "no_email"
-    if item.opted_out:
-        return "opted_out"
     if item.occurred_at < now - timedelta(hours=rules.acknowledge_within_hours):
         return "too_old"
     return None
@@ -187,14 +187,11 @@ def pending_feedback(conn: Connection) -> list[Pending]:
     invitation = and_(feedback.c.source == "survey",
                       survey_invitations.c.invitation_id == feedback.c.ref_id)
     decided = exists().where(feedback_acknowledgements.c.feedback_id == feedback.c.feedback_id)
-    unsubscribed = exists().where(unsubscribes.c.contact_id == feedback.c.contact_id)
     query = (
         select(feedback.c.feedback_id, feedback.c.source, feedback.c.client_id,
                feedback.c.contact_id, feedback.c.text, feedback.c.occurred_at,
                feedback.c.recorded_at, contacts.c.contact_id.label("crm_contact"),
                contacts.c.full_name, contacts.c.email, contacts.c.language,
-               or_(and_(contacts.c.opted_out.is_not(None), contacts.c.opted_out),
-                   unsubscribed).label("opted_out"),
                survey_invitations.c.invitation_id, survey_invitations.c.survey_id)
         .select_from(feedback
                      .outerjoin(contacts, contacts.c.contact_id == feedback.c.contact_id)
@@ -206,7 +203,7 @@ def pending_feedback(conn: Connection) -> list[Pending]:
         feedback_id=r.feedback_id, source=r.source, client_id=r.client_id,
         contact_id=r.contact_id, text=r.text, occurred_at=r.occurred_at,
         recorded_at=r.recorded_at, contact_known=r.crm_contact is not None,
-        full_name=r.full_name, email=r.email, language=r.language, opted_out=bool(r.opted_out),
+        full_name=r.full_name, email=r.email, language=r.language,
         invitation_id=r.invitation_id, survey_id=r.survey_id,
     ) for r in conn.execute(query)]
 

@@ -21,12 +21,20 @@ Delivery settings (batch size, backoff, max attempts) are the rule table
 ``next_attempt_at`` = now + min(cap, base * 2 ** (attempts - 1)); a claim takes only
 messages whose ``next_attempt_at`` is due. ``attempts`` counts claims.
 
-Opt-out is absolute, also at the moment of sending: a claim suppresses (never sends)
-every message whose contact is unsubscribed (``unsubscribes``) or flagged ``opted_out``
-in ``stg_crm_contacts``, or whose recipient address is such a contact's. No kind is
-exempt, acknowledgements included: the issue and DOMAIN.md give no ground for mailing
-someone who asked for no mail. Messages to the supplier's own staff carry no contact
-(they are stopped only if their address is an opted-out contact's).
+Opt-out holds at the moment of sending too: a claim suppresses (never sends) every
+message whose contact is unsubscribed (``unsubscribes``) or flagged ``opted_out`` in
+``stg_crm_contacts``, or whose recipient address is such a contact's, except the
+*transactional* kinds (``transactional_kinds`` in ``outbox.yaml``: acknowledgements, the
+replies to the client's own claims, requests and answers). That is the unsubscribe page's
+promise ("replies to your own requests and claims still reach you"), and what Qualtrics
+and CustomerGauge do: an opt-out stops surveys, not the answers to what the client asked.
+Messages to the supplier's own staff carry no contact (they are stopped only if their
+address is an opted-out contact's).
+
+Promises checked at sending, against the ``now`` handed to ``deliver`` (the run's time, not
+the wall clock): a message enqueued with ``stale_after`` (an invitation's staleness limit)
+is suppressed as ``stale_at_send`` once ``now`` is past it, and one whose links expire
+(``links_expire_at``) less than ``link_margin_days`` after ``now`` as ``link_expiring``.
 
 Exactly once, and the window where it is not: each claimed batch is marked ``sending``
 and committed *before* it is handed to the transport, and the answers are recorded in
@@ -85,6 +93,11 @@ class OutboxRules(BaseModel):
     retry_cap_seconds: float = Field(3600, gt=0, description="longest delay between attempts")
     max_attempts: int = Field(10, ge=1, description="a message still transient on this "
                                                     "attempt is failed")
+    transactional_kinds: tuple[str, ...] = Field(
+        ("acknowledgement",), description="kinds an opt-out does not stop: replies to the "
+                                          "client's own feedback")
+    link_margin_days: float = Field(7, ge=0, description="no message leaves whose links "
+                                                         "expire sooner than this after sending")
 
     def retry_delay(self, attempts: int) -> timedelta:
         """Wait after a transient answer on attempt ``attempts`` (1-based):
@@ -150,6 +163,9 @@ class DeliverySummary:
     suppressed: int = 0
     failures: tuple[FailedMessage, ...] = ()
     next_attempt_at: datetime | None = None
+    suppressed_by_reason: dict[str, int] = field(default_factory=dict)
+    """The messages suppressed in this run per reason (``opted_out``, ``stale_at_send``,
+    ``link_expiring``)."""
 
 
 @dataclass(frozen=True)
@@ -193,6 +209,8 @@ def enqueue(
     contact_id: str | None = None,
     headers: Mapping[str, str] | None = None,
     inline_images: Mapping[str, tuple[str, bytes]] | None = None,
+    stale_after: datetime | None = None,
+    links_expire_at: datetime | None = None,
 ) -> bool:
     """Record a message under its key unless the key exists; True if it was new.
 
@@ -202,6 +220,8 @@ def enqueue(
     message must carry it so an opt-out suppresses it); ``headers`` are extra MIME headers
     such as ``List-Unsubscribe``; ``inline_images`` (Content-ID -> MIME type and bytes)
     the images its HTML shows by ``cid:`` links, stored with it (``outbox_images``).
+    ``stale_after`` is when the message stops being worth
+    sending, ``links_expire_at`` when its earliest link stops working (see ``deliver``).
     """
     row = {
         "idempotency_key": idempotency_key,
@@ -218,6 +238,8 @@ def enqueue(
         "sent_at": None,
         "contact_id": contact_id,
         "headers": json.dumps(dict(headers), sort_keys=True) if headers else None,
+        "stale_after": stale_after,
+        "links_expire_at": links_expire_at,
     }
     new = insert_if_absent(conn, outbox, [row]) == 1
     if new and inline_images:
@@ -227,10 +249,31 @@ def enqueue(
     return new
 
 
-def opt_out_reasons(conn: Connection, rows: Sequence[Mapping[str, Any]]) -> dict[str, str]:
+def broken_promises(rows: Sequence[Mapping[str, Any]], now: datetime,
+                    link_margin: timedelta) -> dict[str, str]:
+    """Outbox rows (by key) that must not go out at ``now``, with why: past their
+    ``stale_after`` (``stale_at_send``), or links expiring less than ``link_margin`` after
+    ``now`` (``link_expiring``)."""
+    reasons = {}
+    for row in rows:
+        stale, expires = row["stale_after"], row["links_expire_at"]
+        if stale is not None and now > stale:
+            reasons[row["idempotency_key"]] = f"stale_at_send: stale since {stale}"
+        elif expires is not None and expires - now < link_margin:
+            reasons[row["idempotency_key"]] = (
+                f"link_expiring: its links expire at {expires}, less than "
+                f"{link_margin.total_seconds() / 86400:g} days after {now}")
+    return reasons
+
+
+def opt_out_reasons(conn: Connection, rows: Sequence[Mapping[str, Any]],
+                    transactional: Iterable[str] = ()) -> dict[str, str]:
     """Outbox rows (by key) that must not go out because their contact opted out, with why:
     the contact unsubscribed, is flagged ``opted_out`` in the CRM, or the recipient address
-    is the address of such a contact."""
+    is the address of such a contact. Rows of a ``transactional`` kind always go."""
+    rows = [r for r in rows if r["kind"] not in set(transactional)]
+    if not rows:
+        return {}
     contact_ids = sorted({r["contact_id"] for r in rows if r["contact_id"]})
     addresses = sorted({r["recipient"].strip().lower() for r in rows})
     unsubscribed = set(conn.scalars(
@@ -273,16 +316,22 @@ def claim_batch(
     after: tuple[datetime, str] | None = None,
     kinds: Iterable[str] | None = None,
     now: datetime | None = None,
+    promised_at: datetime | None = None,
+    rules: OutboxRules | None = None,
 ) -> Claim:
     """Look at up to ``limit`` deliverable messages; suppress those whose contact opted out
-    and mark the rest ``sending`` (one more attempt).
+    (transactional kinds excepted) or whose promises fail at ``promised_at``
+    (``broken_promises``), and mark the rest ``sending`` (one more attempt).
 
     Deliverable: ``queued`` with ``next_attempt_at`` unset or at most ``now`` (the wall
     clock unless given), or orphaned ``sending``. Rows come in ``(created_at,
     idempotency_key)`` order, strictly after ``after`` when given, so one delivery run
-    visits each message at most once.
+    visits each message at most once. ``promised_at`` defaults to ``now``, ``rules`` to
+    the defaults of ``OutboxRules``.
     """
     now = now if now is not None else wall_clock()
+    rules = rules or OutboxRules()
+    promised_at = promised_at if promised_at is not None else now
     due = or_(
         outbox.c.status == "sending",
         and_(outbox.c.status == "queued",
@@ -299,7 +348,9 @@ def claim_batch(
     rows = conn.execute(query).mappings().all()
     if not rows:
         return Claim([], {}, None)
-    suppressed = opt_out_reasons(conn, rows)
+    suppressed = {**broken_promises(rows, promised_at,
+                                    timedelta(days=rules.link_margin_days)),
+                  **opt_out_reasons(conn, rows, rules.transactional_kinds)}
     if suppressed:
         conn.execute(update(outbox).where(outbox.c.idempotency_key == bindparam("key"))
                      .values(status="suppressed", last_error=bindparam("reason")),
@@ -370,8 +421,12 @@ def deliver(
     max_attempts: int | None = None,
     rules: OutboxRules | None = None,
     clock: Clock = wall_clock,
+    now: datetime | None = None,
 ) -> DeliverySummary:
     """Deliver every due message once through ``send_batch``; return the counts.
+
+    ``now`` is the moment the send-time promises are checked against (``stale_after``,
+    the link margin): the caller's run time; the clock when not given.
 
     ``rules`` default to ``outbox.yaml``; ``batch_size`` and ``max_attempts`` override
     them. Each batch is claimed in its own transaction before it is handed to the
@@ -393,16 +448,18 @@ def deliver(
     with engine.connect() as conn:
         orphans = conn.scalar(orphan_query) or 0
     counts: Counter[str] = Counter()
-    suppressed = 0
+    suppressed: Counter[str] = Counter()
     failures: list[FailedMessage] = []
     after: tuple[datetime, str] | None = None
     while True:
         with engine.begin() as conn:
+            moment = clock()
             claim = claim_batch(conn, limit=rules.batch_size, after=after, kinds=kinds,
-                                now=clock())
+                                now=moment, promised_at=now or moment, rules=rules)
         if claim.last is None:
             break
-        after, suppressed = claim.last, suppressed + len(claim.suppressed)
+        after = claim.last
+        suppressed.update(reason.split(":")[0] for reason in claim.suppressed.values())
         if not claim.messages:
             continue
         outcomes = {o.idempotency_key: o for o in send_batch(claim.messages)}
@@ -432,8 +489,8 @@ def deliver(
         retry, next_attempt_at = conn.execute(waiting).one()
     return DeliverySummary(
         sent=counts["sent"], retry=retry, failed=counts["failed"],
-        resent_after_crash=orphans, suppressed=suppressed, failures=tuple(failures),
-        next_attempt_at=next_attempt_at,
+        resent_after_crash=orphans, suppressed=suppressed.total(), failures=tuple(failures),
+        next_attempt_at=next_attempt_at, suppressed_by_reason=dict(sorted(suppressed.items())),
     )
 
 

@@ -101,7 +101,9 @@ def _boundary(message_id: str) -> str:
 
 def _header_value(name: str, value: str) -> str | Header:
     """``value`` as it goes on the wire: ASCII as is, else RFC 2047 (in an address header
-    only the display name)."""
+    only the display name); a line break is refused (it would add headers)."""
+    if "\r" in value or "\n" in value:
+        raise ValueError(f"header {name} carries a line break")
     if value.isascii():
         return value
     if name.lower() in ADDRESS_HEADERS:
@@ -130,14 +132,21 @@ def send_over(
 ) -> list[DeliveryOutcome]:
     """Send each message over one open session; one outcome per message, in order.
 
+    A message that cannot be written as MIME (a header with a line break, text that has no
+    UTF-8 form) fails for good with ``unsendable: <why>`` and the next one goes on.
     After the server drops the session the remaining messages are reported transient
     without being tried.
     """
     outcomes: list[DeliveryOutcome] = []
     for position, message in enumerate(messages):
         try:
-            client.sendmail(sender, [message.recipient],
-                            mime_message(message, sender).as_bytes())
+            data = mime_message(message, sender).as_bytes()
+        except Exception as error:  # noqa: BLE001 - one message's content, never the session
+            outcomes.append(DeliveryOutcome(message.idempotency_key, "permanent",
+                                            f"unsendable: {type(error).__name__}: {error}"))
+            continue
+        try:
+            client.sendmail(sender, [message.recipient], data)
         except smtplib.SMTPServerDisconnected as error:
             outcomes.extend(outcome_of_error(m.idempotency_key, error)
                             for m in messages[position:])

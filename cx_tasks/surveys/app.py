@@ -20,18 +20,21 @@ import logging
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any, TypeVar
+from urllib.parse import parse_qsl
 
 from fastapi import BackgroundTasks, FastAPI, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse
 from jinja2 import Environment, PackageLoader, StrictUndefined
 from sqlalchemy import Connection
 from starlette.concurrency import run_in_threadpool
-from starlette.datastructures import FormData
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from cx_tasks.collect.contract import LANGUAGES
 from cx_tasks.config import Settings
 from cx_tasks.mail.supplier import Supplier, supplier
 from cx_tasks.surveys.catalogue import SurveyCatalogue, survey_catalogue
+from cx_tasks.surveys.log_paths import TokenFreePaths, token_free
 from cx_tasks.surveys.responses import (
     Invitation,
     Response,
@@ -53,9 +56,14 @@ log = logging.getLogger(__name__)
 FeedbackListener = Callable[[list[str]], None]
 T = TypeVar("T")
 
-STATUS = {"malformed": 400, "forged": 403, "purpose": 403, "expired": 410, "foreign": 404,
-          "score": 422, "unknown_question": 422, "comment_too_long": 422}
+STATUS = {"malformed": 400, "encoding": 400, "forged": 403, "purpose": 403, "expired": 410,
+          "foreign": 404, "score": 422, "unknown_question": 422, "comment_too_long": 422,
+          "comment_characters": 422, "no_score": 422}
 """HTTP status of the error page per refusal reason (``InvalidToken``, ``ResponseRefused``)."""
+FRAMEWORK_REASONS = {404: "not_found", 405: "method", 500: "server"}
+"""The error page's reason for the framework's own answers (any other status: ``request``)."""
+FORM_TYPE = "application/x-www-form-urlencoded"
+"""The one encoding of a submitted form: what the survey's page sends, read as strict UTF-8."""
 
 HEADERS = {
     "Cache-Control": "no-store",
@@ -88,6 +96,7 @@ def create_app(settings: Settings, on_feedback: FeedbackListener | None = None, 
     app = FastAPI(title="CX Loop survey responses", docs_url=None, redoc_url=None,
                   openapi_url=None)
     app.state.settings = settings
+    app.add_middleware(TokenFreePaths)
 
     def in_transaction(request: Request, claims: TokenClaims,
                        work: Callable[[Connection, Invitation], T]) -> tuple[Invitation, T]:
@@ -121,6 +130,20 @@ def create_app(settings: Settings, on_feedback: FeedbackListener | None = None, 
         language = getattr(request.state, "language", None) or _browser_language(request)
         return pages.render("error", language, status=STATUS[reason], reason=reason)
 
+    @app.exception_handler(StarletteHTTPException)
+    @app.exception_handler(RequestValidationError)
+    @app.exception_handler(Exception)
+    async def framework(request: Request, error: Exception) -> HTMLResponse:
+        """The framework's own answers (no route, wrong method, a server error) as the error
+        page, with the same headers as every page."""
+        status = getattr(error, "status_code", 422 if isinstance(
+            error, RequestValidationError) else 500)
+        if status == 500:
+            log.error("response app failed on %s %s: %s", request.method,
+                      token_free(request.url.path), type(error).__name__)
+        return pages.render("error", _browser_language(request), status=status,
+                            reason=FRAMEWORK_REASONS.get(status, "request"))
+
     @app.get("/r/{token}", name="answer")
     def answer(request: Request, token: str, background: BackgroundTasks,
                score: str | None = None) -> HTMLResponse:
@@ -149,7 +172,7 @@ def create_app(settings: Settings, on_feedback: FeedbackListener | None = None, 
     @app.post("/r/{token}", name="submit")
     async def submit(request: Request, token: str, background: BackgroundTasks) -> HTMLResponse:
         claims = verify(token, secret, purpose="answer", now=now())
-        answers, comment = _form_answers(await request.form())
+        answers, comment = _form_answers(await _utf8_form(request))
 
         def store(conn: Connection, invitation: Invitation) -> tuple[list[str], Response]:
             ids = record_form(conn, claims, answers, comment, now(),
@@ -215,23 +238,38 @@ def _stored(conn: Connection, invitation: Invitation) -> Response:
     return stored
 
 
+SCORE_DIGITS = 3
+"""Most digits a score may have (plain ASCII ``0``-``9``; the widest scale is 0-10)."""
+
+
 def _score(text: str | None) -> int:
-    """The clicked score of a link's ``score`` parameter."""
+    """The score of a link's ``score`` parameter or a form field: plain ASCII digits only
+    (``٥``, ``３``, ``+3``, `` 3``, ``0_3`` are refused, though ``int`` reads them)."""
+    if not text or not text.isascii() or not text.isdigit() or len(text) > SCORE_DIGITS:
+        raise ResponseRefused("score")
+    return int(text)
+
+
+async def _utf8_form(request: Request) -> list[tuple[str, str]]:
+    """The submitted form's fields, its bytes decoded strictly as UTF-8 (raw or
+    percent-encoded): bytes that are not UTF-8, or another encoding than ``FORM_TYPE``, are
+    refused (``encoding``), never stored as replacement characters or mojibake."""
+    if request.headers.get("content-type", FORM_TYPE).split(";")[0].strip() != FORM_TYPE:
+        raise ResponseRefused("encoding")
     try:
-        return int(text or "")
-    except ValueError:
-        raise ResponseRefused("score") from None
+        return parse_qsl((await request.body()).decode("utf-8"), keep_blank_values=True,
+                         encoding="utf-8", errors="strict")
+    except UnicodeDecodeError:
+        raise ResponseRefused("encoding") from None
 
 
-def _form_answers(form: FormData) -> tuple[dict[str, int], str | None]:
+def _form_answers(fields: list[tuple[str, str]]) -> tuple[dict[str, int], str | None]:
     """Scores by question id from the ``q_<question id>`` fields (blank ones left out) and
-    the ``comment`` field."""
-    answers: dict[str, int] = {}
-    for key, value in form.multi_items():
-        if key.startswith("q_") and value != "":
-            answers[key.removeprefix("q_")] = _score(value if isinstance(value, str) else None)
-    comment = form.get("comment")
-    return answers, comment if isinstance(comment, str) else None
+    the ``comment`` field (None when the form has none: the stored comment stays)."""
+    answers = {key.removeprefix("q_"): _score(value) for key, value in fields
+               if key.startswith("q_") and value != ""}
+    comments = [value for key, value in fields if key == "comment"]
+    return answers, comments[-1] if comments else None
 
 
 def _inclusive(scale: tuple[int, int] | None) -> tuple[int, int]:

@@ -33,7 +33,7 @@ import hashlib
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime, timedelta
 from typing import Any
 
 import pandas as pd
@@ -44,7 +44,16 @@ from cx_tasks.config import Settings
 from cx_tasks.mail.outbox import enqueue
 from cx_tasks.surveys.catalogue import EVENT_TYPES, SurveyCatalogue
 from cx_tasks.surveys.contact_rules import ContactRules
+from cx_tasks.surveys.event_intake import (
+    EventIntakeRules,
+    compact_json,
+    event_intake_rules,
+    parse_moment,
+    size_refusal,
+    window_refusal,
+)
 from cx_tasks.surveys.invitations import invitation_mail
+from cx_tasks.surveys.links import answer_expiry
 from cx_tasks.surveys.targeting import (
     HISTORY_COLUMNS,
     INVITATION_COLUMNS,
@@ -75,8 +84,10 @@ INVITATION_KIND = "invitation"
 REMINDER_KIND = "reminder"
 EXTERNAL_SOURCE = "external_events"
 """``quarantine.source_table`` of external events that failed a check."""
-SUPPRESSION_REASONS = ("opted_out", "open_claim", "unknown_contact")
-"""Why a due invitation or reminder is recorded in the outbox but never sent."""
+SUPPRESSION_REASONS = ("opted_out", "open_claim", "unknown_contact", "stale_at_send",
+                       "link_expiring")
+"""Why a due invitation or reminder is recorded in the outbox but never sent (the last two
+also when the outbox delivers it: ``outbox.broken_promises``)."""
 
 
 def invitation_key(invitation_id: str) -> str:
@@ -93,26 +104,47 @@ def reminder_key(invitation_id: str) -> str:
 
 REQUIRED_FIELDS = ("event_type", "client_id", "ref_id", "occurred_at")
 OPTIONAL_FIELDS = ("contact_id", "order_id")
+SET_ASIDE_SOURCES = {"events": "event_id", "survey_invitations": "invitation_id"}
+"""``quarantine.source_table`` of rows a dispatch run set aside, and what ``row_key`` holds."""
 
 
-def check_external_event(extra: Mapping[str, Any],
-                         clients: set[str]) -> tuple[dict[str, Any] | None, str | None]:
+def _field_refusal(extra: Mapping[str, Any]) -> str | None:
+    """The first field rule a pushed event breaks: required strings, optional strings, each
+    short enough for its column of ``events`` and free of control characters."""
+    for name in (*REQUIRED_FIELDS, *OPTIONAL_FIELDS):
+        value = extra.get(name)
+        if name in REQUIRED_FIELDS and (not isinstance(value, str) or not value.strip()):
+            return f"{name}: required, a non-empty string"
+        if value is None:
+            continue
+        if not isinstance(value, str):
+            return f"{name}: a string when given"
+        limit = events.c[name].type.length if name != "occurred_at" else 64
+        if len(value) > limit or not value.isprintable():
+            return f"{name}: at most {limit} printable characters"
+    return None
+
+
+def check_external_event(extra: Any, clients: Mapping[str, date | None], now: datetime,
+                         rules: EventIntakeRules) -> tuple[dict[str, Any] | None, str | None]:
     """An external event's row for ``events`` (``event_id`` = ``<event_type>:<ref_id>``, the
-    detected events' form), or None and the rule it breaks (``field`` / ``field: why``)."""
-    for name in REQUIRED_FIELDS:
-        if not isinstance(extra.get(name), str) or not extra[name].strip():
-            return None, f"{name}: required, a non-empty string"
-    for name in OPTIONAL_FIELDS:
-        if extra.get(name) is not None and not isinstance(extra[name], str):
-            return None, f"{name}: a string when given"
+    detected events' form), or None and the rule it breaks (``field`` / ``field: why``).
+    ``clients`` maps each known client to its contract start; ``now`` is the run's time."""
+    if not isinstance(extra, Mapping):
+        return None, "extra: a JSON object"
+    rule = size_refusal(extra, rules) or _field_refusal(extra)
+    if rule is not None:
+        return None, rule
     if extra["event_type"] not in EVENT_TYPES:
         return None, f"event_type: one of {', '.join(EVENT_TYPES)}"
-    try:
-        occurred = naive_utc(datetime.fromisoformat(extra["occurred_at"]))
-    except ValueError:
+    occurred = parse_moment(extra["occurred_at"])
+    if occurred is None:
         return None, "occurred_at: an ISO 8601 date and time"
     if extra["client_id"] not in clients:
         return None, "client_id: not a known client"
+    rule = window_refusal(occurred, now, clients[extra["client_id"]], rules)
+    if rule is not None:
+        return None, rule
     rest = {k: v for k, v in extra.items() if k not in (*REQUIRED_FIELDS, *OPTIONAL_FIELDS)}
     return {
         "event_id": f"{extra['event_type']}:{extra['ref_id']}",
@@ -123,24 +155,43 @@ def check_external_event(extra: Mapping[str, Any],
     }, None
 
 
-def ingest_external_events(warehouse_url: str, extras: Sequence[Mapping[str, Any]],
-                           now: datetime) -> dict[str, Any]:
+def quarantine_row(source: str, now: datetime, row_key: str, rule: str, detail: str,
+                   payload: str, max_chars: int | None = None) -> dict[str, Any]:
+    """A ``quarantine`` row, its payload cut to ``max_chars`` if given (with a note)."""
+    if max_chars is not None and len(payload) > max_chars:
+        payload = f"{payload[:max_chars]} ... (cut: {len(payload)} characters in all)"
+    return {"source_table": source, "interval_start": now, "row_key": row_key[:200],
+            "rule": rule[:120], "detail": detail, "payload": payload}
+
+
+def _client_starts(engine: Any) -> dict[str, date | None]:
+    """Each known client's contract start (None when unknown)."""
+    clients = read_staging(engine, "erp_clients", ["client_id", "contract_start"])
+    starts = pd.to_datetime(clients["contract_start"]).dt.date
+    return {c: (None if pd.isna(s) else s)
+            for c, s in zip(clients["client_id"], starts, strict=True)}
+
+
+def ingest_external_events(warehouse_url: str, extras: Sequence[Any], now: datetime, *,
+                           rules: EventIntakeRules | None = None) -> dict[str, Any]:
     """Store the valid pushed events (first record of an ``event_id`` kept, known from
-    ``now``) and quarantine the rest with their rule; return the counts and the rules broken."""
+    ``now``) and quarantine the rest with their rule (``event_intake.yaml``: the event
+    window, the size of ``extra``); return the counts and the rules broken."""
+    rules = rules or event_intake_rules()
     engine = engine_for(warehouse_url)
     now = naive_utc(now)
-    clients = set(read_staging(engine, "erp_clients", ["client_id"])["client_id"])
+    clients = _client_starts(engine)
     good, bad = [], []
     for extra in extras:
-        row, rule = check_external_event(extra, clients)
+        row, rule = check_external_event(extra, clients, now, rules)
         if row is not None:
             good.append({**row, "interval_start": now})
             continue
-        payload = json.dumps(dict(extra), sort_keys=True, default=str)
-        bad.append({"source_table": EXTERNAL_SOURCE, "interval_start": now,
-                    "row_key": hashlib.sha256(payload.encode()).hexdigest()[:32],
-                    "rule": f"external_event.{rule.split(':')[0]}", "detail": rule,
-                    "payload": payload})
+        payload = (compact_json(extra) if isinstance(extra, Mapping)
+                   else json.dumps(extra, default=str))
+        bad.append(quarantine_row(
+            EXTERNAL_SOURCE, now, hashlib.sha256(payload.encode()).hexdigest()[:32],
+            f"external_event.{rule.split(':')[0]}", rule, payload, rules.extra_max_bytes))
     with engine.begin() as conn:
         new = insert_if_absent(conn, events, good) if good else 0
         if bad:
@@ -203,13 +254,20 @@ def read_known(conn: Connection, now: datetime) -> Known:
                  answered)
 
 
+def _set_aside(source: str) -> Any:
+    """The keys of the rows of ``source`` a dispatch run set aside (never tried again)."""
+    return select(quarantine.c.row_key).where(quarantine.c.source_table == source)
+
+
 def _unplanned_events(conn: Connection, now: datetime) -> pd.DataFrame:
-    """Events known by ``now`` that no earlier run planned (each event has >= 1 row)."""
+    """Events known by ``now`` that no earlier run planned or set aside (each event has
+    >= 1 row)."""
     earlier = [select(t.c.event_id).where(t.c.planned_in < now, t.c.event_id.is_not(None))
                for t in (survey_invitations, survey_skips)]
     query = (select(events).where(events.c.interval_start <= now,
                                   events.c.event_id.not_in(earlier[0]),
-                                  events.c.event_id.not_in(earlier[1]))
+                                  events.c.event_id.not_in(earlier[1]),
+                                  events.c.event_id.not_in(_set_aside("events")))
              .order_by(events.c.occurred_at, events.c.event_id))
     found = _frame(conn, query)
     return found.assign(occurred_at=pd.to_datetime(found["occurred_at"]))
@@ -223,10 +281,43 @@ def _relationship_due(conn: Connection, now: datetime) -> bool:
         for t in (survey_invitations, survey_skips))
 
 
+def _event_refusal(event: Mapping[str, Any], catalogue: SurveyCatalogue,
+                   intake: EventIntakeRules, now: datetime) -> tuple[str, str] | None:
+    """Why a stored event cannot be planned at ``now`` (rule, detail), or None: it lies
+    beyond the event window, or its survey's send time cannot be computed."""
+    try:
+        occurred = pd.Timestamp(event["occurred_at"]).to_pydatetime()
+        ahead = window_refusal(occurred, now, None, intake)
+        if ahead is not None:
+            return "dispatch.event_window", ahead
+        survey = catalogue.for_event(event["event_type"])
+        pd.Timestamp(occurred) + pd.Timedelta(hours=survey.send_after_hours)
+    except Exception as error:  # noqa: BLE001 - whatever breaks one event sets it aside
+        return "dispatch.plan", f"{type(error).__name__}: {error}"
+    return None
+
+
+def plannable_events(conn: Connection, batch: pd.DataFrame, catalogue: SurveyCatalogue,
+                     intake: EventIntakeRules, now: datetime) -> pd.DataFrame:
+    """The events of ``batch`` that can be planned; each other one is quarantined (source
+    ``events``, its rule and why) so no later run tries it again."""
+    refusals = {event["event_id"]: refusal for event in batch.to_dict("records")
+                if (refusal := _event_refusal(event, catalogue, intake, now)) is not None}
+    if refusals:
+        insert_if_absent(conn, quarantine, [
+            quarantine_row("events", now, event_id, rule, detail,
+                           json.dumps({"event_id": event_id}))
+            for event_id, (rule, detail) in refusals.items()])
+    return batch[~batch["event_id"].isin(list(refusals))]
+
+
 def plan_batch(conn: Connection, known: Known, rules: ContactRules,
-               catalogue: SurveyCatalogue, now: datetime) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """This run's invitations and skips (``INVITATION_COLUMNS``, ``SKIP_COLUMNS``)."""
-    batch = _unplanned_events(conn, now)
+               catalogue: SurveyCatalogue, now: datetime,
+               intake: EventIntakeRules | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """This run's invitations and skips (``INVITATION_COLUMNS``, ``SKIP_COLUMNS``); events
+    that cannot be planned are set aside (``plannable_events``)."""
+    batch = plannable_events(conn, _unplanned_events(conn, now), catalogue,
+                             intake or event_intake_rules(), now)
     candidates = [event_candidates(batch, known.contacts, catalogue)]
     if _relationship_due(conn, now):
         candidates.append(relationship_candidates(known.clients, known.contacts, known.history,
@@ -277,20 +368,36 @@ def _due_invitations(conn: Connection, now: datetime) -> pd.DataFrame:
              .outerjoin(outbox, outbox.c.idempotency_key == key)
              .outerjoin(events, events.c.event_id == survey_invitations.c.event_id)
              .where(survey_invitations.c.scheduled_at <= now,
-                    survey_invitations.c.sent_at.is_(None), outbox.c.idempotency_key.is_(None))
+                    survey_invitations.c.sent_at.is_(None), outbox.c.idempotency_key.is_(None),
+                    survey_invitations.c.invitation_id.not_in(
+                        _set_aside("survey_invitations")))
              .order_by(survey_invitations.c.scheduled_at, survey_invitations.c.invitation_id))
     return _frame(conn, query)
 
 
+def stale_after(row: Mapping[str, Any], rules: ContactRules) -> datetime | None:
+    """When an invitation stops being worth sending: a transactional one
+    ``event_max_age_hours`` after its due time (``stale_event`` at planning, ``stale_at_send``
+    at sending); a relationship survey never."""
+    if row["kind"] != "transactional":
+        return None
+    return pd.Timestamp(row["scheduled_at"]).to_pydatetime() + timedelta(
+        hours=rules.event_max_age_hours)
+
+
 def _suppression(row: Mapping[str, Any], people: Mapping[str, Mapping[str, Any]],
-                 blocked: set[str], claimed: set[str], rules: ContactRules) -> str | None:
-    """Why a due message must not go out now, or None."""
+                 blocked: set[str], claimed: set[str], rules: ContactRules,
+                 stale: datetime | None, now: datetime) -> str | None:
+    """Why a due message must not go out at ``now``, or None."""
     if row["contact_id"] not in people:
         return "unknown_contact"
     if row["contact_id"] in blocked:
         return "opted_out"
     if rules.skip_open_claim and row["client_id"] in claimed:
         return "open_claim"
+    if stale is not None and now > stale:
+        return (f"stale_at_send: due at {row['scheduled_at']}, more than "
+                f"{rules.event_max_age_hours:g} h before {now}")
     return None
 
 
@@ -298,23 +405,35 @@ def enqueue_messages(conn: Connection, due: pd.DataFrame, known: Known, rules: C
                      catalogue: SurveyCatalogue, config: Settings, now: datetime, *,
                      reminder: bool) -> None:
     """Render and enqueue one message per ``due`` invitation row (or its reminder), created
-    at ``now``; a message that must not go out is recorded suppressed with the reason."""
+    at ``now``; a message that must not go out is recorded suppressed with the reason. Each
+    carries its staleness limit (an invitation's, not a reminder's) and its links' expiry,
+    which the outbox checks again when it sends."""
     people = known.contacts.set_index("contact_id").to_dict("index")
     names = dict(zip(known.clients["client_id"], known.clients["name"], strict=True))
     blocked = opted_out_contacts(known.contacts, known.unsubscribed)
     claimed = set(known.open_claims["client_id"])
     for row in due.astype(object).where(due.notna(), None).to_dict("records"):
         person = people.get(row["contact_id"], {})
-        mail, headers = invitation_mail(
-            {**row, "full_name": person.get("full_name", ""),
-             "client_name": names.get(row["client_id"], row["client_id"])},
-            catalogue, config, now, reminder=reminder)
         key = (reminder_key if reminder else invitation_key)(row["invitation_id"])
+        try:
+            mail, headers = invitation_mail(
+                {**row, "full_name": person.get("full_name", ""),
+                 "client_name": names.get(row["client_id"], row["client_id"])},
+                catalogue, config, now, reminder=reminder)
+        except Exception as error:  # noqa: BLE001 - one message that cannot be rendered
+            insert_if_absent(conn, quarantine, [quarantine_row(
+                "survey_invitations", now, row["invitation_id"], "dispatch.render",
+                f"{key}: {type(error).__name__}: {error}",
+                json.dumps(row, sort_keys=True, default=str))])
+            continue
+        stale = None if reminder else stale_after(row, rules)
         enqueue(conn, idempotency_key=key, kind=REMINDER_KIND if reminder else INVITATION_KIND,
                 recipient=person.get("email", ""), subject=mail.subject, body_text=mail.text,
                 body_html=mail.html, created_at=now,
-                suppressed_reason=_suppression(row, people, blocked, claimed, rules),
-                contact_id=row["contact_id"], headers=headers)
+                suppressed_reason=_suppression(row, people, blocked, claimed, rules, stale,
+                                               now),
+                contact_id=row["contact_id"], headers=headers, stale_after=stale,
+                links_expire_at=answer_expiry(now, catalogue))
 
 
 def enqueued_at(conn: Connection, now: datetime) -> dict[str, dict[str, int]]:
@@ -328,7 +447,8 @@ def enqueued_at(conn: Connection, now: datetime) -> dict[str, dict[str, int]]:
     counts = {kind: dict.fromkeys(("to_send", *SUPPRESSION_REASONS), 0)
               for kind in (INVITATION_KIND, REMINDER_KIND)}
     for kind, status, reason, n in rows:
-        counts[kind][reason if status == "suppressed" else "to_send"] += n
+        bucket = (reason or "").split(":")[0] if status == "suppressed" else "to_send"
+        counts[kind][bucket] = counts[kind].get(bucket, 0) + n
     return counts
 
 
@@ -385,6 +505,7 @@ def dispatch(warehouse_url: str, now: datetime, rules: ContactRules,
                          now, reminder=False)
         enqueue_reminders(conn, known, rules, catalogue, config, now)
         messages = enqueued_at(conn, now)
+        set_aside = set_aside_at(conn, now)
     return {
         "now": now.isoformat(),
         "events_planned": int(pd.concat([invitations["event_id"], skips["event_id"]]).nunique()),
@@ -394,7 +515,18 @@ def dispatch(warehouse_url: str, now: datetime, rules: ContactRules,
         "skipped": skip_counts(skips),
         "enqueued": messages,
         "missing_roles": missing_roles_summary(known.contacts),
+        "set_aside": set_aside,
     }
+
+
+def set_aside_at(conn: Connection, now: datetime) -> dict[str, int]:
+    """Rows the run at ``now`` set aside (events it could not plan, messages it could not
+    render), per rule: the same however often the run is repeated."""
+    rows = conn.execute(select(quarantine.c.rule, func.count())
+                        .where(quarantine.c.interval_start == now,
+                               quarantine.c.source_table.in_(list(SET_ASIDE_SOURCES)))
+                        .group_by(quarantine.c.rule)).all()
+    return {rule: n for rule, n in sorted(rows)}
 
 
 def record_sent(warehouse_url: str) -> int:

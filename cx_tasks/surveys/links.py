@@ -25,11 +25,17 @@ def answer_token(invitation_id: str, contact_id: str, survey: Survey,
     range, valid ``link_valid_days`` from ``issued_at`` (UTC)."""
     first = survey.questions[0]
     low, high = catalogue.questions[first].scale or (0, 0)
-    expires = issued_at + timedelta(days=catalogue.link_valid_days)
+    expires = answer_expiry(issued_at, catalogue)
     return sign(TokenClaims(invitation_id=invitation_id, contact_id=contact_id,
                             survey_id=survey.id, purpose="answer",
                             expires_at=_unix(expires), question_id=first,
                             score_min=low, score_max=high), secret)
+
+
+def answer_expiry(issued_at: datetime, catalogue: SurveyCatalogue) -> datetime:
+    """When answer links issued at ``issued_at`` stop working: ``link_valid_days`` later
+    (the earliest expiry of an invitation's links; unsubscribe links last longer)."""
+    return issued_at + timedelta(days=catalogue.link_valid_days)
 
 
 def score_links(base_url: str, token: str, low: int, high: int) -> list[tuple[int, str]]:

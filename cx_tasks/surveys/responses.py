@@ -17,6 +17,7 @@ only when the CRM does not know that contact.
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal
@@ -42,7 +43,11 @@ UnsubscribeChannel = Literal["email_link", "list_unsubscribe"]
 """How a contact unsubscribed: the link's confirmation page, or their mail program's
 one-click ``List-Unsubscribe`` (RFC 8058)."""
 
-Refusal = Literal["foreign", "score", "unknown_question", "comment_too_long"]
+Refusal = Literal["foreign", "score", "unknown_question", "comment_too_long",
+                  "comment_characters", "no_score", "encoding"]
+CONTROL_CHARACTERS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+"""Characters a comment may not hold (every warehouse stores tabs and line breaks; PostgreSQL
+refuses NUL): refused, never stripped, so what is stored is what the client wrote."""
 
 
 class ResponseRefused(ValueError):
@@ -136,14 +141,31 @@ def record_form(conn: Connection, claims: TokenClaims, answers: dict[str, int],
                 comment: str | None, now: datetime, *,
                 catalogue: SurveyCatalogue | None = None) -> list[str]:
     """Store the follow-up form: scores by question id (questions left out keep their stored
-    score) and the comment (blank clears it); return the feedback ids written."""
+    score) and the comment (None: the field was not sent, the stored comment stays; blank
+    clears it); return the feedback ids written. An answer needs a score: a form with none
+    on an invitation without a stored score is refused (``no_score``)."""
     catalogue = catalogue or survey_catalogue()
     invitation = invitation_for(conn, claims)
     scores = _checked_scores(survey_of(invitation, catalogue), catalogue, answers)
-    text = (comment or "").strip() or None
+    changes: dict[str, object] = {"submitted": True}
+    if comment is not None:
+        changes["comment"] = _checked_comment(comment, catalogue)
+    if not scores:
+        earlier = response_of(conn, invitation.invitation_id)
+        if earlier is None or not earlier.scores:
+            raise ResponseRefused("no_score")
+    return _store(conn, invitation, scores, now, changes)
+
+
+def _checked_comment(comment: str, catalogue: SurveyCatalogue) -> str | None:
+    """A comment as stored (blank: None); refused when too long or holding control
+    characters (``CONTROL_CHARACTERS``)."""
+    text = comment.strip() or None
     if text is not None and len(text) > catalogue.comment_max_chars:
         raise ResponseRefused("comment_too_long")
-    return _store(conn, invitation, scores, now, {"comment": text, "submitted": True})
+    if text is not None and CONTROL_CHARACTERS.search(text):
+        raise ResponseRefused("comment_characters")
+    return text
 
 
 def contact_language(conn: Connection, claims: TokenClaims) -> str | None:

@@ -19,7 +19,8 @@ def serving(app: FastAPI, host: str = "127.0.0.1", port: int = 0,
     """``app`` under uvicorn on ``host:port`` (a free port when 0) while the block runs;
     yields its base URL."""
     port = port or free_port(host)
-    server = uvicorn.Server(uvicorn.Config(app, host=host, port=port, log_level="warning"))
+    server = uvicorn.Server(uvicorn.Config(app, host=host, port=port, log_level="warning",
+                                            server_header=False))
     thread = threading.Thread(target=server.run, name="response-app", daemon=True)
     thread.start()
     waited = threading.Event()

@@ -71,10 +71,10 @@ def sign(claims: TokenClaims, secret: bytes) -> str:
 def verify(token: str, secret: bytes, *, purpose: Purpose, now: datetime,
            score: int | None = None) -> TokenClaims:
     """The claims of a genuine token for ``purpose`` (and ``score``, if given), unexpired at
-    ``now``; raises ``InvalidToken`` otherwise. The signature is checked before anything is
-    read."""
+    ``now``; raises ``InvalidToken`` otherwise (``malformed`` for anything but ASCII
+    ``payload.signature``). The signature is checked before anything is read."""
     payload, dot, signature = token.partition(".")
-    if not dot or not payload or not signature:
+    if not token.isascii() or not dot or not payload or not signature:
         raise InvalidToken("malformed")
     if not hmac.compare_digest(signature, _signature(payload, secret)):
         raise InvalidToken("forged")

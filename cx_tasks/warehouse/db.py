@@ -27,6 +27,7 @@ from cx_tasks.warehouse.schema import (
     MONITOR_TABLES,
     OUTBOX_CLAIM_INDEX,
     OUTBOX_V2_COLUMNS,
+    OUTBOX_V6_COLUMNS,
     V2_TABLES,
     V3_TABLES,
     V5_TABLES,
@@ -94,6 +95,10 @@ def _v5_analysis(conn: Connection) -> None:
     metadata.create_all(conn, tables=list(V5_TABLES))
 
 
+def _v6_outbox_promises(conn: Connection) -> None:
+    _add_columns(conn, outbox, [c.name for c in OUTBOX_V6_COLUMNS])
+
+
 def _v7_collection_shares(conn: Connection) -> None:
     metadata.create_all(conn, tables=list(V7_TABLES))
 
@@ -114,6 +119,7 @@ MIGRATIONS: list[tuple[int, str, Callable[[Connection], None]]] = [
     (4, "outbox index in claim order", _v4_outbox_claim_index),
     (5, "analysis: feedback classes and reviews, Pareto causes, findings, factor scores, "
         "model versions, predicted index, drill-down", _v5_analysis),
+    (6, "outbox staleness limit and link expiry, checked at sending", _v6_outbox_promises),
     (7, "collection shares of the customer-journey map's indicators", _v7_collection_shares),
     (8, "feedback classes: polarity and recurring (issue 15)", _v8_feedback_polarity),
     (10, "monitor: past answers and their files, KPI runs and figures", _v10_monitor),

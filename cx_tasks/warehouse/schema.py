@@ -573,3 +573,15 @@ schema_version = Table(
     Column("version", Integer, primary_key=True),
     Column("description", Text, nullable=False),
 )
+
+# --- issue 14: promises kept at sending (migration 6) ----------------------------------------
+
+OUTBOX_V6_COLUMNS = (
+    Column("stale_after", DateTime),
+    Column("links_expire_at", DateTime),
+)
+"""Outbox columns added by migration 6: when a message stops being worth sending (an
+invitation's staleness limit) and when its earliest link expires; ``outbox.deliver``
+suppresses it past the first (``stale_at_send``) or too near the second (``link_expiring``)."""
+for _column in OUTBOX_V6_COLUMNS:
+    outbox.append_column(_column)

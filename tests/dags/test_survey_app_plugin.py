@@ -137,3 +137,30 @@ def test_the_rest_announcer_posts_an_asset_event_on_cx_feedback(api_server: Test
     wrong = AirflowApi("http://testserver", "admin", "not the password")
     assert FeedbackAnnouncer(wrong, client=api_server)(["survey:rest-3"]) is False
     assert len(_feedback_events()) == before + 1
+
+
+class _Recorder:
+    """Stands in for the api-server's access logger: keeps each record's fields."""
+
+    def __init__(self) -> None:
+        self.records: list[dict] = []
+
+    def info(self, event: str, **fields: object) -> None:
+        self.records.append({"event": event, **fields})
+
+
+def test_the_api_servers_access_log_holds_no_token(api_server: TestClient,
+                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    from airflow.api_fastapi.common import http_access_log
+
+    recorder = _Recorder()
+    monkeypatch.setattr(http_access_log, "logger", recorder)
+    catalogue = survey_catalogue()
+    token = answer_token("inv:e1:C1", "C1", catalogue.for_event("delivery_completed"),
+                         catalogue, datetime.now(UTC), SECRET.encode())
+    assert api_server.get(f"/cx-surveys/r/{token}?score=4").status_code == 200
+    assert api_server.get("/cx-surveys/r/bm90.aGluZw?score=4").status_code == 403
+    logged = [(r["path"], r["query"], r["status_code"]) for r in recorder.records]
+    assert logged == [("/cx-surveys/r/redacted", "score=4", 200),
+                      ("/cx-surveys/r/redacted", "score=4", 403)]
+    assert token.split(".")[0] not in repr(recorder.records)

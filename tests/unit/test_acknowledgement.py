@@ -92,7 +92,6 @@ def _pending(**changes) -> Pending:
     ({"contact_id": None, "contact_known": False}, "no_contact"),
     ({"contact_known": False}, "unknown_contact"),
     ({"email": None}, "no_email"),
-    ({"opted_out": True}, "opted_out"),
     ({"contact_id": None, "occurred_at": datetime(2026, 1, 1)}, "no_contact"),  # first reason
 ])
 def test_decide_gives_the_first_reason_that_applies(changes: dict, reason: str | None) -> None:
@@ -117,15 +116,15 @@ def test_feedback_with_a_contact_is_acknowledged_once_in_the_contacts_language(
            _feedback("survey:inv1", "survey", "C2", ref_id="inv1"),
            _feedback("claim:SC2", "claim", None),                          # no contact
            _feedback("ticket:T1", "ticket", "C3"),                         # no e-mail
-           _feedback("ticket:T2", "ticket", "C4"),                         # opted out
-           _feedback("ticket:T4", "ticket", "C5"),                         # unsubscribed
+           _feedback("ticket:T2", "ticket", "C4"),         # opted out: still acknowledged
+           _feedback("ticket:T4", "ticket", "C5"),         # unsubscribed: still acknowledged
            _feedback("ticket:T3", "ticket", "C9"),                         # not in the CRM
            _feedback("claim:SC3", "claim", "C1", occurred_at=datetime(2026, 6, 1)))
 
     first = acknowledge(warehouse_url, now=NOW, rules=RULES, owners=OWNERS, links=LINKS)
 
-    assert first.to_dict() == {"acknowledged": 2, "not_acknowledged": {
-        "no_contact": 1, "no_email": 1, "opted_out": 2, "unknown_contact": 1, "too_old": 1}}
+    assert first.to_dict() == {"acknowledged": 4, "not_acknowledged": {
+        "no_contact": 1, "no_email": 1, "unknown_contact": 1, "too_old": 1}}
     decisions = _decisions(warehouse_url)
     assert decisions["claim:SC1"] == ("CX-20261104-384743", "quality", "acknowledged", None)
     assert decisions["survey:inv1"] == ("CX-20261104-EEF18E", "customer_experience",
@@ -133,7 +132,8 @@ def test_feedback_with_a_contact_is_acknowledged_once_in_the_contacts_language(
     assert decisions["claim:SC3"][2:] == ("not_acknowledged", "too_old")
     with engine_for(warehouse_url).connect() as conn:
         queued = {r.idempotency_key: r for r in conn.execute(select(outbox))}
-    assert sorted(queued) == ["ack:claim:SC1", "ack:survey:inv1"]
+    assert sorted(queued) == ["ack:claim:SC1", "ack:survey:inv1", "ack:ticket:T2",
+                              "ack:ticket:T4"]
     assert {r.kind for r in queued.values()} == {KIND}
     assert queued["ack:claim:SC1"].created_at == NOW - timedelta(minutes=5)  # recorded_at
 
@@ -142,7 +142,8 @@ def test_feedback_with_a_contact_is_acknowledged_once_in_the_contacts_language(
     assert again.to_dict() == {"acknowledged": 0, "not_acknowledged": {}}
 
     mails = {m["To"]: m for m in _received(warehouse_url)}
-    assert sorted(mails) == ["Anna.Smith@K1.example", "ivan@k1.example"]
+    assert sorted(mails) == ["Anna.Smith@K1.example", "ivan@k1.example", "olga@k2.example",
+                             "petr@k1.example"]  # the opted-out ones too: transactional
 
     ru = mails["ivan@k1.example"]
     assert ru["Subject"] == "Мы получили ваше обращение: номер CX-20261104-384743"

@@ -162,7 +162,8 @@ def test_retry_delay_doubles_from_the_base_up_to_the_cap() -> None:
         60, 120, 240, 300, 300]
     assert outbox_rules().model_dump() == {  # the shipped outbox.yaml
         "batch_size": 50, "sessions": 2, "retry_base_seconds": 60, "retry_cap_seconds": 3600,
-        "max_attempts": 10}
+        "max_attempts": 10, "transactional_kinds": ("acknowledgement",),
+        "link_margin_days": 7}
 
 
 def test_a_transient_message_waits_for_its_backoff_then_goes(warehouse_url) -> None:

@@ -229,7 +229,7 @@ def test_a_comment_is_escaped_on_the_thanks_page_and_when_the_form_shows_it_agai
         config: Settings, client: TestClient) -> None:
     attack = '</textarea><script>alert("x")</script><img src=x onerror=alert(1)>'
     token = _token()
-    thanks = client.post(f"/r/{token}", data={"comment": attack})
+    thanks = client.post(f"/r/{token}", data={"q_ces": "5", "comment": attack})
     form = client.get(f"/r/{token}?score=3")
     for page in (thanks, form):
         assert page.status_code == 200

@@ -34,6 +34,7 @@ from cx_tasks.surveys.dispatch import (
     ingest_external_events,
     record_sent,
 )
+from cx_tasks.surveys.event_intake import event_intake_rules
 from cx_tasks.surveys.tokens import verify
 from cx_tasks.warehouse.db import engine_for
 from cx_tasks.warehouse.schema import (
@@ -48,6 +49,7 @@ from cx_tasks.warehouse.schema import (
 
 CATALOGUE = survey_catalogue()
 RULES = contact_rules()
+INTAKE = event_intake_rules()
 SECRET = "dispatch-test-secret"
 KNOWN = datetime(2026, 6, 1)
 RUN1 = datetime(2026, 6, 1, 12)
@@ -142,7 +144,8 @@ def test_first_run_plans_every_candidate_and_sends_nothing_before_its_time(wareh
     assert (summary["planned"], summary["invited"], summary["invited_later"]) == (9, 3, 3)
     assert {k: v for k, v in summary["skipped"].items() if v} == {
         "no_contact_for_role": 4, "opted_out": 1, "open_claim": 1}
-    nothing = {"to_send": 0, "opted_out": 0, "open_claim": 0, "unknown_contact": 0}
+    nothing = {"to_send": 0, "opted_out": 0, "open_claim": 0, "unknown_contact": 0,
+               "stale_at_send": 0, "link_expiring": 0}
     assert summary["enqueued"] == {"invitation": nothing, "reminder": nothing}
     assert summary["missing_roles"] == {
         "accounts": 2, "per_role": {"economic_buyer": 2, "technical_buyer": 0, "operator": 2}}
@@ -180,7 +183,8 @@ def test_a_later_invitation_is_enqueued_by_the_run_that_reaches_it(warehouse, tm
          "suppressed", "opted_out", RUN3),
         d1]
     assert third["enqueued"]["invitation"] == {"to_send": 1, "opted_out": 1, "open_claim": 0,
-                                               "unknown_contact": 0}
+                                               "unknown_contact": 0, "stale_at_send": 0,
+                                               "link_expiring": 0}
 
 
 def test_enqueued_invitation_carries_its_links_and_headers(warehouse, tmp_path) -> None:
@@ -208,7 +212,7 @@ def test_one_reminder_five_days_after_the_server_accepted_the_invitation(warehou
                                                                           tmp_path) -> None:
     run(warehouse, RUN2, tmp_path)
     with answering_server() as (server, port):
-        assert deliver(warehouse, _smtp_transport(port)).sent == 1
+        assert deliver(warehouse, _smtp_transport(port), now=RUN2).sent == 1
     # the outbox stamps the wall clock; say the server took it 5 minutes into the run
     sent_at = RUN2 + timedelta(minutes=5)
     with engine_for(warehouse).begin() as conn:
@@ -251,11 +255,11 @@ GOOD = {"event_type": "claim_closed", "client_id": "A", "ref_id": "K9",
     ({"client_id": "Z"}, "client_id: not a known client"),
 ])
 def test_an_external_event_breaking_a_rule_is_named(change: dict, rule: str) -> None:
-    assert check_external_event({**GOOD, **change}, {"A"}) == (None, rule)
+    assert check_external_event({**GOOD, **change}, {"A": None}, RUN1, INTAKE) == (None, rule)
 
 
 def test_a_good_external_event_becomes_an_event_row() -> None:
-    row, rule = check_external_event(GOOD, {"A"})
+    row, rule = check_external_event(GOOD, {"A": None}, RUN1, INTAKE)
     assert rule is None
     assert row == {"event_id": "claim_closed:K9", "event_type": "claim_closed",
                    "client_id": "A", "contact_id": "tb1", "order_id": None, "ref_id": "K9",

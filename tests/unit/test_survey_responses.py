@@ -159,7 +159,7 @@ def test_the_comment_limit_comes_from_the_catalogue_and_counts_stripped_characte
     limit = survey_catalogue().comment_max_chars
     assert limit == 2000
     with engine_for(url).begin() as conn:
-        record_form(conn, answer_claims(), {}, "\n " + "я" * limit + " \n", T1)
+        record_form(conn, answer_claims(), {"ces": 5}, "\n " + "я" * limit + " \n", T1)
     with engine_for(url).begin() as conn, pytest.raises(ResponseRefused,
                                                          match="comment_too_long"):
         record_form(conn, answer_claims(), {}, "я" * (limit + 1), T2)
