@@ -361,12 +361,12 @@ def demo(
     """Simulate a supplier, run collect, survey dispatch and feedback through Airflow, have
     the simulated contacts answer, and show what it produced."""
     from cx_tasks.demo.run import DemoPlan, run_demo
+    from cx_tasks.metrics.journey import latest_collection_shares
     from cx_tasks.warehouse.db import engine_for
     from cx_tasks.warehouse.inspect import (
         events_by_type,
         feedback_loop,
         gate_verdicts,
-        kpis,
         mail_by_kind,
         quarantine_by_rule,
         survey_skips_by_reason,
@@ -391,7 +391,8 @@ def demo(
     console.print(_frame_table(gate_verdicts(engine), "data-quality gate per interval "
                                "(a blocked interval publishes no metrics and alerts by e-mail)"))
     console.print(_frame_table(events_by_type(engine), "trigger events detected"))
-    console.print(_frame_table(kpis(engine), "KPIs"))
+    console.print(_frame_table(latest_collection_shares(engine), "journey-map indicators "
+                               "collected from systems, and from systems or automated channels"))
     console.print(_frame_table(survey_skips_by_reason(engine),
                                "survey candidates skipped by the contact rules, by reason"))
     console.print(_frame_table(feedback_loop(engine), "surveys, feedback and acknowledgements"))
