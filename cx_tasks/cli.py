@@ -351,12 +351,12 @@ def demo(
     the simulated contacts answer, show what it produced, and check the loop's funnel (exit
     1 naming the stages that produced too little)."""
     from cx_tasks.demo.run import DemoPlan, NotTheDemosFolder, run_demo
+    from cx_tasks.metrics.journey import latest_collection_shares
     from cx_tasks.warehouse.db import engine_for
     from cx_tasks.warehouse.inspect import (
         events_by_type,
         feedback_loop,
         gate_verdicts,
-        kpis,
         mail_by_kind,
         quarantine_by_rule,
         survey_skips_by_reason,
@@ -386,7 +386,8 @@ def demo(
     console.print(_frame_table(gate_verdicts(engine), "data-quality gate per interval "
                                "(a blocked interval publishes no metrics and alerts by e-mail)"))
     console.print(_frame_table(events_by_type(engine), "trigger events detected"))
-    console.print(_frame_table(kpis(engine), "KPIs"))
+    console.print(_frame_table(latest_collection_shares(engine), "journey-map indicators "
+                               "collected from systems, and from systems or automated channels"))
     console.print(_frame_table(survey_skips_by_reason(engine),
                                "survey candidates skipped by the contact rules, by reason"))
     console.print(_frame_table(feedback_loop(engine), "surveys, feedback and acknowledgements"))

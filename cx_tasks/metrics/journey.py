@@ -20,7 +20,7 @@ from typing import Literal
 
 import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, model_validator
-from sqlalchemy import Connection, delete
+from sqlalchemy import Connection, Engine, delete, func, select
 
 from cx_tasks.config import parse_yaml, rules_text
 from cx_tasks.metrics.catalogue import MetricCatalogue, metric_catalogue
@@ -138,3 +138,14 @@ def publish_collection_shares(conn: Connection, shares: pd.DataFrame, as_of: dat
     records = frame_records(shares.assign(as_of=as_of))
     upsert(conn, collection_shares, records)
     return len(records)
+
+
+def latest_collection_shares(engine: Engine) -> pd.DataFrame:
+    """The stored collection shares of the latest day, per segment (``all`` first)."""
+    with engine.connect() as conn:
+        day = conn.scalar(select(func.max(collection_shares.c.as_of)))
+        rows = conn.execute(select(collection_shares).where(collection_shares.c.as_of == day)
+                            ).mappings().all()
+    frame = pd.DataFrame(rows, columns=["as_of", *SHARE_COLUMNS])
+    return frame.sort_values("segment", key=lambda s: s != ALL_SEGMENTS, kind="stable"
+                             ).reset_index(drop=True)

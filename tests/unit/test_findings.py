@@ -160,7 +160,7 @@ def test_the_shipped_rules_load_with_their_documented_defaults() -> None:
     assert (rules.pareto.cutoff, rules.pareto.window_days) == (0.8, (30, 90))
     assert (rules.clusters.window_days, rules.clusters.min_complaints) == (30, 3)
     assert rules.thresholds[0] == ThresholdRule(metric="otif_line", window_days=30,
-                                                threshold=0.55, min_denominator=10)
+                                                threshold=0.70, min_denominator=10)
 
 
 @pytest.mark.parametrize(("change", "message"), [

@@ -20,6 +20,7 @@ from cx_tasks.metrics.journey import (
     collection_share,
     collection_shares_of,
     journey_map,
+    latest_collection_shares,
     map_rows,
     publish_collection_shares,
 )
@@ -118,6 +119,9 @@ def test_shares_are_stored_per_day_as_history(tmp_path) -> None:
     assert history.to_dict() == {date(2026, 5, 1): pytest.approx(32 / 34),
                                  date(2026, 5, 2): pytest.approx(33 / 34)}
     assert len(rows) == 4  # all and metals, two days
+    latest = latest_collection_shares(engine)
+    assert latest[["segment", "from_automated_channels"]].values.tolist() == [
+        ["all", 17], ["metals", 17]]
 
 
 def test_cx_journey_prints_the_map_and_the_shares() -> None:
