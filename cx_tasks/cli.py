@@ -288,7 +288,6 @@ def review_list(
 def review_refit() -> None:
     """Refit the classifier's confidence table from the people's reviews so far; prints the
     `confidence` block to put in classifier.yaml (in CX_RULES_DIR)."""
-
     import yaml
 
     from cx_tasks.analyze.classification import refit_confidence
