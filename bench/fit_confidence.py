@@ -114,6 +114,7 @@ def fit_simulated(data: Path, as_of: date) -> None:
     items, context, labels, raw = simulated_raw(data, as_of, shipped)
     even = even_client(raw)
     margins, right = outcomes(raw[even])
+    # a script's edge: the table's provenance names the day someone fitted it
     fitted = fit_confidence_map(
         margins, right, f"simulated claims and tickets of clients with even ids ({data.name}, "
         f"as of {as_of}), fitted {date.today()}")
@@ -175,7 +176,8 @@ def fit_labelled(path: Path, as_of: date, rules_dir: Path | None, data: Path | N
         right = np.concatenate([right, sim_right])
         source += (f" and the simulated claims and tickets of clients with even ids "
                    f"({data.name}, as of {as_of})")
-    fitted = fit_confidence_map(margins, right, f"{source}, fitted {date.today()}")
+    fitted = fit_confidence_map(margins, right,  # provenance: the day someone fitted it
+                                f"{source}, fitted {date.today()}")
     print_table(fitted)
     even = even_client(raw).to_numpy()
     folds = []

@@ -5,15 +5,19 @@ from __future__ import annotations
 from datetime import UTC, date, datetime
 from pathlib import Path
 
+import pytest
+
 from cx_tasks.config import settings
 from cx_tasks.demo.run import (
     DEMO_MARK,
     DemoPlan,
+    NotTheDemosFolder,
     demo_clock,
     demo_plan_of,
     nightly_arguments,
     replaceable,
     reset_data,
+    run_demo,
 )
 
 WALL = datetime(2026, 12, 7, 20, 15, tzinfo=UTC)
@@ -58,3 +62,13 @@ def test_the_demos_folder_keeps_its_plan(tmp_path: Path) -> None:
     reset_data(config, plan)
     assert replaceable(config.data_dir) is True
     assert demo_plan_of(config.data_dir) == plan
+
+
+def test_the_demo_refuses_a_folder_it_did_not_make_before_touching_it(
+        monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    (tmp_path / "warehouse.db").write_text("someone's")
+    monkeypatch.setenv("CX_DATA_DIR", str(tmp_path))
+    steps: list[str] = []
+    with pytest.raises(NotTheDemosFolder, match="did not make; not replacing it"):
+        run_demo(DemoPlan(end=WALL.date()), lambda: WALL, steps.append, steps.append)
+    assert steps == [] and (tmp_path / "warehouse.db").read_text() == "someone's"
