@@ -281,7 +281,7 @@ def score_item(classifier: Classifier, text: str, signals: dict) -> Scored:
     causes (:mod:`cx_tasks.analyze.clauses`); a text none of whose clauses complains is
     praise or a question and gets no group."""
     lexicon, rules = classifier.lexicon, classifier.rules
-    reading = read(lexicon, text, rules.polarity)
+    reading = read(lexicon, text)
     text_keys = reading.keys
     worsening = match_terms(lexicon, lexicon.worsening, text_keys)
     recurring = match_terms(lexicon, lexicon.recurrence, text_keys)

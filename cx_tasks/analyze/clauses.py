@@ -47,10 +47,9 @@ from pydantic import BaseModel, ConfigDict, Field
 from cx_tasks.analyze.lexicon import PRAISE, Lexicon, Match, match_terms
 from cx_tasks.analyze.text import Correction, words
 
-COMPLAINT, PRAISED, REQUEST, PLAIN = "complaint", "praise", "request", "plain"
-COURTESY = "courtesy"
-POLARITIES = ("negative", "positive", "neutral")
-"""A text's polarity: it complains, it praises, or it asks or informs."""
+COMPLAINT, PRAISED, REQUEST, COURTESY, PLAIN = (
+    "complaint", "praise", "request", "courtesy", "plain")
+"""What a clause is (module docstring)."""
 
 _SENTENCE_END = re.compile(r"([.!?;:]+)(?=\s|$)|[\r\n]+|\s[\u2014\u2013-]\s")
 
@@ -188,7 +187,7 @@ def _ends_phrase(keys: list[str], phrases: tuple[tuple[str, ...], ...]) -> bool:
     return any(tuple(keys[-len(p):]) == p for p in phrases if len(p) <= len(keys))
 
 
-def read(lexicon: Lexicon, text: str, rules: PolarityRules) -> Reading:
+def read(lexicon: Lexicon, text: str) -> Reading:
     """The text read clause by clause (module docstring)."""
     all_keys: list[str] = []
     corrections: list[Correction] = []
