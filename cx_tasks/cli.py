@@ -359,6 +359,7 @@ def demo(
     """Simulate a supplier, run collect, survey dispatch and feedback through Airflow, have
     the simulated contacts answer, and show what it produced."""
     from cx_tasks.demo.run import DemoPlan, run_demo
+    from cx_tasks.monitor.demo import print_monitor_report
     from cx_tasks.warehouse.db import engine_for
     from cx_tasks.warehouse.inspect import (
         events_by_type,
@@ -398,6 +399,7 @@ def demo(
                   f"{answers.answered} answered by a click, {answers.forms_sent} forms sent "
                   f"({answers.comments} with a comment), {answers.refused} refused by the app")
     _print_analysis(engine, config)
+    print_monitor_report(console, engine, config)
     mail = sorted(config.mail_dir.glob("*.eml"))
     console.print(
         f"\nfinished in {seconds:.0f} s\n"
