@@ -352,6 +352,7 @@ def demo(
     1 naming the stages that produced too little)."""
     from cx_tasks.demo.run import DemoPlan, NotTheDemosFolder, run_demo
     from cx_tasks.metrics.journey import latest_collection_shares
+    from cx_tasks.monitor.demo import print_monitor_report
     from cx_tasks.warehouse.db import engine_for
     from cx_tasks.warehouse.inspect import (
         events_by_type,
@@ -396,6 +397,7 @@ def demo(
                   f"{answers.answered} answered by a click, {answers.forms_sent} forms sent "
                   f"({answers.comments} with a comment), {answers.refused} refused by the app")
     _print_analysis(engine, config)
+    print_monitor_report(console, engine, config)
     mail = sorted(config.mail_dir.glob("*.eml"))
     console.print(
         f"\nfinished in {seconds:.0f} s\n"

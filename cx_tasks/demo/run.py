@@ -37,6 +37,7 @@ from cx_tasks.demo.respondents import (
 )
 from cx_tasks.demo.smtp_sink import SmtpSink
 from cx_tasks.loopback import free_port
+from cx_tasks.monitor.demo import monitor_demo_answers, monitor_demo_runs
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 # The history load reads everything: clients, products and contacts predate the
@@ -163,7 +164,8 @@ def reset_data(config: Settings, plan: DemoPlan) -> None:
             (config.data_dir / f"{name}{suffix}").unlink(missing_ok=True)
     (config.data_dir / EARLIER_DEMO_LOG).unlink(missing_ok=True)
     for folder in (config.landing_dir, config.quality_dir, config.mail_dir,
-                   config.data_dir / "airflow"):
+                   config.data_dir / "airflow", config.data_dir / "past_answers",
+                   config.data_dir / "digests"):
         shutil.rmtree(folder, ignore_errors=True)
     config.data_dir.mkdir(parents=True, exist_ok=True)
     (config.data_dir / DEMO_MARK).write_text(json.dumps(
@@ -262,6 +264,7 @@ def run_demo(
     simulate(config.source_url, config.ground_truth_path, clients=plan.clients,
              days=plan.days + plan.settle_days, seed=plan.seed, end=plan.snapshot_end,
              progress=simulate_progress)
+    monitor_demo_answers(config, plan, on_step)
     on_step("creating the warehouse")
     migrate(engine_for(config.warehouse_url))
     config.survey_secret  # noqa: B018 - made once here, shared with the Airflow process
@@ -280,4 +283,7 @@ def run_demo(
         on_step("running cx_analyze: classification, Pareto, satisfaction model, "
                 "drill-down, findings")
         run_in_airflow(config, plan, smtp, once("cx_analyze", now()), on_run)
+        for arguments, step in monitor_demo_runs(config, plan, now()):
+            on_step(step)
+            run_in_airflow(config, plan, smtp, arguments, on_run)
     return config, answers, time.perf_counter() - started

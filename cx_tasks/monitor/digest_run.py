@@ -93,6 +93,8 @@ def load_digest_data(conn: Connection, start: datetime, end: datetime,
     pareto = _frame(conn, select(pareto_causes).where(
         pareto_causes.c.period_end == latest_pareto, pareto_causes.c.segment == "all",
         pareto_causes.c.measure == "count").order_by(pareto_causes.c.rank))
+    # several trailing windows end on that day: the longest one (the earliest start)
+    pareto = pareto[pareto["period_start"] == pareto["period_start"].min()]
     latest_drill = conn.scalar(select(func.max(drilldown.c.as_of))
                                .where(drilldown.c.as_of <= as_of))
     drill = _frame(conn, select(drilldown).where(drilldown.c.as_of == latest_drill,

@@ -2,21 +2,19 @@
 
 from __future__ import annotations
 
-from sqlalchemy import func, select
+from sqlalchemy import Connection, func, select
 
 from cx_tasks.demo.funnel import FunnelLine
 from cx_tasks.monitor.history import latest_version, published_count
-from cx_tasks.warehouse.db import engine_for
 from cx_tasks.warehouse.schema import outbox
 
 
-def funnel_lines(warehouse_url: str) -> list[FunnelLine]:
+def funnel_lines(conn: Connection) -> list[FunnelLine]:
     """KPIs published (figures with a value in the latest recalculation) and digests sent
     (outbox messages of kind ``digest`` the server accepted)."""
-    with engine_for(warehouse_url).connect() as conn:
-        version = latest_version(conn)
-        published = published_count(conn, version) if version else 0
-        sent = conn.scalar(select(func.count()).select_from(outbox).where(
-            outbox.c.kind == "digest", outbox.c.status == "sent")) or 0
+    version = latest_version(conn)
+    published = published_count(conn, version) if version else 0
+    sent = conn.scalar(select(func.count()).select_from(outbox).where(
+        outbox.c.kind == "digest", outbox.c.status == "sent")) or 0
     return [FunnelLine("KPIs published", published, 1, f"version {version}"),
             FunnelLine("digests sent", int(sent), 1, "daily, weekly, owners, managers")]

@@ -66,5 +66,5 @@ def test_monitor_then_weekly_digest(tmp_path, airflow_db) -> None:
         with engine_for(url).connect() as conn:
             assert conn.scalar(select(func.count()).select_from(outbox).where(
                 outbox.c.kind == "digest")) == 1
-        lines = {line.stage: line.count for line in funnel_lines(url)}
+            lines = {line.stage: line.count for line in funnel_lines(conn)}
         assert lines["digests sent"] == 1 and lines["KPIs published"] > 0

@@ -118,3 +118,22 @@ def test_the_digest_timetables_follow_the_cx_teams_time_zone() -> None:
     # monitor.yaml: 08:00, weekly on weekday 0 (Monday) = cron day 1, Europe/Moscow
     assert digest_crons() == {"daily": ("0 8 * * *", "Europe/Moscow"),
                               "weekly": ("0 8 * * 1", "Europe/Moscow")}
+
+
+def test_the_weekly_pareto_is_one_window_the_longest(warehouse_url: str) -> None:
+    from datetime import date as day
+
+    from cx_tasks.monitor.digest_run import load_digest_data
+    from cx_tasks.warehouse.schema import pareto_causes
+
+    rows = [{"period_start": start, "period_end": day(2026, 11, 1), "segment": "all",
+             "measure": "count", "process_class": pc, "rank": rank, "complaints": 10,
+             "revenue": 1.0, "share": 0.5, "cumulative_share": 0.5 * rank, "vital_few": True}
+            for start in (day(2026, 8, 3), day(2026, 10, 2))
+            for rank, pc in enumerate(("documents", "payments"), start=1)]
+    with engine_for(warehouse_url).begin() as conn:
+        conn.execute(pareto_causes.insert(), rows)
+    with engine_for(warehouse_url).connect() as conn:
+        data = load_digest_data(conn, START, END, monitor_rules())
+    # 90 days (from 2026-08-03) and 30 days (from 2026-10-02) end on 2026-11-01: one shown
+    assert data.pareto["period_start"].tolist() == [day(2026, 8, 3)] * 2
