@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -26,10 +27,19 @@ class EffectRules(_Strict):
     lower_is_better: tuple[str, ...] = ()
 
 
+class RoundRules(_Strict):
+    """How the model learns over real periods and how individual scales are aligned."""
+
+    first_round_after: int = Field(ge=1)
+    alignment: Literal["none", "residual"]
+    shrinkage: float = Field(ge=0)
+
+
 class AdjustRules(_Strict):
     """Every rule of the adjust stage."""
 
     effects: EffectRules
+    rounds: RoundRules
 
 
 def adjust_rules(rules_dir: Path | None = None) -> AdjustRules:

@@ -19,6 +19,8 @@ import numpy as np
 import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field
 
+from cx_tasks.analyze.factors import FactorLayout
+from cx_tasks.analyze.model import Weights
 from cx_tasks.collect.contract import ROLES
 from cx_tasks.config import load_rules
 from cx_tasks.simulate import keys, operations, truth
@@ -27,6 +29,19 @@ from cx_tasks.simulate.parameters import FACTORS, SimulationRules, simulation_ru
 from cx_tasks.simulate.world import DAY, World, build_world, clock, rng_for
 
 PACKAGING = FACTORS.index("packaging")
+FACTOR_BLOCKS = {
+    "on_time_delivery": "ease_of_doing_business",
+    "in_full_delivery": "ease_of_doing_business",
+    "packaging": "ease_of_doing_business",
+    "documents": "ease_of_doing_business",
+    "quality": "functional",
+    "responsiveness": "ease_of_doing_business",
+    "claims_handling": "ease_of_doing_business",
+    "price": "table_stakes",
+    "payment_terms": "table_stakes",
+    "product_range": "ease_of_doing_business",
+}
+"""The block of the value pyramid each simulated factor belongs to."""
 
 
 class PlantedSpec(BaseModel):
@@ -75,8 +90,10 @@ class PlantedHistory:
     ``panel``: one row per client and period (``client_id``, ``segment``, ``period_start``,
     ``period_end``, ``packaging_rate``, ``csi``, ``nps``) and, per metric, ``<metric>_effect``:
     what the initiatives changed in that row (as it was minus as it would have been).
-    ``answers``: one row per survey answer (``contact_id``, ``client_id``, ``role``,
-    ``period_start``, ``csi``, ``nps_score``, ``bias``, ``satisfaction``).
+    ``answers``: one row per survey answer (``contact_id``, ``client_id``, ``segment``, ``role``,
+    ``period``, ``period_start``, ``csi``, ``nps_score``, ``nps``, the contact's planted
+    ``bias``, its role's ``satisfaction`` and the factor scores it was built from, one column
+    per factor: every factor's score over the whole history, packaging's of the period).
     """
 
     panel: pd.DataFrame
@@ -151,6 +168,22 @@ def packaging_weights(world: World, rules: SimulationRules) -> np.ndarray:
     return share[world.clients["segment"].to_numpy()]
 
 
+def factor_layout() -> FactorLayout:
+    """The simulated factors as the factor model lays them out."""
+    return FactorLayout(FACTORS, tuple(FACTOR_BLOCKS[f] for f in FACTORS))
+
+
+def true_weights(rules: SimulationRules) -> dict[str, Weights]:
+    """Per segment and role, the weights satisfaction is built with (importance / its sum)."""
+    out: dict[str, Weights] = {}
+    for segment, spec in rules.segments.items():
+        out[segment] = {}
+        for role in ROLES:
+            total = sum(spec.importance[f][role] for f in FACTORS)
+            out[segment][role] = {f: spec.importance[f][role] / total for f in FACTORS}
+    return out
+
+
 def _nps_points(felt: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """An NPS answer 0-10 for a felt satisfaction 0-100 (nearest step, halves up) and its
     contribution to NPS: +100 for a promoter (9-10), -100 for a detractor (0-6), else 0."""
@@ -203,12 +236,20 @@ def planted_history(
     static = latent.scores["packaging"].to_numpy()[:, None]
     weight = packaging_weights(world, rules)[:, :, None]
 
+    def packaging(r: np.ndarray) -> np.ndarray:
+        return np.where(np.isnan(r), static, truth.packaging_score(np.nan_to_num(r)))
+
     def satisfaction(r: np.ndarray) -> np.ndarray:
-        score = np.where(np.isnan(r), static, truth.packaging_score(np.nan_to_num(r)))
-        moved = latent.by_role[:, :, None] + weight * (score - static)[:, None, :]
+        moved = latent.by_role[:, :, None] + weight * (packaging(r) - static)[:, None, :]
         return np.clip(moved, 0.0, 100.0)
 
+    scores = np.repeat(latent.scores.to_numpy()[:, None, :], rate.shape[1], axis=1)
+    scores[:, :, PACKAGING] = packaging(rate)
     answers = _answers(world, satisfaction(rate), satisfaction(rate_before), planted, seed)
+    answers = pd.concat(
+        [answers, pd.DataFrame(scores[answers.pop("client"), answers["period"]], columns=FACTORS)],
+        axis=1,
+    )
     ids = np.array([keys.CLIENT % (i + 1) for i in range(len(world.clients))])
     initiatives = tuple(
         PlantedInitiative(
@@ -249,8 +290,10 @@ def _answers(
     _, points_without = _nps_points(without)
     return pd.DataFrame(
         {
+            "client": c,
             "contact_id": [keys.CONTACT % (k + 1) for k in who.tolist()],
             "client_id": [keys.CLIENT % (k + 1) for k in c.tolist()],
+            "segment": np.array(world.segments)[world.clients["segment"].to_numpy()[c]],
             "role": np.array(ROLES)[r],
             "period": period,
             "period_start": pd.to_datetime(world.clock.start)
