@@ -135,7 +135,8 @@ def run_rounds(
     first_round_after: int,
 ) -> Rounds:
     """Rounds over the answers' periods, from the one after ``first_round_after`` known
-    periods on, per segment of ``seeds`` (the seeds are the version in force at first)."""
+    periods on, per segment of ``seeds`` (the seeds are the version in force at first) with
+    answers in the judged period."""
     periods = sorted(pd.unique(answers["period_start"]))
     in_force = {s: (SEEDS_VERSION, w) for s, w in seeds.items()}
     rounds, judged = [], []
@@ -143,6 +144,8 @@ def run_rounds(
         for segment, seed in seeds.items():
             mine = answers[answers["segment"] == segment]
             upto = mine[mine["period_start"] <= period]
+            if not (upto["period_start"] == period).any():
+                continue
             name, current = in_force[segment]
             predicted = predict(upto, current, layout)
             bias = respondent_bias(upto, predicted, alignment, shrinkage)
