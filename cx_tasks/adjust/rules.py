@@ -35,11 +35,20 @@ class RoundRules(_Strict):
     shrinkage: float = Field(ge=0)
 
 
+class RiskRules(_Strict):
+    """The classifiers behind the level-5 predictions."""
+
+    staff_model: Literal["logistic", "boosting"]
+    client_model: Literal["logistic", "boosting"]
+    reasons: int = Field(ge=1)
+
+
 class AdjustRules(_Strict):
     """Every rule of the adjust stage."""
 
     effects: EffectRules
     rounds: RoundRules
+    risk: RiskRules
 
 
 def adjust_rules(rules_dir: Path | None = None) -> AdjustRules:
