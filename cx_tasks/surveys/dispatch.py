@@ -41,9 +41,11 @@ from sqlalchemy import Connection, bindparam, func, literal, select, update
 
 from cx_tasks.collect.contract import ROLES
 from cx_tasks.config import Settings
+from cx_tasks.feedback.rules import owners
 from cx_tasks.mail.outbox import enqueue
 from cx_tasks.surveys.catalogue import EVENT_TYPES, SurveyCatalogue
 from cx_tasks.surveys.contact_rules import ContactRules
+from cx_tasks.surveys.in_person import enqueue_in_person_tasks
 from cx_tasks.surveys.invitations import invitation_mail
 from cx_tasks.surveys.targeting import (
     HISTORY_COLUMNS,
@@ -163,6 +165,8 @@ class Known:
     """Invitations planned by earlier runs (``HISTORY_COLUMNS``), at their scheduled time."""
     answered: dict[str, datetime]
     """When each answered invitation was first answered, by invitation id."""
+    key_accounts: frozenset[str] = frozenset()
+    """Clients flagged key accounts in the CRM (``crm_accounts``)."""
 
 
 def _frame(conn: Connection, query: Any) -> pd.DataFrame:
@@ -199,8 +203,11 @@ def read_known(conn: Connection, now: datetime) -> Known:
         sent_at=pd.to_datetime(planned["scheduled_at"]),
         answered_at=pd.to_datetime(planned["invitation_id"].map(answered)),
         is_reminder=False)[HISTORY_COLUMNS]
+    accounts = read_staging(conn, "crm_accounts", ["client_id", "key_account"])
+    key_accounts = frozenset(accounts.loc[accounts["key_account"].fillna(False).astype(bool),
+                                          "client_id"])
     return Known(contacts, clients, unsubscribed, open_now.assign(closed_at=pd.NaT), history,
-                 answered)
+                 answered, key_accounts)
 
 
 def _unplanned_events(conn: Connection, now: datetime) -> pd.DataFrame:
@@ -234,7 +241,7 @@ def plan_batch(conn: Connection, known: Known, rules: ContactRules,
     pool = pd.concat([c for c in candidates if not c.empty] or candidates[:1],
                      ignore_index=True)
     return decide(pool, known.contacts, known.unsubscribed, known.open_claims, known.history,
-                  rules, now)
+                  rules, now, known.key_accounts)
 
 
 # --- storing the plan -----------------------------------------------------------------------
@@ -381,6 +388,7 @@ def dispatch(warehouse_url: str, now: datetime, rules: ContactRules,
         known = read_known(conn, now)
         invitations, skips = plan_batch(conn, known, rules, catalogue, now)
         store_plan(conn, invitations, skips, now)
+        tasks = enqueue_in_person_tasks(conn, skips, known.contacts, owners(), now)
         enqueue_messages(conn, _due_invitations(conn, now), known, rules, catalogue, config,
                          now, reminder=False)
         enqueue_reminders(conn, known, rules, catalogue, config, now)
@@ -393,6 +401,7 @@ def dispatch(warehouse_url: str, now: datetime, rules: ContactRules,
         "invited_later": int((invitations["scheduled_at"] > now).sum()),
         "skipped": skip_counts(skips),
         "enqueued": messages,
+        "in_person_tasks": tasks,
         "missing_roles": missing_roles_summary(known.contacts),
     }
 
