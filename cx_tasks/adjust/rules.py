@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import date
 from pathlib import Path
 from typing import Literal
 
@@ -43,12 +44,21 @@ class RiskRules(_Strict):
     reasons: int = Field(ge=1)
 
 
+class PackRules(_Strict):
+    """When working-group packs are prepared for the key accounts and what they cover."""
+
+    meetings: tuple[date, ...]
+    days_before: int = Field(ge=0)
+    history_days: int = Field(ge=1)
+
+
 class AdjustRules(_Strict):
     """Every rule of the adjust stage."""
 
     effects: EffectRules
     rounds: RoundRules
     risk: RiskRules
+    packs: PackRules
 
 
 def adjust_rules(rules_dir: Path | None = None) -> AdjustRules:

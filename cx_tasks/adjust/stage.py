@@ -9,18 +9,24 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import date
+from pathlib import Path
 from typing import Any
 
 import pandas as pd
-from sqlalchemy import Connection, Engine
+from sqlalchemy import Connection, Engine, func, select
 
-from cx_tasks.adjust.effect import Initiative, corrections, initiative_effects
+from cx_tasks.adjust.effect import Effect, Initiative, corrections, initiative_effects
 from cx_tasks.adjust.inputs import headline_answers, round_answers
+from cx_tasks.adjust.packs import build_pack, meetings_due, print_pdf, render_pack, send_pack
 from cx_tasks.adjust.rounds import run_rounds
 from cx_tasks.adjust.rules import AdjustRules, adjust_rules
 from cx_tasks.adjust.store import write_effects, write_rounds
 from cx_tasks.analyze.model import SatisfactionRules, satisfaction_rules, seed_weights
+from cx_tasks.feedback.rules import owners
 from cx_tasks.warehouse.db import began
+from cx_tasks.warehouse.frames import read_staging
+from cx_tasks.warehouse.schema import initiative_effects as effects_table
+from cx_tasks.warehouse.times import midnight
 
 
 def month_start(day: date) -> date:
@@ -85,3 +91,45 @@ def measure_effects(
     return {"as_of": as_of.isoformat(), "initiatives": len(initiatives),
             "effects": len(effects), "measurable": sum(e.measurable for e in effects),
             "corrections": [{"initiative": c.initiative_id, "owner": c.owner} for c in due]}
+
+
+def latest_effects(conn: Connection, as_of: date) -> list[Effect]:
+    """The effects of the newest measuring day on or before ``as_of``."""
+    day = conn.scalar(select(func.max(effects_table.c.as_of))
+                      .where(effects_table.c.as_of <= as_of))
+    rows = conn.execute(select(effects_table).where(effects_table.c.as_of == day)).all()
+    return [Effect(r.initiative_id, r.metric, r.estimate, r.low, r.high, r.n, r.clusters,
+                   r.affected, r.controls) for r in rows]
+
+
+def working_group_packs(
+    warehouse: Engine | Connection,
+    as_of: date,
+    packs_dir: Path,
+    initiatives: Sequence[Initiative] = (),
+    rules: AdjustRules | None = None,
+    satisfaction: SatisfactionRules | None = None,
+) -> dict[str, Any]:
+    """For every meeting due (``packs.days_before``) and key account: the pack as HTML and
+    PDF under ``packs_dir`` and, once, an e-mail to the key account team."""
+    rules = rules or adjust_rules()
+    satisfaction = satisfaction or satisfaction_rules()
+    team = owners()
+    made, sent = [], 0
+    with began(warehouse) as conn:
+        accounts = read_staging(conn, "crm_accounts", ["client_id", "key_account"])
+        keys = sorted(accounts.loc[accounts["key_account"].fillna(False).astype(bool),
+                                   "client_id"])
+        effects = latest_effects(conn, as_of)
+        for meeting in meetings_due(rules.packs.meetings, as_of, rules.packs.days_before):
+            for client in keys:
+                pack = build_pack(conn, client, meeting, as_of, initiatives, effects,
+                                  dict(satisfaction.question_kinds), rules.packs.history_days)
+                mail = render_pack(pack)
+                base = packs_dir / f"{client}-{meeting.isoformat()}"
+                base.with_suffix(".html").parent.mkdir(parents=True, exist_ok=True)
+                base.with_suffix(".html").write_text(mail.html or "", encoding="utf-8")
+                pdf = print_pdf(mail.html or "", base.with_suffix(".pdf"))
+                sent += send_pack(conn, pack, mail, pdf, team, midnight(as_of))
+                made.append(str(pdf))
+    return {"as_of": as_of.isoformat(), "packs": len(made), "sent": sent, "files": made}
