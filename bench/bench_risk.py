@@ -79,6 +79,7 @@ def main() -> None:
                                    kinds.staff_model))
         accounts.append(backtest(clients, CLIENT_FEATURES, "at_risk", origins,
                                  kinds.client_model))
+        print(f"seed {seed} done, {time.perf_counter() - started:.0f} s", flush=True)
     print(f"{args.seeds} seeds, {args.clients} clients, {time.perf_counter() - started:.1f} s")
     report("account manager leaves next quarter", leaves, "leaves")
     report("account manager overloaded next quarter", overloaded, "overloaded")

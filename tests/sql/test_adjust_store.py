@@ -163,3 +163,17 @@ def test_effects_and_corrections_are_replaced_for_their_day(warehouse_url: str):
     with engine.connect() as conn:
         assert conn.execute(select(initiative_effects.c.estimate)).scalars().all() == [3.0]
         assert conn.execute(select(initiative_corrections)).all() == []
+
+
+def test_funnel_lines_count_rounds_packs_and_effects(warehouse_url: str):
+    from cx_tasks.adjust.funnel import funnel_lines
+
+    engine = engine_for(warehouse_url)
+    with engine.begin() as conn:
+        write_effects(conn, date(2025, 3, 3),
+                      [Effect("INI-1", "nps", 3.0, -1.0, 7.0, 40, 12, 4, 8)], [])
+    with engine.connect() as conn:
+        lines = funnel_lines(conn)
+    assert [(line.stage, line.count, line.passed) for line in lines] == [
+        ("adjust: model rounds", 0, False), ("adjust: working-group packs sent", 0, False),
+        ("adjust: initiative effects measured", 1, True)]
