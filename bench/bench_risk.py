@@ -13,7 +13,12 @@ the base rate), Brier score and the pooled reliability table per target. Asserts
 from __future__ import annotations
 
 import argparse
+import os
 import time
+
+# the gradient-boosted trees' OpenMP threads spin against each other on a shared 2-core
+# machine (a 3-seed run took over 13 minutes instead of about 2): one thread
+os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 import pandas as pd
 
