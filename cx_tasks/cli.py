@@ -21,6 +21,7 @@ from rich.progress import (
 from rich.table import Table
 from rich.text import Text
 
+from cx_tasks.adjust.cli import model_app
 from cx_tasks.analyze import review_cli
 from cx_tasks.cli_format import fail, parse_day, require, shorten, shown_url, warehouse
 from cx_tasks.cli_format import frame_table as _frame_table
@@ -41,6 +42,7 @@ app.add_typer(warehouse_app, name="warehouse")
 app.add_typer(review_cli.app, name="review")
 app.add_typer(journey_app, name="journey")
 app.add_typer(kpi_app, name="kpi")
+app.add_typer(model_app, name="model")
 console = Console()
 app.command("ui")(demo_ui.ui)
 

@@ -31,6 +31,11 @@ def _share_score(share: np.ndarray, floor: float) -> np.ndarray:
     return 100.0 * np.clip((share - floor) / (1.0 - floor), 0.0, 1.0)
 
 
+def packaging_score(rate: np.ndarray) -> np.ndarray:
+    """Packaging incidents per delivered shipment mapped to 0-100: 100 * (1 - 8 * rate)."""
+    return 100.0 * np.clip(1.0 - 8.0 * rate, 0.0, 1.0)
+
+
 def _per_client(n: int, client: np.ndarray, values: np.ndarray | None = None) -> np.ndarray:
     return np.bincount(client, weights=values, minlength=n)
 
@@ -103,7 +108,7 @@ def factor_scores(world: World, lived: pd.DataFrame, rng: np.random.Generator) -
         {
             "on_time_delivery": _share_score(lived["on_time"].to_numpy(), 0.6),
             "in_full_delivery": _share_score(lived["in_full"].to_numpy(), 0.7),
-            "packaging": 100.0 * np.clip(1.0 - 8.0 * lived["packaging_rate"].to_numpy(), 0.0, 1.0),
+            "packaging": packaging_score(lived["packaging_rate"].to_numpy()),
             "documents": _share_score(lived["document_sla_share"].to_numpy(), 0.3),
             "quality": 100.0 * np.clip(1.0 - 15.0 * lived["quality_rate"].to_numpy(), 0.0, 1.0),
             "responsiveness": np.clip(

@@ -46,6 +46,10 @@ class ContactRules(BaseModel):
         30, gt=0, description="a client never asked is first asked within this many days after "
                               "its contract anniversary (or half-year mark): first relationship "
                               "surveys spread over the year")
+    key_account_in_person: bool = Field(
+        True, description="a key account gets no transactional e-mail survey: its account "
+                          "manager is asked to collect the feedback in person instead "
+                          "(skip reason key_account_in_person)")
     skip_open_claim: bool = Field(
         True, description="no survey to an account with an open claim (acknowledgements go)")
     event_max_age_hours: float = Field(

@@ -41,6 +41,7 @@ from sqlalchemy import Connection, bindparam, func, literal, select, update
 
 from cx_tasks.collect.contract import ROLES
 from cx_tasks.config import Settings
+from cx_tasks.feedback.rules import owners
 from cx_tasks.mail.outbox import enqueue
 from cx_tasks.surveys.catalogue import EVENT_TYPES, SurveyCatalogue
 from cx_tasks.surveys.contact_rules import ContactRules
@@ -52,6 +53,7 @@ from cx_tasks.surveys.event_intake import (
     size_refusal,
     window_refusal,
 )
+from cx_tasks.surveys.in_person import enqueue_in_person_tasks
 from cx_tasks.surveys.invitations import invitation_mail
 from cx_tasks.surveys.links import answer_expiry
 from cx_tasks.surveys.targeting import (
@@ -214,6 +216,8 @@ class Known:
     """Invitations planned by earlier runs (``HISTORY_COLUMNS``), at their scheduled time."""
     answered: dict[str, datetime]
     """When each answered invitation was first answered, by invitation id."""
+    key_accounts: frozenset[str] = frozenset()
+    """Clients flagged key accounts in the CRM (``crm_accounts``)."""
 
 
 def _frame(conn: Connection, query: Any) -> pd.DataFrame:
@@ -250,8 +254,11 @@ def read_known(conn: Connection, now: datetime) -> Known:
         sent_at=pd.to_datetime(planned["scheduled_at"]),
         answered_at=pd.to_datetime(planned["invitation_id"].map(answered)),
         is_reminder=False)[HISTORY_COLUMNS]
+    accounts = read_staging(conn, "crm_accounts", ["client_id", "key_account"])
+    key_accounts = frozenset(accounts.loc[accounts["key_account"].fillna(False).astype(bool),
+                                          "client_id"])
     return Known(contacts, clients, unsubscribed, open_now.assign(closed_at=pd.NaT), history,
-                 answered)
+                 answered, key_accounts)
 
 
 def _set_aside(source: str) -> Any:
@@ -325,7 +332,7 @@ def plan_batch(conn: Connection, known: Known, rules: ContactRules,
     pool = pd.concat([c for c in candidates if not c.empty] or candidates[:1],
                      ignore_index=True)
     return decide(pool, known.contacts, known.unsubscribed, known.open_claims, known.history,
-                  rules, now)
+                  rules, now, known.key_accounts)
 
 
 # --- storing the plan -----------------------------------------------------------------------
@@ -501,6 +508,7 @@ def dispatch(warehouse_url: str, now: datetime, rules: ContactRules,
         known = read_known(conn, now)
         invitations, skips = plan_batch(conn, known, rules, catalogue, now)
         store_plan(conn, invitations, skips, now)
+        tasks = enqueue_in_person_tasks(conn, skips, known.contacts, owners(), now)
         enqueue_messages(conn, _due_invitations(conn, now), known, rules, catalogue, config,
                          now, reminder=False)
         enqueue_reminders(conn, known, rules, catalogue, config, now)
@@ -514,6 +522,7 @@ def dispatch(warehouse_url: str, now: datetime, rules: ContactRules,
         "invited_later": int((invitations["scheduled_at"] > now).sum()),
         "skipped": skip_counts(skips),
         "enqueued": messages,
+        "in_person_tasks": tasks,
         "missing_roles": missing_roles_summary(known.contacts),
         "set_aside": set_aside,
     }

@@ -26,7 +26,8 @@ from cx_tasks.collect.contract import ROLES
 from cx_tasks.surveys.catalogue import Survey, SurveyCatalogue
 from cx_tasks.surveys.contact_rules import ContactRules
 
-SKIP_REASONS = ("no_contact_for_role", "opted_out", "stale_event", "open_claim",
+SKIP_REASONS = ("no_contact_for_role", "opted_out", "stale_event", "key_account_in_person",
+                "open_claim",
                 "order_already_surveyed", "duplicate_content", "awaiting_answer",
                 "throttled_contact", "throttled_role", "throttled_account")
 """Why a candidate was not invited, in the order the rules are checked."""
@@ -200,26 +201,32 @@ def refusal(candidate: dict[str, Any], ledger: Ledger, claimed: set[str],
 
 
 def standing_refusals(candidates: pd.DataFrame, blocked: set[str], rules: ContactRules,
-                      now: datetime) -> pd.DataFrame:
+                      now: datetime, key_accounts: Iterable[str] = ()) -> pd.DataFrame:
     """``candidates`` with the refusals that no decision in the batch can change set at once:
     ``opted_out`` (the contact is in ``blocked``), then ``stale_event`` (a transactional
-    survey due more than ``event_max_age_hours`` before ``now``)."""
+    survey due more than ``event_max_age_hours`` before ``now``), then
+    ``key_account_in_person`` (a transactional survey to one of ``key_accounts`` while the
+    rule holds: its account manager asks in person instead)."""
     open_ = candidates["reason"].isna()
+    transactional = candidates["kind"] == "transactional"
     opted = open_ & candidates["contact_id"].isin(blocked)
-    stale = (open_ & ~opted & (candidates["kind"] == "transactional")
+    stale = (open_ & ~opted & transactional
              & (pd.Timestamp(now) - pd.to_datetime(candidates["scheduled_at"])
                 > pd.Timedelta(hours=rules.event_max_age_hours)))
-    reason = candidates["reason"].astype(object).mask(opted, "opted_out").mask(stale, "stale_event")
+    in_person = (open_ & ~opted & ~stale & transactional & rules.key_account_in_person
+                 & candidates["client_id"].isin(set(key_accounts)))
+    reason = (candidates["reason"].astype(object).mask(opted, "opted_out")
+              .mask(stale, "stale_event").mask(in_person, "key_account_in_person"))
     return candidates.assign(reason=reason)
 
 
 def decide(candidates: pd.DataFrame, contacts: pd.DataFrame, unsubscribed: Iterable[str],
            open_claims: pd.DataFrame, history: pd.DataFrame, rules: ContactRules,
-           now: datetime) -> tuple[pd.DataFrame, pd.DataFrame]:
+           now: datetime, key_accounts: Iterable[str] = ()) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Candidates split into invitations and skips (with reason), decided in order
     (scheduled_at, event_id, rank, invitation_id), each invitation counting against the next."""
     candidates = standing_refusals(candidates, opted_out_contacts(contacts, unsubscribed),
-                                   rules, now)
+                                   rules, now, key_accounts)
     ordered = candidates.sort_values(["scheduled_at", "event_id", "rank", "invitation_id"],
                                      kind="stable")
     ledger = history_ledger(history, pd.Timestamp(now), set(candidates["invitation_id"]))

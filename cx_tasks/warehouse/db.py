@@ -22,6 +22,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects import postgresql, sqlite
 
 from cx_tasks.warehouse.schema import (
+    ADJUST_TABLES,
     FEEDBACK_CLASSES_V8_COLUMNS,
     KEEP_ON_UPDATE,
     MONITOR_TABLES,
@@ -65,7 +66,7 @@ def began(bind: Engine | Connection) -> AbstractContextManager[Connection]:
 
 
 def _v1_initial(conn: Connection) -> None:
-    later = (*V2_TABLES, *V3_TABLES, *V5_TABLES, *V7_TABLES, *MONITOR_TABLES)
+    later = (*V2_TABLES, *V3_TABLES, *V5_TABLES, *V7_TABLES, *MONITOR_TABLES, *ADJUST_TABLES)
     metadata.create_all(conn, tables=[t for t in metadata.sorted_tables if t not in later])
 
 
@@ -111,6 +112,10 @@ def _v10_monitor(conn: Connection) -> None:
     metadata.create_all(conn, tables=list(MONITOR_TABLES))
 
 
+def _v11_adjust(conn: Connection) -> None:
+    metadata.create_all(conn, tables=list(ADJUST_TABLES))
+
+
 MIGRATIONS: list[tuple[int, str, Callable[[Connection], None]]] = [
     (1, "staging, quarantine, load log, quality runs, metrics, events, outbox", _v1_initial),
     (2, "survey invitations, skips, responses, answers, unsubscribes, feedback; outbox "
@@ -123,6 +128,7 @@ MIGRATIONS: list[tuple[int, str, Callable[[Connection], None]]] = [
     (7, "collection shares of the customer-journey map's indicators", _v7_collection_shares),
     (8, "feedback classes: polarity and recurring (issue 15)", _v8_feedback_polarity),
     (10, "monitor: past answers and their files, KPI runs and figures", _v10_monitor),
+    (11, "adjust: initiative effects and corrections, model rounds", _v11_adjust),
 ]
 
 

@@ -568,6 +568,59 @@ HTML alternative."""
 MONITOR_TABLES = (past_answers, past_answer_files, kpi_runs, kpi_figures, layer_cake,
                   money_link, outbox_images)
 
+# --- issue 18: the adjust stage (migration 11) -------------------------------------------
+
+initiative_effects = Table(
+    "initiative_effects", metadata,
+    Column("initiative_id", String(64), primary_key=True),
+    Column("metric", String(64), primary_key=True),
+    Column("as_of", Date, primary_key=True),
+    Column("estimate", Float, nullable=False),
+    Column("low", Float, nullable=False),
+    Column("high", Float, nullable=False),
+    Column("n", Integer, nullable=False),
+    Column("clusters", Integer, nullable=False),
+    Column("affected", Integer, nullable=False),
+    Column("controls", Integer, nullable=False),
+)
+"""An initiative's effect on a metric measured on ``as_of``: difference-in-differences
+against matched unaffected clients, its interval, rows and accounts (clusters)."""
+
+initiative_corrections = Table(
+    "initiative_corrections", metadata,
+    Column("initiative_id", String(64), primary_key=True),
+    Column("as_of", Date, primary_key=True),
+    Column("owner", String(128), nullable=False),
+    Column("metric", String(64), nullable=False),
+    Column("days_running", Integer, nullable=False),
+    Column("reason", Text, nullable=False),
+)
+"""An initiative flagged on ``as_of`` for correction: no measurable improvement of its
+target metric after the configured time; its owner is asked to correct it."""
+
+model_rounds = Table(
+    "model_rounds", metadata,
+    Column("segment", String(64), primary_key=True),
+    Column("judged_from", Date, primary_key=True),
+    Column("alignment", String(16), nullable=False),
+    Column("current_version", String(96), nullable=False),
+    Column("candidate_version", String(96), nullable=False),
+    Column("answers_known", Integer, nullable=False),
+    Column("answers_judged", Integer, nullable=False),
+    Column("mae_current", Float),
+    Column("mae_candidate", Float),
+    Column("r2_current", Float),
+    Column("r2_candidate", Float),
+    Column("promoted", Boolean, nullable=False),
+    Column("weights", Text, nullable=False),
+    Column("note", Text, nullable=False),
+)
+"""A round of the model over real periods: a segment's candidate version fitted on the
+answers before ``judged_from``, its error and the version in force's on the period from
+``judged_from``, and whether it was promoted (weights JSON role -> factor -> weight)."""
+
+ADJUST_TABLES = (initiative_effects, initiative_corrections, model_rounds)
+
 schema_version = Table(
     "schema_version", metadata,
     Column("version", Integer, primary_key=True),

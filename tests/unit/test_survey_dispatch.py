@@ -286,3 +286,34 @@ def test_external_events_are_stored_once_and_bad_ones_quarantined(warehouse, tmp
     run(warehouse, RUN1, tmp_path)
     assert ("inv:claim_closed:K9:tb1", datetime(2026, 6, 2, 9, 30)) in planned(
         warehouse, survey_invitations, RUN1)
+
+
+def test_a_key_accounts_transactional_survey_becomes_an_in_person_task(warehouse,
+                                                                        tmp_path) -> None:
+    # Beta (B) is a key account in the CRM; its manager is "Petrov P.P."
+    with engine_for(warehouse).begin() as conn:
+        conn.execute(STAGING["crm_accounts"].insert().values(
+            client_id="B", key_account=True, interval_start=KNOWN, updated_at=KNOWN))
+        conn.execute(STAGING["erp_clients"].update()
+                     .where(STAGING["erp_clients"].c.client_id == "B")
+                     .values(account_manager="Petrov P.P."))
+    summary = run(warehouse, RUN1, tmp_path)
+    # D1 (document delay at B) is not invited by e-mail: skipped, and a task instead
+    assert ("inv:document_delay:D1:tb9", "key_account_in_person") in planned(
+        warehouse, survey_skips, RUN1)
+    assert ("inv:document_delay:D1:tb9", datetime(2026, 6, 2, 8)) not in planned(
+        warehouse, survey_invitations, RUN1)
+    assert summary["skipped"]["key_account_in_person"] == 1
+    assert summary["in_person_tasks"] == 1
+    # the task goes to the owner of informal feedback (the key account team), at once
+    task = ("in_person_task:inv:document_delay:D1:tb9", "in_person_task",
+            "accounts@example.com", None, "queued", None, RUN1)
+    assert outbox_rows(warehouse) == [task]
+    with engine_for(warehouse).connect() as conn:
+        row = conn.execute(select(outbox.c.subject, outbox.c.body_text)).one()
+    assert row.subject == "In person: ask Beta (technical_buyer) the tx_document_delay survey"
+    assert "For account manager Petrov P.P." in row.body_text
+    assert 'channel "in_person"' in row.body_text
+    # a rerun sends no second task
+    assert run(warehouse, RUN1, tmp_path)["in_person_tasks"] == 0
+    assert outbox_rows(warehouse) == [task]

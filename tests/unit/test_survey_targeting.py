@@ -181,3 +181,19 @@ def test_accounts_missing_roles() -> None:
     missing = accounts_missing_roles(CONTACTS)
     assert list(zip(missing["client_id"], missing["role"], strict=True)) == [
         ("A", "economic_buyer"), ("B", "technical_buyer"), ("B", "operator")]
+
+
+def test_a_key_accounts_transactional_surveys_are_asked_in_person_its_relationship_survey_not():
+    from cx_tasks.surveys.targeting import standing_refusals
+
+    candidates = pd.DataFrame({
+        "invitation_id": ["t-A", "r-A", "t-B", "t-A-opted"],
+        "kind": ["transactional", "relationship", "transactional", "transactional"],
+        "client_id": ["A", "A", "B", "A"], "contact_id": ["op1", "op1", "eb9", "tb1"],
+        "scheduled_at": [pd.Timestamp(E)] * 4, "reason": [None] * 4})
+    decided = standing_refusals(candidates, {"tb1"}, PERMISSIVE, NOW, key_accounts={"A"})
+    # A is a key account: its transactional survey is asked in person; its relationship
+    # survey still goes by e-mail; B is not a key account; an opted-out contact stays opted out
+    assert decided["reason"].tolist() == ["key_account_in_person", None, None, "opted_out"]
+    off = PERMISSIVE.model_copy(update={"key_account_in_person": False})
+    assert standing_refusals(candidates, set(), off, NOW, {"A"})["reason"].isna().all()

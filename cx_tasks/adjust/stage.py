@@ -1,0 +1,135 @@
+"""The adjust stage against the warehouse, one function per task of ``dags/cx_adjust.py``.
+
+Each takes the run's day (``as_of``) and replaces what it wrote for it, so a rerun leaves the
+same state. Rounds judge only whole months before ``as_of``'s month (a month still running
+has not given all its answers).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+from sqlalchemy import Connection, Engine, func, select
+
+from cx_tasks.adjust.effect import Effect, Initiative, corrections, initiative_effects
+from cx_tasks.adjust.inputs import headline_answers, round_answers
+from cx_tasks.adjust.packs import build_pack, meetings_due, print_pdf, render_pack, send_pack
+from cx_tasks.adjust.rounds import run_rounds
+from cx_tasks.adjust.rules import AdjustRules, adjust_rules
+from cx_tasks.adjust.store import write_effects, write_rounds
+from cx_tasks.analyze.model import SatisfactionRules, satisfaction_rules, seed_weights
+from cx_tasks.feedback.rules import owners
+from cx_tasks.warehouse.db import began
+from cx_tasks.warehouse.frames import read_staging
+from cx_tasks.warehouse.schema import initiative_effects as effects_table
+from cx_tasks.warehouse.times import midnight
+
+
+def month_start(day: date) -> date:
+    """The first day of ``day``'s month."""
+    return day.replace(day=1)
+
+
+def model_rounds(
+    warehouse: Engine | Connection,
+    as_of: date,
+    rules: AdjustRules | None = None,
+    satisfaction: SatisfactionRules | None = None,
+) -> dict[str, Any]:
+    """Run the model's rounds over every whole month of answers before ``as_of``'s month,
+    from the interview seeds, and store each round; return how many were promoted."""
+    rules = rules or adjust_rules()
+    satisfaction = satisfaction or satisfaction_rules()
+    layout = satisfaction.factors.layout()
+    seeds = {s: seed_weights(i, layout) for s, i in satisfaction.importance.segments.items()}
+    with began(warehouse) as conn:
+        answers = round_answers(conn, month_start(as_of), satisfaction)
+        result = run_rounds(answers, seeds, layout, satisfaction.model.calibration,
+                            rules.rounds.alignment, rules.rounds.shrinkage,
+                            rules.rounds.first_round_after)
+        write_rounds(conn, result.rounds)
+    return {"as_of": as_of.isoformat(), "answers": len(answers), "rounds": len(result.rounds),
+            "promoted": sum(r.promoted for r in result.rounds),
+            "in_force": {s: v for s, (v, _) in result.in_force.items()}}
+
+
+def outcome_panel(conn: Connection, until: date, satisfaction: SatisfactionRules
+                  ) -> pd.DataFrame:
+    """Per client and whole month before ``until``: NPS of its answers (the mean of +100 per
+    promoter, -100 per detractor, 0 per passive) and its reported satisfaction 0-100."""
+    answers = headline_answers(conn, until, satisfaction)
+    nps = answers["kind"] == "nps"
+    score = answers["score"].astype(float)
+    answers = answers.assign(
+        nps=(100.0 * (score >= 9) - 100.0 * (score <= 6)).where(nps))
+    panel = (answers.groupby(["client_id", "segment", "period_start"], as_index=False)
+             .agg(nps=("nps", "mean"), reported=("reported", "mean")))
+    return panel.assign(period_end=panel["period_start"] + pd.offsets.MonthBegin(1))
+
+
+def measure_effects(
+    warehouse: Engine | Connection,
+    as_of: date,
+    initiatives: Sequence[Initiative],
+    panel: pd.DataFrame | None = None,
+    rules: AdjustRules | None = None,
+) -> dict[str, Any]:
+    """Measure every initiative's effect (``effect.py``) on the panel (default: the
+    warehouse's ``outcome_panel`` before ``as_of``'s month), flag those due for correction,
+    and store both for ``as_of``."""
+    rules = rules or adjust_rules()
+    with began(warehouse) as conn:
+        if panel is None:
+            panel = outcome_panel(conn, month_start(as_of), satisfaction_rules())
+        effects = initiative_effects(initiatives, panel, rules.effects)
+        due = corrections(initiatives, effects, as_of, rules.effects)
+        write_effects(conn, as_of, effects, due)
+    return {"as_of": as_of.isoformat(), "initiatives": len(initiatives),
+            "effects": len(effects), "measurable": sum(e.measurable for e in effects),
+            "corrections": [{"initiative": c.initiative_id, "owner": c.owner} for c in due]}
+
+
+def latest_effects(conn: Connection, as_of: date) -> list[Effect]:
+    """The effects of the newest measuring day on or before ``as_of``."""
+    day = conn.scalar(select(func.max(effects_table.c.as_of))
+                      .where(effects_table.c.as_of <= as_of))
+    rows = conn.execute(select(effects_table).where(effects_table.c.as_of == day)).all()
+    return [Effect(r.initiative_id, r.metric, r.estimate, r.low, r.high, r.n, r.clusters,
+                   r.affected, r.controls) for r in rows]
+
+
+def working_group_packs(
+    warehouse: Engine | Connection,
+    as_of: date,
+    packs_dir: Path,
+    initiatives: Sequence[Initiative] = (),
+    rules: AdjustRules | None = None,
+    satisfaction: SatisfactionRules | None = None,
+) -> dict[str, Any]:
+    """For every meeting due (``packs.days_before``) and key account: the pack as HTML and
+    PDF under ``packs_dir`` and, once, an e-mail to the key account team."""
+    rules = rules or adjust_rules()
+    satisfaction = satisfaction or satisfaction_rules()
+    team = owners()
+    made, sent = [], 0
+    with began(warehouse) as conn:
+        accounts = read_staging(conn, "crm_accounts", ["client_id", "key_account"])
+        keys = sorted(accounts.loc[accounts["key_account"].fillna(False).astype(bool),
+                                   "client_id"])
+        effects = latest_effects(conn, as_of)
+        for meeting in meetings_due(rules.packs.meetings, as_of, rules.packs.days_before):
+            for client in keys:
+                pack = build_pack(conn, client, meeting, as_of, initiatives, effects,
+                                  dict(satisfaction.question_kinds), rules.packs.history_days)
+                mail = render_pack(pack)
+                base = packs_dir / f"{client}-{meeting.isoformat()}"
+                base.with_suffix(".html").parent.mkdir(parents=True, exist_ok=True)
+                base.with_suffix(".html").write_text(mail.html or "", encoding="utf-8")
+                pdf = print_pdf(mail.html or "", base.with_suffix(".pdf"))
+                sent += send_pack(conn, pack, mail, pdf, team, midnight(as_of))
+                made.append(str(pdf))
+    return {"as_of": as_of.isoformat(), "packs": len(made), "sent": sent, "files": made}

@@ -1,0 +1,70 @@
+"""
+### cx_adjust: correct the model and the plan, with the key accounts at the table
+
+Weekly, Mondays 04:00 UTC, for the week that ended (`CronDataIntervalTimetable`); the day
+adjusted (`as_of`) is the interval's end.
+
+- `model_rounds`: the satisfaction model's rounds over real periods: per whole month of
+  answers before `as_of`'s month, a version fitted on the answers known by the month's first
+  day, judged on that month's answers with the version in force, promoted only when better;
+  individual scales aligned against each respondent's own history (`adjust.yaml` `rounds`).
+  Stored in `model_rounds`, printed by `cx model` (docs/adjust.md).
+- `working_group_packs`: for each key account with a working-group meeting in the next
+  `packs.days_before` days (`adjust.yaml`): its pack as HTML and PDF under
+  `<data dir>/packs`, sent once through the outbox to the key account team.
+
+**Re-running** a week rewrites the same rounds and pack files; the outbox keys
+(`pack:<client>:<meeting>`) send a pack once. Connection: `cx_warehouse` (else
+`CX_WAREHOUSE_URL`). The initiatives' effects (`cx_tasks.adjust.stage.measure_effects`)
+join this DAG when the initiative register (implement stage) is there to read.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+from typing import Any
+
+from airflow.sdk import CronDataIntervalTimetable, dag, get_current_context, task
+
+from cx_airflow.defaults import default_args, tags
+
+
+def _as_of() -> date:
+    """The day adjusted: the end of the run's data interval."""
+    return get_current_context()["data_interval_end"].astimezone(UTC).date()
+
+
+@dag(
+    dag_id="cx_adjust",
+    schedule=CronDataIntervalTimetable("0 4 * * 1", timezone="UTC"),
+    start_date=datetime(2026, 1, 5, tzinfo=UTC),
+    catchup=False,
+    max_active_runs=1,
+    default_args=default_args(),
+    tags=tags("adjust", "weekly"),
+    doc_md=__doc__,
+)
+def cx_adjust() -> None:
+    @task
+    def model_rounds() -> dict[str, Any]:
+        """The model's rounds over every whole month of answers before this week."""
+        from cx_airflow.connections import warehouse_url
+        from cx_tasks.adjust.stage import model_rounds as run_rounds
+        from cx_tasks.warehouse.db import engine_for
+
+        return run_rounds(engine_for(warehouse_url()), _as_of())
+
+    @task
+    def working_group_packs() -> dict[str, Any]:
+        """Packs for the key accounts' meetings ahead, printed and sent once."""
+        from cx_airflow.connections import warehouse_url
+        from cx_tasks.adjust.stage import working_group_packs as packs
+        from cx_tasks.config import settings
+        from cx_tasks.warehouse.db import engine_for
+
+        return packs(engine_for(warehouse_url()), _as_of(), settings().data_dir / "packs")
+
+    model_rounds() >> working_group_packs()
+
+
+cx_adjust()
