@@ -465,14 +465,14 @@ def deliver(
         outcomes = {o.idempotency_key: o for o in send_batch(claim.messages)}
         results = []
         with engine.begin() as conn:
-            now = clock()
+            answered_at = clock()
             sent = [m.idempotency_key for m in claim.messages
                     if (o := outcomes.get(m.idempotency_key)) and o.result == "sent"]
-            mark_sent(conn, sent, now)
+            mark_sent(conn, sent, answered_at)
             for message in claim.messages:
                 outcome = outcomes.get(message.idempotency_key) or DeliveryOutcome(
                     message.idempotency_key, "transient", "the transport reported no outcome")
-                result, error = _record(conn, message, outcome, rules, now)
+                result, error = _record(conn, message, outcome, rules, answered_at)
                 results.append(result)
                 if result == "failed":
                     failures.append(FailedMessage(message.idempotency_key, message.recipient,

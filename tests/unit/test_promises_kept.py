@@ -155,3 +155,16 @@ def test_an_invitation_in_time_carries_its_limits_to_the_outbox(warehouse_url,
                                         now=on_time + timedelta(days=4))
     assert (summary.sent, summary.suppressed_by_reason) == (0, {"stale_at_send": 1})
     assert received == []
+
+
+def test_every_batch_checks_the_promises_at_the_now_passed_in(warehouse_url) -> None:
+    """The wall clock (here 40 days after NOW) dates the sends; the promises are checked at
+    the run's ``now`` in the second batch as in the first (batches of one)."""
+    for key in ("first", "second"):
+        _queue(warehouse_url, key, stale_after=NOW + timedelta(hours=72),
+               links_expire_at=NOW + timedelta(days=30))
+    wall = NOW + timedelta(days=40)
+    summary, received = deliver_to_smtp(warehouse_url, now=NOW, batch_size=1,
+                                        clock=lambda: wall)
+    assert (summary.sent, summary.suppressed) == (2, 0)
+    assert len(received) == 2
