@@ -28,6 +28,7 @@ from cx_tasks.warehouse.schema import (
     V2_TABLES,
     V3_TABLES,
     V5_TABLES,
+    V9_TABLES,
     metadata,
     outbox,
     schema_version,
@@ -60,7 +61,7 @@ def began(bind: Engine | Connection) -> AbstractContextManager[Connection]:
 
 
 def _v1_initial(conn: Connection) -> None:
-    later = (*V2_TABLES, *V3_TABLES, *V5_TABLES)
+    later = (*V2_TABLES, *V3_TABLES, *V5_TABLES, *V9_TABLES)
     metadata.create_all(conn, tables=[t for t in metadata.sorted_tables if t not in later])
 
 
@@ -86,6 +87,10 @@ def _v5_analysis(conn: Connection) -> None:
     metadata.create_all(conn, tables=list(V5_TABLES))
 
 
+def _v9_implement(conn: Connection) -> None:
+    metadata.create_all(conn, tables=list(V9_TABLES))
+
+
 MIGRATIONS: list[tuple[int, str, Callable[[Connection], None]]] = [
     (1, "staging, quarantine, load log, quality runs, metrics, events, outbox", _v1_initial),
     (2, "survey invitations, skips, responses, answers, unsubscribes, feedback; outbox "
@@ -94,6 +99,8 @@ MIGRATIONS: list[tuple[int, str, Callable[[Connection], None]]] = [
     (4, "outbox index in claim order", _v4_outbox_claim_index),
     (5, "analysis: feedback classes and reviews, Pareto causes, findings, factor scores, "
         "model versions, predicted index, drill-down", _v5_analysis),
+    (9, "implement: cases, their history and escalations, finding states, initiatives, "
+        "their links, milestones and history, progress notices", _v9_implement),
 ]
 
 
