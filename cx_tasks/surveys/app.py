@@ -26,6 +26,7 @@ from starlette.datastructures import FormData
 
 from cx_tasks.collect.contract import LANGUAGES
 from cx_tasks.config import Settings
+from cx_tasks.implement.one_touch import add_one_touch_routes
 from cx_tasks.surveys.catalogue import SurveyCatalogue, survey_catalogue
 from cx_tasks.surveys.responses import (
     Invitation,
@@ -169,6 +170,7 @@ def create_app(settings: Settings, on_feedback: FeedbackListener | None = None, 
             conn, claims, channel, datetime.now(UTC)))
         return pages.render("unsubscribed", request.state.language)
 
+    add_one_touch_routes(app, settings, catalogue, pages.render)
     return app
 
 
