@@ -19,6 +19,8 @@ from rich.progress import (
 )
 from rich.table import Table
 
+from cx_tasks.implement.cli import register as implement_commands
+
 if TYPE_CHECKING:
     from sqlalchemy import Connection, Engine
 
@@ -31,6 +33,7 @@ app.add_typer(warehouse_app, name="warehouse")
 review_app = typer.Typer(help="The manual review queue of feedback the classifier did not "
                          "decide.", no_args_is_help=True)
 app.add_typer(review_app, name="review")
+implement_commands(app)  # cx cases, cx initiatives, cx finding (cx_tasks/implement/cli.py)
 console = Console()
 
 

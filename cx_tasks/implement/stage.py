@@ -1,0 +1,147 @@
+"""The implement stage's steps as the ``cx_implement`` DAG runs them: each takes the
+warehouse and the run's time (``now``: when the run was due) and returns a small summary;
+data moves through the warehouse.
+
+cases (open, escalate) · findings (lifecycle) · initiatives (decisions file, proposals) ·
+progress e-mails · report; ``funnel_lines`` gives the demo's funnel of this stage.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import func, select
+
+from cx_tasks.config import Settings
+from cx_tasks.demo.funnel import FunnelLine
+from cx_tasks.feedback.acknowledgement import LinkSettings
+from cx_tasks.feedback.rules import owners
+from cx_tasks.implement.cases import open_cases, question_kinds
+from cx_tasks.implement.decisions import apply_file
+from cx_tasks.implement.escalation import escalate
+from cx_tasks.implement.finding_lifecycle import track
+from cx_tasks.implement.initiatives import propose
+from cx_tasks.implement.links import LinkKeys
+from cx_tasks.implement.progress_mail import send_progress
+from cx_tasks.implement.report import write_report
+from cx_tasks.implement.rules import implement_rules
+from cx_tasks.surveys.catalogue import survey_catalogue
+from cx_tasks.warehouse.db import engine_for
+from cx_tasks.warehouse.schema import (
+    case_escalations,
+    cases,
+    initiative_history,
+    initiatives,
+    outbox,
+    pareto_causes,
+    progress_notices,
+)
+
+MAIL_KINDS = ("case", "case_closed", "progress")
+"""The outbox kinds this stage enqueues (and its DAG delivers)."""
+
+
+def _links(config: Settings) -> LinkSettings:
+    return LinkSettings(config.survey_base_url, config.survey_secret,
+                        survey_catalogue(config.rules_dir))
+
+
+def latest_analysis_day(warehouse_url: str) -> date | None:
+    """The newest day analysed: the latest end of a stored Pareto window."""
+    with engine_for(warehouse_url).connect() as conn:
+        return conn.scalar(select(func.max(pareto_causes.c.period_end)))
+
+
+def run_cases(config: Settings, now: datetime) -> dict[str, Any]:
+    """Open the cases the feedback known by ``now`` triggers and take the escalation steps
+    due by ``now``."""
+    rules = implement_rules(config.rules_dir).cases
+    keys = LinkKeys(config.survey_base_url, config.survey_secret)
+    opened = open_cases(config.warehouse_url, now=now, rules=rules,
+                        owners=owners(config.rules_dir),
+                        kinds=question_kinds(survey_catalogue(config.rules_dir)), keys=keys)
+    escalated = escalate(config.warehouse_url, now=now, rules=rules, keys=keys)
+    return {"now": now.isoformat(), "opened": dict(opened), "escalated": dict(escalated)}
+
+
+def track_findings(config: Settings, as_of: date, now: datetime) -> dict[str, Any]:
+    """Give every finding a lifecycle state; reopen the resolved ones found again on
+    ``as_of`` (the analysis of that day, recomputed from its stored tables)."""
+    from cx_tasks.analyze.drilldown import main_causes
+    from cx_tasks.analyze.findings import (
+        findings_as_of,
+        findings_rules,
+        satisfaction_drop_findings,
+    )
+    from cx_tasks.metrics.catalogue import metric_catalogue
+
+    team = owners(config.rules_dir)
+    with engine_for(config.warehouse_url).begin() as conn:
+        found = findings_as_of(conn, as_of, findings_rules(config.rules_dir), team,
+                               metric_catalogue(config.rules_dir))
+        drops = satisfaction_drop_findings(main_causes(conn, as_of), team, as_of)
+        ids = [*found["finding_id"], *drops["finding_id"]]
+        counts = track(conn, ids, as_of, now)
+    return {"as_of": as_of.isoformat(), "found": len(ids), **counts}
+
+
+def run_initiatives(config: Settings, as_of: date | None, now: datetime) -> dict[str, Any]:
+    """Apply the decisions file, then propose initiatives from the analysis of ``as_of``."""
+    rules = implement_rules(config.rules_dir).initiatives
+    decided = apply_file(config.warehouse_url, config.data_dir, now=now, rules=rules)
+    proposed = [] if as_of is None else propose(
+        config.warehouse_url, as_of, rules=rules, owners=owners(config.rules_dir))
+    return {"decisions": dict(decided), "proposed": proposed}
+
+
+def run_progress_mail(config: Settings, now: datetime) -> dict[str, Any]:
+    """Decide every "you said, we did" notice due at ``now``."""
+    return send_progress(config.warehouse_url, now=now,
+                         rules=implement_rules(config.rules_dir).progress,
+                         owners=owners(config.rules_dir), links=_links(config)).to_dict()
+
+
+def reports_dir(config: Settings) -> Path:
+    """Where the stage writes its report."""
+    return config.data_dir / "reports"
+
+
+def run_report(config: Settings, now: datetime) -> dict[str, Any]:
+    """Write the implementation report; return its path."""
+    clocks = implement_rules(config.rules_dir).cases.clocks
+    with engine_for(config.warehouse_url).connect() as conn:
+        path = write_report(conn, clocks, now, reports_dir(config))
+    return {"report": str(path)}
+
+
+def funnel_lines(warehouse_url: str) -> list[FunnelLine]:
+    """The demo's funnel of the implement stage: cases opened, acknowledged, closed and
+    escalated; initiatives proposed and approved; progress e-mails sent."""
+    with engine_for(warehouse_url).connect() as conn:
+        def count(query: Any) -> int:
+            return int(conn.scalar(query) or 0)
+
+        opened = count(select(func.count()).select_from(cases))
+        acknowledged = count(select(func.count()).select_from(cases)
+                             .where(cases.c.acknowledged_at.is_not(None)))
+        closed = count(select(func.count()).select_from(cases)
+                       .where(cases.c.status == "closed"))
+        escalated = count(select(func.count(case_escalations.c.case_id.distinct())))
+        proposed = count(select(func.count()).select_from(initiatives))
+        approved = count(select(func.count(initiative_history.c.initiative_id.distinct()))
+                         .where(initiative_history.c.status == "approved"))
+        progress = count(select(func.count()).select_from(outbox).where(
+            outbox.c.kind == "progress", outbox.c.status == "sent"))
+        notices = count(select(func.count()).select_from(progress_notices)
+                        .where(progress_notices.c.status == "sent"))
+    return [
+        FunnelLine("cases opened", opened, 1),
+        FunnelLine("cases acknowledged", acknowledged, 1, "owners' one-touch links"),
+        FunnelLine("cases closed", closed, 1, "with a resolution note"),
+        FunnelLine("cases escalated", escalated, 1, "a clock ran past a step of the ladder"),
+        FunnelLine("initiatives proposed", proposed, 1),
+        FunnelLine("initiatives approved", approved, 2),
+        FunnelLine("progress e-mails sent", progress, 1, f"{notices} notices"),
+    ]
