@@ -151,6 +151,7 @@ def cases_by_owner(conn: Connection, clocks: Clocks, now: datetime) -> list[Owne
     """Case figures per owner (module doc), by owner id."""
     escalated = Counter(dict(conn.execute(
         select(cases.c.owner, func.count())
+        .select_from(case_escalations)
         .join(cases, cases.c.case_id == case_escalations.c.case_id)
         .group_by(cases.c.owner)).all()))
     owners: dict[str, OwnerCases] = {}

@@ -145,3 +145,64 @@ def funnel_lines(warehouse_url: str) -> list[FunnelLine]:
         FunnelLine("initiatives approved", approved, 2),
         FunnelLine("progress e-mails sent", progress, 1, f"{notices} notices"),
     ]
+
+
+def approval_forms(config: Settings, proposed: list[str]) -> list[dict[str, str]]:
+    """The Required Actions form of each proposal: its subject and its evidence as body."""
+    import json
+
+    from cx_tasks.implement.initiatives import get_initiative
+
+    forms = []
+    with engine_for(config.warehouse_url).connect() as conn:
+        for initiative_id in proposed:
+            row = get_initiative(conn, initiative_id)
+            if row is None:
+                continue
+            evidence, effect = json.loads(row["evidence"]), json.loads(row["expected_effect"])
+            forms.append({
+                "subject": f"Approve initiative: {row['title']} ({initiative_id})",
+                "body": (f"**{row['title']}**  \nowner: {row['owner_person'] or 'unowned'}  \n"
+                         f"evidence: {evidence['complaints']} complaints, affected revenue "
+                         f"{evidence['revenue']:,.0f}, {len(evidence['clients'])} clients, "
+                         f"window {evidence['window'][0]} to {evidence['window'][1]}  \n"
+                         f"expected effect: {effect['metric']} {effect['direction']} "
+                         f"{effect['size_percent']}% by {effect['by']}"),
+            })
+    return forms
+
+
+def record_airflow_decisions(config: Settings, proposed: list[str],
+                             answers: list[dict[str, Any] | None], now: datetime,
+                             answer_within_days: int) -> dict[str, Any]:
+    """Record each Required Action's answer (``chosen_options``, ``params_input``,
+    ``responded_by_user``) for the proposal at the same position: Approve, or Reject with
+    the reason given (a missing answer or reason is said to be one)."""
+    from cx_tasks.implement.initiatives import MilestoneRefused, decide
+
+    rules = implement_rules(config.rules_dir).initiatives
+    counts: dict[str, int] = {"approved": 0, "rejected": 0, "unchanged": 0, "refused": 0}
+    with engine_for(config.warehouse_url).begin() as conn:
+        for initiative_id, answer in zip(proposed, answers, strict=True):
+            answer = answer or {}
+            chosen = (answer.get("chosen_options") or ["Reject"])[0]
+            given = answer.get("params_input") or {}
+            user = answer.get("responded_by_user") or {}
+            actor = (user.get("name") or user.get("id") or "airflow") if user else \
+                f"no answer within {answer_within_days} days"
+            reason = (given.get("reason") or "").strip() or (
+                f"rejected in Airflow by {actor} without a reason" if user else
+                f"no answer in Airflow within {answer_within_days} days (default: Reject)")
+            decision = "approve" if chosen == "Approve" else "reject"
+            try:
+                changed = decide(conn, initiative_id, decision, actor=str(actor),
+                                 channel="airflow", now=now,
+                                 reason=None if decision == "approve" else reason,
+                                 sponsor=(given.get("sponsor") or "").strip() or None,
+                                 rules=rules)
+            except MilestoneRefused:
+                counts["refused"] += 1
+                continue
+            counts[("approved" if decision == "approve" else "rejected") if changed
+                   else "unchanged"] += 1
+    return counts

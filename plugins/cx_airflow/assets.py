@@ -35,3 +35,9 @@ CX_ANALYSIS = Asset(name="cx_analysis", uri="cx://analyze/findings")
 """The analysis of a day refreshed by ``cx_analyze``: feedback classified, Pareto causes,
 the predicted satisfaction index, drill-downs and findings with owners (``extra``:
 ``as_of`` and the findings per kind). The implement and monitor stages schedule on it."""
+
+CX_IMPLEMENTATION = Asset(name="cx_implementation", uri="cx://implement/initiatives")
+"""The implement stage ran: cases opened and escalated, initiatives proposed and decided,
+"you said, we did" e-mails decided, the report written; updated by ``cx_implement``'s
+``write_report`` (``extra``: the run's ``now`` and its counts). The monitor stage schedules
+on it."""
