@@ -5,7 +5,11 @@
 the local SMTP server); 3. the simulated contacts answer a share of the invitations they
 received through the response app's real endpoints; 4. ``cx_feedback`` takes the answers
 (and the service desk) in and acknowledges them; 5. ``cx_analyze`` classifies the feedback,
-ranks its causes, models satisfaction and drills into the clients whose satisfaction fell.
+ranks its causes, models satisfaction and drills into the clients whose satisfaction fell;
+6. ``cx_implement`` opens cases and proposes initiatives, the simulated CX team approves two
+(decisions file) and owners act on cases through their one-touch links
+(``cx_tasks.demo.cx_team``), a second run tells the clients "you said, we did", and an
+hourly run dated 25 hours later escalates the cases nobody acknowledged.
 
 Everything lives inside the project: the data folder (``data/``) holds the simulated
 supplier, the warehouse, the GX results and every e-mail the local SMTP server
@@ -191,4 +195,40 @@ def run_demo(
         on_step("running cx_analyze: classification, Pareto, satisfaction model, "
                 "drill-down, findings")
         run_in_airflow(config, plan, smtp, ["cx_analyze", "--once"], on_run)
+        implement(config, plan, smtp, app_port, on_step, on_run)
     return config, answers, time.perf_counter() - started
+
+
+def implement(config: Settings, plan: DemoPlan, smtp: str, app_port: int,
+              on_step: Callable[[str], None], on_run: Callable[[str], None]) -> None:
+    """The implement stage: cases and proposals, the CX team's approvals and the owners'
+    one-touch links, progress e-mails, then the clocks a day later (module doc)."""
+    import json
+    from datetime import UTC, datetime
+
+    from cx_tasks.demo.cx_team import approve_two, owners_act
+    from cx_tasks.implement.stage import funnel_lines
+
+    once = ["cx_implement", "--once", "--conf", json.dumps({"ask_in_airflow": False})]
+    on_step("running cx_implement: close-the-loop cases, findings' lifecycle, proposals")
+    run_in_airflow(config, plan, smtp, once, on_run)
+    today = datetime.now(UTC).replace(tzinfo=None)
+    chosen = approve_two(config, today.date())
+    on_step(f"the simulated CX lead approves {len(chosen)} proposals ({', '.join(chosen)}) "
+            "and records their first client-visible milestone, through the decisions file "
+            "(the demo's dag.test() runs in a child process: nobody answers Airflow's "
+            "Required Actions there)")
+    acted = owners_act(config, app_port)
+    on_step(f"owners open {acted.cases} case e-mails and, through their one-touch links, "
+            f"acknowledge {acted.acknowledged} and close {acted.closed} with a note "
+            f"({acted.refused} refused)")
+    on_step("running cx_implement again: decisions applied, closures and \"you said, we "
+            "did\" e-mails sent")
+    run_in_airflow(config, plan, smtp, once, on_run)
+    later = (today + timedelta(hours=25)).replace(minute=0, second=0, microsecond=0)
+    on_step(f"running the hourly cx_implement of {later:%Y-%m-%d %H:%M} UTC: the clocks of "
+            "the cases nobody acknowledged escalate")
+    run_in_airflow(config, plan, smtp, [*once, "--at", later.isoformat()], on_run)
+    for line in funnel_lines(config.warehouse_url):
+        on_step(f"{line.stage}: {line.count} (at least {line.minimum})"
+                + (f" - {line.note}" if line.note else ""))

@@ -3,13 +3,15 @@
     python -m cx_airflow.run_dag cx_collect_nightly --first 2026-10-18 --last 2026-10-31 \
         [--history-from 2026-05-05] [--then cx_survey_dispatch ...]
     python -m cx_airflow.run_dag cx_feedback --once
+    python -m cx_airflow.run_dag cx_implement --once [--at 2026-12-08T10:00] [--conf '{...}']
 
 Each interval is one ``dag.test()`` run (real task instances, real XCom, real Asset
 events in the metadata DB). With ``--history-from`` the first run is a history load
 that extracts everything from that date up to the end of its own interval. ``--then``
 runs each named DAG after every interval at the interval's end, standing in for the
 scheduler that would start them on the Assets the interval updated (``dag.test()`` does
-not; those runs see no ``triggering_asset_events``). ``--once`` runs the DAG once, now.
+not; those runs see no ``triggering_asset_events``). ``--once`` runs the DAG once, now
+(or with the logical date ``--at``); ``--conf`` is the run's conf (JSON) for ``--once``.
 The environment chooses Airflow's home, DAG folder and connections, as for ``airflow``.
 Prints one line per run: ``RUN <dag id> <logical date> <state> <seconds>``.
 """
@@ -17,6 +19,7 @@ Prints one line per run: ``RUN <dag id> <logical date> <state> <seconds>``.
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 import time
 import warnings
@@ -36,6 +39,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--then", action="append", default=[], metavar="DAG_ID",
                         help="a DAG to run after every interval, at its end")
     parser.add_argument("--once", action="store_true", help="one run of the DAG, now")
+    parser.add_argument("--at", type=datetime.fromisoformat, default=None,
+                        help="with --once: the run's logical date (ISO; naive is UTC)")
+    parser.add_argument("--conf", type=json.loads, default={}, help="with --once: run conf")
     args = parser.parse_args(argv)
     if not args.once and (args.first is None or args.last is None):
         parser.error("--first and --last are needed unless --once")
@@ -63,7 +69,8 @@ def main(argv: list[str] | None = None) -> int:
         return outcome.state == DagRunState.SUCCESS
 
     if args.once:
-        return 0 if run(args.dag_id, None, {}) else 1
+        at = args.at.replace(tzinfo=args.at.tzinfo or UTC) if args.at else None
+        return 0 if run(args.dag_id, at, args.conf) else 1
     timetable = coerce_to_core_timetable(bag.get_dag(args.dag_id).timetable)
     failed = 0
     day = args.first
