@@ -11,8 +11,8 @@ rerun decides the same.
   an e-mail carrying one-touch links; then every escalation step due (reminder at half a
   clock, manager when it runs out, CX lead at twice; `implement.yaml`), once per case.
 - `findings_lifecycle`: every finding gets a state; a resolved one found again reopens.
-- `initiatives`: decisions from `<data dir>/initiative_decisions.yaml|csv`, then proposals
-  from the Pareto's vital few and the drill-downs (one open per process class and segment).
+- `initiatives`: proposals from the Pareto's vital few and the drill-downs (one open per
+  process class and segment), then decisions from `<data dir>/initiative_decisions.yaml|csv`.
 - `approval_forms` / `approve_initiative` / `record_decisions`: each new proposal waits in
   Airflow's **Required Actions** (`HITLEntryOperator`: Approve or Reject, a reason and a
   sponsor); no answer in 5 days ends in "Reject" with that reason. With the param
@@ -105,14 +105,15 @@ def cx_implement() -> None:
 
     @task
     def initiatives() -> dict[str, Any]:
-        """Apply the decisions file; propose initiatives from the analysis."""
+        """Propose initiatives from the analysis; apply the decisions file."""
         from cx_tasks.implement.stage import run_initiatives
 
         return run_initiatives(_config(), _as_of(), _now())
 
     @task
     def approval_forms(decided: dict[str, Any]) -> list[dict[str, str]]:
-        """One approval form per new proposal (none unless `ask_in_airflow`)."""
+        """One approval form per new proposal still undecided (none unless
+        `ask_in_airflow`)."""
         from cx_tasks.implement.stage import approval_forms as forms
 
         if not context()["params"]["ask_in_airflow"]:
@@ -120,15 +121,14 @@ def cx_implement() -> None:
         return forms(_config(), decided["proposed"])
 
     @task(trigger_rule="all_done")
-    def record_decisions(decided: dict[str, Any]) -> dict[str, Any]:
+    def record_decisions(forms: list[dict[str, str]]) -> dict[str, Any]:
         """Record each answer of the Required Actions in the register."""
-        from cx_tasks.implement.stage import record_airflow_decisions
+        from cx_tasks.implement.stage import initiative_of_form, record_airflow_decisions
 
-        proposed = decided["proposed"] if context()["params"]["ask_in_airflow"] else []
         answers = [context()["ti"].xcom_pull(task_ids="approve_initiative", map_indexes=i)
-                   for i in range(len(proposed))]
-        return record_airflow_decisions(_config(), proposed, answers, _now(),
-                                        ANSWER_WITHIN.days)
+                   for i in range(len(forms))]
+        return record_airflow_decisions(_config(), [initiative_of_form(f) for f in forms],
+                                        answers, _now(), ANSWER_WITHIN.days)
 
     @task
     def progress_mail(handled: dict[str, Any], decided: dict[str, Any]) -> dict[str, Any]:
@@ -165,13 +165,14 @@ def cx_implement() -> None:
 
     handled = cases()
     decided = initiatives()
+    forms = approval_forms(decided)
     approve = HITLEntryOperator.partial(
         task_id="approve_initiative", options=[APPROVE, REJECT], defaults=[REJECT],
         response_timeout=ANSWER_WITHIN,
         params={"reason": Param("", type="string", description="why (needed to reject)"),
                 "sponsor": Param("", type="string", description="the sponsor, on approval")},
-    ).expand_kwargs(approval_forms(decided))
-    approve >> record_decisions(decided)
+    ).expand_kwargs(forms)
+    approve >> record_decisions(forms)
     write_report(deliver(progress_mail(handled, decided)), handled, findings_lifecycle())
 
 

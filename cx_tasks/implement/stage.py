@@ -88,11 +88,12 @@ def track_findings(config: Settings, as_of: date, now: datetime) -> dict[str, An
 
 
 def run_initiatives(config: Settings, as_of: date | None, now: datetime) -> dict[str, Any]:
-    """Apply the decisions file, then propose initiatives from the analysis of ``as_of``."""
+    """Propose initiatives from the analysis of ``as_of``, then apply the decisions file
+    (a decision on a proposal of this run applies at once)."""
     rules = implement_rules(config.rules_dir).initiatives
-    decided = apply_file(config.warehouse_url, config.data_dir, now=now, rules=rules)
     proposed = [] if as_of is None else propose(
         config.warehouse_url, as_of, rules=rules, owners=owners(config.rules_dir))
+    decided = apply_file(config.warehouse_url, config.data_dir, now=now, rules=rules)
     return {"decisions": dict(decided), "proposed": proposed}
 
 
@@ -147,8 +148,17 @@ def funnel_lines(warehouse_url: str) -> list[FunnelLine]:
     ]
 
 
+FORM_PREFIX = "Approve initiative "
+
+
+def initiative_of_form(form: dict[str, str]) -> str:
+    """The initiative a Required Actions form (of ``approval_forms``) asks about."""
+    return form["subject"].removeprefix(FORM_PREFIX).split(": ", 1)[0]
+
+
 def approval_forms(config: Settings, proposed: list[str]) -> list[dict[str, str]]:
-    """The Required Actions form of each proposal: its subject and its evidence as body."""
+    """The Required Actions form of each proposal still undecided: its subject and its
+    evidence as body."""
     import json
 
     from cx_tasks.implement.initiatives import get_initiative
@@ -157,11 +167,11 @@ def approval_forms(config: Settings, proposed: list[str]) -> list[dict[str, str]
     with engine_for(config.warehouse_url).connect() as conn:
         for initiative_id in proposed:
             row = get_initiative(conn, initiative_id)
-            if row is None:
+            if row is None or row["status"] != "proposed":
                 continue
             evidence, effect = json.loads(row["evidence"]), json.loads(row["expected_effect"])
             forms.append({
-                "subject": f"Approve initiative: {row['title']} ({initiative_id})",
+                "subject": f"{FORM_PREFIX}{initiative_id}: {row['title']}",
                 "body": (f"**{row['title']}**  \nowner: {row['owner_person'] or 'unowned'}  \n"
                          f"evidence: {evidence['complaints']} complaints, affected revenue "
                          f"{evidence['revenue']:,.0f}, {len(evidence['clients'])} clients, "

@@ -62,11 +62,8 @@ def test_implement_run_and_rerun(tmp_path, airflow_db) -> None:
             f"- {{initiative: '{INIT}', decision: reach, milestone: fix_in_place, "
             "reached_on: 2026-11-06, by: Anna}\n", encoding="utf-8")
         conf = {"ask_in_airflow": False}
-        first = dag.test(logical_date=RUN, run_conf=conf)
-        assert first.state == DagRunState.SUCCESS
-        # the first run proposed the initiative after reading the file: the second applies it
-        second = dag.test(logical_date=RUN, run_conf=conf)
-        assert second.state == DagRunState.SUCCESS
+        # the run proposes the initiative, then applies the file's decisions to it
+        assert dag.test(logical_date=RUN, run_conf=conf).state == DagRunState.SUCCESS
         after = table_checksums(url)
         assert dag.test(logical_date=RUN, run_conf=conf).state == DagRunState.SUCCESS
         assert table_checksums(url) == after
