@@ -35,7 +35,10 @@ from sqlalchemy import Connection, and_, func, select, update
 
 from cx_tasks.analyze.pareto import ALL_SEGMENTS, period_of, process_label
 from cx_tasks.feedback.rules import Owners
+from cx_tasks.implement.links import LinkKeys, milestone_link
 from cx_tasks.implement.rules import InitiativeRules
+from cx_tasks.mail.outbox import enqueue
+from cx_tasks.mail.render import render_mail
 from cx_tasks.warehouse.db import engine_for, insert_if_absent
 from cx_tasks.warehouse.schema import (
     STAGING,
@@ -50,6 +53,8 @@ from cx_tasks.warehouse.schema import (
     pareto_causes,
 )
 
+OWNER_KIND = "initiative"
+"""Outbox kind of the e-mail telling an owner their initiative was approved."""
 OPEN = ("proposed", "approved", "in_progress")
 """Statuses of an open initiative: at most one per process class and segment."""
 Decision = Literal["approve", "reject", "drop"]
@@ -332,3 +337,34 @@ def awaiting_decision(conn: Connection) -> list[dict[str, Any]]:
     return [dict(r) for r in conn.execute(
         select(initiatives).where(initiatives.c.status == "proposed")
         .order_by(initiatives.c.proposed_on, initiatives.c.initiative_id)).mappings()]
+
+
+def tell_owners(warehouse_url: str, *, now: datetime, owners: Owners, keys: LinkKeys,
+                valid_hours: int) -> int:
+    """E-mail the owner of every approved or running initiative once (outbox
+    ``initiative:<id>:approved``): its milestones with a one-touch link each to record it
+    reached. Return the e-mails enqueued."""
+    sent = 0
+    with engine_for(warehouse_url).begin() as conn:
+        running = conn.execute(select(initiatives).where(
+            initiatives.c.status.in_(("approved", "in_progress")),
+            initiatives.c.owner.is_not(None))).mappings().all()
+        for row in running:
+            process = owners.by_process.get(row["process_class"])
+            if process is None:
+                continue
+            at = row["decided_at"] or now
+            steps = [{"title": m.title_en, "planned_on": m.planned_on,
+                      "reached_on": m.reached_on, "client_visible": m.client_visible,
+                      "url": milestone_link(keys, row["initiative_id"], m.milestone_id,
+                                            row["owner"], at, valid_hours)}
+                     for m in conn.execute(select(initiative_milestones).where(
+                         initiative_milestones.c.initiative_id == row["initiative_id"])
+                         .order_by(initiative_milestones.c.position))]
+            mail = render_mail("initiative_approved", "en", {
+                "initiative": row, "person": process.person.name, "milestones": steps})
+            sent += enqueue(conn, idempotency_key=f"initiative:{row['initiative_id']}:approved",
+                            kind=OWNER_KIND, recipient=process.person.email,
+                            subject=mail.subject, body_text=mail.text, body_html=mail.html,
+                            created_at=at)
+    return sent

@@ -22,7 +22,7 @@ from cx_tasks.implement.cases import open_cases, question_kinds
 from cx_tasks.implement.decisions import apply_file
 from cx_tasks.implement.escalation import escalate
 from cx_tasks.implement.finding_lifecycle import track
-from cx_tasks.implement.initiatives import propose
+from cx_tasks.implement.initiatives import propose, tell_owners
 from cx_tasks.implement.links import LinkKeys
 from cx_tasks.implement.progress_mail import send_progress
 from cx_tasks.implement.report import write_report
@@ -39,7 +39,7 @@ from cx_tasks.warehouse.schema import (
     progress_notices,
 )
 
-MAIL_KINDS = ("case", "case_closed", "progress")
+MAIL_KINDS = ("case", "case_closed", "initiative", "progress")
 """The outbox kinds this stage enqueues (and its DAG delivers)."""
 
 
@@ -94,7 +94,16 @@ def run_initiatives(config: Settings, as_of: date | None, now: datetime) -> dict
     proposed = [] if as_of is None else propose(
         config.warehouse_url, as_of, rules=rules, owners=owners(config.rules_dir))
     decided = apply_file(config.warehouse_url, config.data_dir, now=now, rules=rules)
-    return {"decisions": dict(decided), "proposed": proposed}
+    return {"decisions": dict(decided), "proposed": proposed,
+            "owners_told": _tell_owners(config, now)}
+
+
+def _tell_owners(config: Settings, now: datetime) -> int:
+    """E-mail each newly approved initiative's owner its milestone links."""
+    return tell_owners(config.warehouse_url, now=now, owners=owners(config.rules_dir),
+                       keys=LinkKeys(config.survey_base_url, config.survey_secret),
+                       valid_hours=24 * implement_rules(config.rules_dir)
+                       .initiatives.milestone_link_valid_days)
 
 
 def run_progress_mail(config: Settings, now: datetime) -> dict[str, Any]:
@@ -215,4 +224,5 @@ def record_airflow_decisions(config: Settings, proposed: list[str],
                 continue
             counts[("approved" if decision == "approve" else "rejected") if changed
                    else "unchanged"] += 1
+    counts["owners_told"] = _tell_owners(config, now)
     return counts

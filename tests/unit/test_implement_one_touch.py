@@ -16,12 +16,19 @@ from sqlalchemy import select
 from cx_tasks.config import Settings, settings
 from cx_tasks.feedback.rules import owners
 from cx_tasks.implement.cases import open_cases, question_kinds
-from cx_tasks.implement.links import LinkKeys, case_link
+from cx_tasks.implement.links import LinkKeys, case_link, milestone_link
 from cx_tasks.implement.rules import implement_rules
 from cx_tasks.surveys.app import create_app
 from cx_tasks.surveys.catalogue import survey_catalogue
 from cx_tasks.warehouse.db import engine_for, migrate
-from cx_tasks.warehouse.schema import case_history, cases, feedback, outbox
+from cx_tasks.warehouse.schema import (
+    STAGING,
+    case_history,
+    cases,
+    feedback,
+    initiative_milestones,
+    outbox,
+)
 
 SECRET = "s" * 32
 NOW = datetime.now(UTC).replace(tzinfo=None, microsecond=0)  # the app checks expiry by wall clock
@@ -107,3 +114,39 @@ def test_an_unsubscribe_token_does_not_act_on_a_case(config: Settings) -> None:
     path = _path(case_link(_keys(config), CASE, OWNER, "acknowledge", NOW, 24))
     assert client.post(path.replace("/c/", "/u/")).status_code == 403  # wrong purpose
     assert _state(config) == ("open", 1, 1)
+
+
+def test_the_owner_marks_a_milestone_reached_from_the_approval_email(
+        config: Settings) -> None:
+    from fixtures.implement_world import AS_OF, complaint, pareto
+
+    from cx_tasks.implement.initiatives import decide, propose, tell_owners
+
+    url = config.warehouse_url
+    with engine_for(url).begin() as conn:  # the CRM of seed_world: K1 in metals
+        conn.execute(STAGING["erp_clients"].update().values(segment="metals"))
+    for n in range(3):
+        complaint(url, f"claim:D{n}", "K1", "C1", "x", "documents", datetime(2026, 10, 20 + n))
+    pareto(url, "metals", "documents", 3)
+    rules = implement_rules().initiatives
+    propose(url, AS_OF, rules=rules, owners=owners())
+    init = "init:metals:documents:2026-11-01"
+    with engine_for(url).begin() as conn:
+        decide(conn, init, "approve", actor="lead", channel="cli", now=NOW, rules=rules)
+    assert tell_owners(url, now=NOW, owners=owners(), keys=_keys(config), valid_hours=24) == 1
+    assert tell_owners(url, now=NOW, owners=owners(), keys=_keys(config), valid_hours=24) == 0
+    with engine_for(url).connect() as conn:
+        mail = conn.execute(select(outbox).where(outbox.c.kind == "initiative")).one()
+    assert mail.recipient == "a.sokolova@example.com"
+    links = [line.split(": ", 1)[1] for line in mail.body_text.splitlines()
+             if line.strip().startswith("reached today:")]
+    assert len(links) == 3  # root cause, fix in place, verified
+    client = TestClient(create_app(config))
+    foreign = _path(milestone_link(_keys(config), init, "root_cause", "quality", NOW, 24))
+    assert client.post(foreign).status_code == 404
+    assert 'data-result="changed"' in client.post(_path(links[0])).text
+    with engine_for(url).connect() as conn:
+        reached = conn.execute(select(initiative_milestones.c.milestone_id,
+                                      initiative_milestones.c.reached_on)
+                               .where(initiative_milestones.c.reached_on.is_not(None))).all()
+    assert [(m, d) for m, d in reached] == [("root_cause", NOW.date())]
