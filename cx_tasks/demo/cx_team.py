@@ -1,7 +1,8 @@
 """The demo's simulated CX team and case owners.
 
-- The CX lead approves the two proposals with the most complaints and records their first
-  client-visible milestone as reached, through the decisions file
+- The CX lead approves the two proposals with the most complaints and their owners record
+  the root cause found and the fix in place (the first client-visible milestone), through
+  the decisions file
   (``initiative_decisions.yaml`` in the data folder): the demo runs ``cx_implement`` by
   ``dag.test()`` in a child process, where a task waiting in Airflow's Required Actions
   would wait alone until its timeout, so the demo runs it with ``ask_in_airflow`` false.
@@ -26,7 +27,7 @@ from cx_tasks.warehouse.schema import initiatives
 
 ACK = re.compile(r"^Acknowledge \(one click\): (\S+)$", re.MULTILINE)
 CLOSE = re.compile(r"^Close with a resolution note: (\S+)$", re.MULTILINE)
-MILESTONE = "fix_in_place"
+MILESTONES = ("root_cause", "fix_in_place")
 RESOLUTION = ("Called the client, found the cause with the warehouse team and agreed the "
               "next delivery; credit note issued.")
 
@@ -43,7 +44,8 @@ class OwnerActions:
 
 def approve_two(config: Settings, reached_on: date) -> list[str]:
     """Write the CX lead's decisions: approve the two proposals with the most complaints and
-    record their first client-visible milestone reached on ``reached_on``; return their ids."""
+    record their milestones up to the first client-visible one reached on ``reached_on``;
+    return their ids."""
     with engine_for(config.warehouse_url).connect() as conn:
         proposed = conn.execute(select(initiatives.c.initiative_id, initiatives.c.evidence)
                                 .where(initiatives.c.status == "proposed")).all()
@@ -53,8 +55,9 @@ def approve_two(config: Settings, reached_on: date) -> list[str]:
     for initiative in chosen:
         rows.append({"initiative": initiative, "decision": "approve", "by": "CX lead (demo)",
                      "sponsor": "COO (demo)"})
-        rows.append({"initiative": initiative, "decision": "reach", "milestone": MILESTONE,
-                     "reached_on": reached_on.isoformat(), "by": "owner (demo)"})
+        rows += [{"initiative": initiative, "decision": "reach", "milestone": milestone,
+                  "reached_on": reached_on.isoformat(), "by": "owner (demo)"}
+                 for milestone in MILESTONES]
     (config.data_dir / "initiative_decisions.yaml").write_text(
         yaml.safe_dump(rows, allow_unicode=True, sort_keys=False), encoding="utf-8")
     return chosen
