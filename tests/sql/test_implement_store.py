@@ -85,3 +85,49 @@ def test_a_stage_run_repeated_changes_nothing(warehouse_url: str, tmp_path: Path
     # nothing quarantined: the file's rows found their proposal
     with engine_for(warehouse_url).connect() as conn:
         assert conn.scalar(select(func.count()).select_from(quarantine)) == 0
+
+
+def test_required_actions_answers_are_recorded(warehouse_url: str, tmp_path: Path) -> None:
+    from cx_tasks.feedback.rules import owners
+    from cx_tasks.implement.initiatives import get_initiative, propose
+    from cx_tasks.implement.rules import implement_rules
+    from cx_tasks.implement.stage import (
+        approval_forms,
+        initiative_of_form,
+        record_airflow_decisions,
+    )
+
+    config = settings({"CX_DATA_DIR": str(tmp_path), "CX_WAREHOUSE_URL": warehouse_url,
+                       "CX_SURVEY_SECRET": "s"})
+    seed_world(warehouse_url)
+    for process in ("documents", "pricing", "payments"):
+        for n in range(3):
+            complaint(warehouse_url, f"claim:{process}{n}", "K1", "C1", "x", process,
+                      datetime(2026, 10, 20 + n, 9))
+        pareto(warehouse_url, "metals", process, 3)
+    proposed = propose(warehouse_url, datetime(2026, 11, 1).date(),
+                       rules=implement_rules().initiatives, owners=owners())
+    forms = approval_forms(config, proposed)
+    assert [initiative_of_form(f) for f in forms] == proposed
+    admin = {"id": "admin", "name": "admin"}
+    answers = [
+        {"chosen_options": ["Approve"], "params_input": {"sponsor": "COO"},
+         "responded_by_user": admin},
+        {"chosen_options": ["Reject"], "params_input": {"reason": ""},
+         "responded_by_user": admin},
+        None,  # the response timeout passed: the default, Reject
+    ]
+    counts = record_airflow_decisions(config, proposed, answers, NOW, 5)
+    assert counts == {"approved": 1, "rejected": 2, "unchanged": 0, "refused": 0,
+                      "owners_told": 1}
+    with engine_for(warehouse_url).connect() as conn:
+        rows = {i: get_initiative(conn, i) for i in proposed}
+    decided = [(r["status"], r["decided_by"], r["sponsor"], r["reason"])  # type: ignore[index]
+               for r in rows.values()]
+    # proposals in id order: documents, payments, pricing
+    assert decided == [
+        ("approved", "admin", "COO", None),
+        ("rejected", "admin", None, "rejected in Airflow by admin without a reason"),
+        ("rejected", "no answer within 5 days", None,
+         "no answer in Airflow within 5 days (default: Reject)"),
+    ]
