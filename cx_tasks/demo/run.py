@@ -7,8 +7,8 @@ received through the response app's real endpoints; 4. ``cx_feedback`` takes the
 (and the service desk) in and acknowledges them; 5. ``cx_analyze`` classifies the feedback,
 ranks its causes, models satisfaction and drills into the clients whose satisfaction fell;
 6. ``cx_implement`` opens cases and proposes initiatives, the simulated CX team approves two
-(decisions file) and owners act on cases through their one-touch links
-(``cx_tasks.demo.cx_team``), a second run tells the clients "you said, we did", and an
+(decisions file), their owners record two milestones, case owners act through their
+one-touch links (``cx_tasks.demo.cx_team``), a second run tells the clients "you said, we did", and an
 hourly run dated 25 hours later escalates the cases nobody acknowledged.
 
 Everything lives inside the project: the data folder (``data/``) holds the simulated
@@ -215,7 +215,8 @@ def implement(config: Settings, plan: DemoPlan, smtp: str, app_port: int,
     today = datetime.now(UTC).replace(tzinfo=None)
     chosen = approve_two(config, today.date())
     on_step(f"the simulated CX lead approves {len(chosen)} proposals ({', '.join(chosen)}) "
-            "and records their first client-visible milestone, through the decisions file "
+            "and their owners record the root cause and the fix in place (the first "
+            "milestone the clients hear about), through the decisions file "
             "(the demo's dag.test() runs in a child process: nobody answers Airflow's "
             "Required Actions there)")
     acted = owners_act(config, app_port)
