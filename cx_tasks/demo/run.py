@@ -8,8 +8,8 @@ received through the response app's real endpoints; 4. ``cx_feedback`` takes the
 ranks its causes, models satisfaction and drills into the clients whose satisfaction fell;
 6. ``cx_implement`` opens cases and proposes initiatives, the simulated CX team approves two
 (decisions file), their owners record two milestones, case owners act through their
-one-touch links (``cx_tasks.demo.cx_team``), a second run tells the clients "you said, we did", and an
-hourly run dated 25 hours later escalates the cases nobody acknowledged.
+one-touch links (``cx_tasks.demo.cx_team``), a second run tells the clients "you said, we
+did", and an hourly run dated 25 hours later escalates the cases nobody acknowledged.
 
 Everything lives inside the project: the data folder (``data/``) holds the simulated
 supplier, the warehouse, the GX results and every e-mail the local SMTP server
