@@ -47,7 +47,7 @@ def _env(home: Path, data: Path, api_port: int) -> dict[str, str]:
         "AIRFLOW__CORE__DAGS_FOLDER": str(dags),
         "AIRFLOW__CORE__PLUGINS_FOLDER": str(REPO / "plugins"),
         "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
-        "AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION": "False",
+        "AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION": "True",
         "AIRFLOW__CORE__PARALLELISM": "4",
         "AIRFLOW__API__HOST": "127.0.0.1",
         "AIRFLOW__API__PORT": str(api_port),
@@ -113,7 +113,11 @@ def test_a_proposal_is_approved_through_hitl_details(tmp_path: Path) -> None:
             "username": "admin", "password": json.loads(passwords.read_text())["admin"]},
         ).json()["access_token"]
         headers = {"Authorization": f"Bearer {token}"}
-        # the scheduler starts the latest hourly run as soon as the DAG is parsed
+        # unpaused once the api-server answers (a task started earlier cannot reach the
+        # execution API and waits for its retry): the scheduler starts the latest hourly run
+        _wait("cx_implement parsed", lambda: api.patch(
+            "/api/v2/dags/cx_implement", headers=headers, json={"is_paused": False}
+        ).status_code == 200, 300, process)
         waiting = _wait("a proposal in Required Actions", lambda: [
             d for d in api.get("/api/v2/dags/~/dagRuns/~/hitlDetails", headers=headers)
             .json().get("hitl_details", []) if not d["response_received"]], 400, process)
