@@ -79,7 +79,9 @@ def test_implement_run_and_rerun(tmp_path, airflow_db) -> None:
                                                        "open")
     assert steps == [("acknowledge", "reminder")]
     assert status == "in_progress"
+    # the case's opening and reminder to its owner, the approved initiative's owner, C1
     assert mails == [("case", "cx@example.com", "sent"), ("case", "cx@example.com", "sent"),
+                     ("initiative", "a.sokolova@example.com", "sent"),
                      ("progress", "ivan@k1.example", "sent")]
-    assert len(received) == 3  # nothing sent twice
+    assert len(received) == 4  # nothing sent twice
     assert (config.data_dir / "reports" / "implementation.html").exists()
