@@ -26,6 +26,7 @@ from cx_tasks.analyze import review_cli
 from cx_tasks.cli_format import fail, parse_day, require, shorten, shown_url, warehouse
 from cx_tasks.cli_format import frame_table as _frame_table
 from cx_tasks.demo import ui as demo_ui
+from cx_tasks.implement.cli import register as implement_commands
 from cx_tasks.metrics.journey_cli import app as journey_app
 from cx_tasks.monitor.cli import kpi_app
 
@@ -43,6 +44,7 @@ app.add_typer(review_cli.app, name="review")
 app.add_typer(journey_app, name="journey")
 app.add_typer(kpi_app, name="kpi")
 app.add_typer(model_app, name="model")
+implement_commands(app)  # cx cases, cx initiatives, cx finding (cx_tasks/implement/cli.py)
 console = Console()
 app.command("ui")(demo_ui.ui)
 

@@ -5,7 +5,11 @@
 the local SMTP server); 3. the simulated contacts answer a share of the invitations they
 received through the response app's real endpoints; 4. ``cx_feedback`` takes the answers
 (and the service desk) in and acknowledges them; 5. ``cx_analyze`` classifies the feedback,
-ranks its causes, models satisfaction and drills into the clients whose satisfaction fell.
+ranks its causes, models satisfaction and drills into the clients whose satisfaction fell;
+6. ``cx_implement`` opens cases and proposes initiatives, the simulated CX team approves two
+(decisions file), their owners record two milestones, case owners act through their
+one-touch links (``cx_tasks.demo.cx_team``), a second run tells the clients "you said, we
+did", and an hourly run dated 25 hours later escalates the cases nobody acknowledged.
 
 Everything lives inside the project: the data folder (``data/``) holds the simulated
 supplier, the warehouse, the GX results and every e-mail the local SMTP server
@@ -210,9 +214,11 @@ def nightly_arguments(plan: DemoPlan) -> list[str]:
             "--then", "cx_survey_dispatch"]
 
 
-def once(dag_id: str, at: datetime) -> list[str]:
-    """One run of ``dag_id`` at ``at`` (the demo's clock: its answers were stored by then)."""
-    return [dag_id, "--once", "--at", at.astimezone(UTC).replace(tzinfo=None).isoformat()]
+def once(dag_id: str, at: datetime, conf: dict[str, object] | None = None) -> list[str]:
+    """One run of ``dag_id`` at ``at`` (the demo's clock: its answers were stored by then),
+    with the run's ``conf``."""
+    moment = at.astimezone(UTC).replace(tzinfo=None).isoformat()
+    return [dag_id, "--once", "--at", moment, *(["--conf", json.dumps(conf)] if conf else [])]
 
 
 def answer_surveys(config: Settings, plan: DemoPlan, port: int,
@@ -283,7 +289,41 @@ def run_demo(
         on_step("running cx_analyze: classification, Pareto, satisfaction model, "
                 "drill-down, findings")
         run_in_airflow(config, plan, smtp, once("cx_analyze", now()), on_run)
+        implement(config, plan, smtp, app_port, now, on_step, on_run)
         for arguments, step in monitor_demo_runs(config, plan, now()):
             on_step(step)
             run_in_airflow(config, plan, smtp, arguments, on_run)
     return config, answers, time.perf_counter() - started
+
+
+def implement(config: Settings, plan: DemoPlan, smtp: str, app_port: int,
+              now: Callable[[], datetime], on_step: Callable[[str], None],
+              on_run: Callable[[str], None]) -> None:
+    """The implement stage on the demo's clock ``now``: cases and proposals, the CX team's
+    approvals and the owners' one-touch links, progress e-mails, then the clocks a day
+    later (``cx_tasks.demo.cx_team``)."""
+    from cx_tasks.demo.cx_team import approve_two, owners_act
+
+    ask_in_files = {"ask_in_airflow": False}
+    on_step("running cx_implement: close-the-loop cases, findings' lifecycle, proposals")
+    run_in_airflow(config, plan, smtp, once("cx_implement", now(), ask_in_files),
+                   on_run)
+    chosen = approve_two(config, now().date())
+    on_step(f"the simulated CX lead approves {len(chosen)} proposals ({', '.join(chosen)}) "
+            "and their owners record the root cause and the fix in place (the first "
+            "milestone the clients hear about), through the decisions file "
+            "(the demo's dag.test() runs in a child process: nobody answers Airflow's "
+            "Required Actions there)")
+    acted = owners_act(config, app_port, now)
+    on_step(f"owners open {acted.cases} case e-mails and, through their one-touch links, "
+            f"acknowledge {acted.acknowledged} and close {acted.closed} with a note "
+            f"({acted.refused} refused)")
+    on_step("running cx_implement again: decisions applied, closures and \"you said, we "
+            "did\" e-mails sent")
+    run_in_airflow(config, plan, smtp, once("cx_implement", now(), ask_in_files),
+                   on_run)
+    later = (now() + timedelta(hours=25)).replace(minute=0, second=0, microsecond=0)
+    on_step(f"running the hourly cx_implement of {later:%Y-%m-%d %H:%M} UTC: the clocks of "
+            "the cases nobody acknowledged escalate")
+    run_in_airflow(config, plan, smtp, once("cx_implement", later, ask_in_files),
+                   on_run)

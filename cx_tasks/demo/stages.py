@@ -15,6 +15,7 @@ from cx_tasks.analyze import funnel as analyze
 from cx_tasks.collect import funnel as collect
 from cx_tasks.demo.funnel import FunnelLine
 from cx_tasks.feedback import funnel as feedback
+from cx_tasks.implement import stage as implement
 from cx_tasks.monitor import funnel as monitor
 from cx_tasks.surveys import funnel as surveys
 
@@ -22,7 +23,7 @@ StageLines = Callable[[Connection], list[FunnelLine]]
 
 STAGES: tuple[StageLines, ...] = (collect.funnel_lines, surveys.funnel_lines,
                                   feedback.funnel_lines, analyze.funnel_lines,
-                                  monitor.funnel_lines)
+                                  implement.funnel_lines, monitor.funnel_lines)
 
 
 def demo_funnel(engine: Engine, stages: tuple[StageLines, ...] = STAGES) -> list[FunnelLine]:

@@ -32,6 +32,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from cx_tasks.collect.contract import LANGUAGES
 from cx_tasks.config import Settings
+from cx_tasks.implement.one_touch import add_one_touch_routes
 from cx_tasks.mail.supplier import Supplier, supplier
 from cx_tasks.surveys.catalogue import SurveyCatalogue, survey_catalogue
 from cx_tasks.surveys.log_paths import TokenFreePaths, token_free
@@ -205,6 +206,7 @@ def create_app(settings: Settings, on_feedback: FeedbackListener | None = None, 
             conn, claims, channel, now()))
         return pages.render("unsubscribed", request.state.language)
 
+    add_one_touch_routes(app, settings, catalogue, pages.render, now)
     return app
 
 

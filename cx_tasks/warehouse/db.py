@@ -33,6 +33,7 @@ from cx_tasks.warehouse.schema import (
     V3_TABLES,
     V5_TABLES,
     V7_TABLES,
+    V9_TABLES,
     feedback_classes,
     metadata,
     outbox,
@@ -66,7 +67,8 @@ def began(bind: Engine | Connection) -> AbstractContextManager[Connection]:
 
 
 def _v1_initial(conn: Connection) -> None:
-    later = (*V2_TABLES, *V3_TABLES, *V5_TABLES, *V7_TABLES, *MONITOR_TABLES, *ADJUST_TABLES)
+    later = (*V2_TABLES, *V3_TABLES, *V5_TABLES, *V7_TABLES, *V9_TABLES, *MONITOR_TABLES,
+             *ADJUST_TABLES)
     metadata.create_all(conn, tables=[t for t in metadata.sorted_tables if t not in later])
 
 
@@ -108,6 +110,10 @@ def _v8_feedback_polarity(conn: Connection) -> None:
     _add_columns(conn, feedback_classes, FEEDBACK_CLASSES_V8_COLUMNS)
 
 
+def _v9_implement(conn: Connection) -> None:
+    metadata.create_all(conn, tables=list(V9_TABLES))
+
+
 def _v10_monitor(conn: Connection) -> None:
     metadata.create_all(conn, tables=list(MONITOR_TABLES))
 
@@ -127,6 +133,8 @@ MIGRATIONS: list[tuple[int, str, Callable[[Connection], None]]] = [
     (6, "outbox staleness limit and link expiry, checked at sending", _v6_outbox_promises),
     (7, "collection shares of the customer-journey map's indicators", _v7_collection_shares),
     (8, "feedback classes: polarity and recurring (issue 15)", _v8_feedback_polarity),
+    (9, "implement: cases, their history and escalations, finding states, initiatives, "
+        "their links, milestones and history, progress notices", _v9_implement),
     (10, "monitor: past answers and their files, KPI runs and figures", _v10_monitor),
     (11, "adjust: initiative effects and corrections, model rounds", _v11_adjust),
 ]

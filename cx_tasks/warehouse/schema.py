@@ -621,6 +621,153 @@ answers before ``judged_from``, its error and the version in force's on the peri
 
 ADJUST_TABLES = (initiative_effects, initiative_corrections, model_rounds)
 
+# --- implement: cases, finding lifecycle, initiatives, progress e-mails (issue 16, migration 9) -
+
+cases = Table(
+    "cases", metadata,
+    Column("case_id", String(260), primary_key=True),
+    Column("feedback_id", String(240), nullable=False, unique=True),
+    Column("client_id", String(64), nullable=False),
+    Column("contact_id", String(64)),
+    Column("trigger", String(40), nullable=False),
+    Column("owner", String(64), nullable=False),
+    Column("owner_person", String(200)),
+    Column("owner_email", String(320), nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("opened_at", DateTime, nullable=False),
+    Column("acknowledged_at", DateTime),
+    Column("closed_at", DateTime),
+    Column("note", Text),
+)
+"""A close-the-loop case per triggering feedback (``case:<feedback_id>``): its owner, status
+(open, acknowledged, in_progress, closed, dismissed) and the times its clocks stopped;
+``note`` is the resolution (closed) or the reason (dismissed). The clocks' deadlines are
+not stored: they come from the rules of the run, so a changed rule applies to open cases."""
+
+case_history = Table(
+    "case_history", metadata,
+    Column("case_id", String(260), primary_key=True),
+    Column("changed_at", DateTime, primary_key=True),
+    Column("status", String(16), primary_key=True),
+    Column("previous", String(16)),
+    Column("actor", String(200), nullable=False),
+    Column("channel", String(16), nullable=False),
+    Column("note", Text),
+)
+"""Every status change of a case: from ``previous`` to ``status``, by whom, through which
+channel (pipeline, link, cli, file), when."""
+
+case_escalations = Table(
+    "case_escalations", metadata,
+    Column("case_id", String(260), primary_key=True),
+    Column("clock", String(16), primary_key=True),
+    Column("step", String(32), primary_key=True),
+    Column("due_at", DateTime, nullable=False),
+    Column("recipient", String(320), nullable=False),
+    Column("escalated_at", DateTime, nullable=False),
+)
+"""Each escalation step taken for a case's clock (``acknowledge`` or ``close``), once: the
+moment it fell due and who was told (outbox ``case:<case_id>:<clock>:<step>``)."""
+
+finding_states = Table(
+    "finding_states", metadata,
+    Column("finding_id", String(200), primary_key=True),
+    Column("status", String(16), nullable=False),
+    Column("reason", Text),
+    Column("changed_at", DateTime, nullable=False),
+    Column("reopened", Integer, nullable=False, default=0),
+    Column("last_found_on", Date, nullable=False),
+)
+"""A finding's lifecycle (open, acknowledged, in_progress, resolved, dismissed with a
+reason); ``reopened`` counts how often a resolved finding was found again."""
+
+finding_history = Table(
+    "finding_history", metadata,
+    Column("finding_id", String(200), primary_key=True),
+    Column("changed_at", DateTime, primary_key=True),
+    Column("status", String(16), primary_key=True),
+    Column("previous", String(16)),
+    Column("actor", String(200), nullable=False),
+    Column("reason", Text),
+)
+
+initiatives = Table(
+    "initiatives", metadata,
+    Column("initiative_id", String(200), primary_key=True),
+    Column("title", Text, nullable=False),
+    Column("process_class", String(32), nullable=False),
+    Column("segment", String(64), nullable=False),
+    Column("owner", String(64)),
+    Column("owner_person", String(200)),
+    Column("sponsor", String(200)),
+    Column("status", String(16), nullable=False),
+    Column("proposed_on", Date, nullable=False),
+    Column("decided_at", DateTime),
+    Column("decided_by", String(200)),
+    Column("reason", Text),
+    Column("evidence", Text, nullable=False),
+    Column("expected_effect", Text, nullable=False),
+)
+"""The register: an improvement initiative per process class and segment proposal
+(``init:<segment>:<process class>:<proposed day>``), its owner and sponsor, status
+(proposed, approved, in_progress, done, dropped, rejected) and the evidence (JSON:
+complaints, affected revenue, clients, metrics) and expected effect (JSON)."""
+
+initiative_links = Table(
+    "initiative_links", metadata,
+    Column("initiative_id", String(200), primary_key=True),
+    Column("kind", String(16), primary_key=True),
+    Column("ref_id", String(240), primary_key=True),
+    Column("client_id", String(64)),
+)
+"""What an initiative answers: findings (``finding``) and feedback (``feedback``), each with
+its client; the affected clients are the distinct clients of its links."""
+
+initiative_milestones = Table(
+    "initiative_milestones", metadata,
+    Column("initiative_id", String(200), primary_key=True),
+    Column("milestone_id", String(64), primary_key=True),
+    Column("position", Integer, nullable=False),
+    Column("title_en", Text, nullable=False),
+    Column("title_ru", Text, nullable=False),
+    Column("planned_on", Date),
+    Column("reached_on", Date),
+    Column("client_visible", Boolean, nullable=False),
+)
+
+initiative_history = Table(
+    "initiative_history", metadata,
+    Column("initiative_id", String(200), primary_key=True),
+    Column("changed_at", DateTime, primary_key=True),
+    Column("status", String(32), primary_key=True),
+    Column("previous", String(32)),
+    Column("actor", String(200), nullable=False),
+    Column("channel", String(16), nullable=False),
+    Column("note", Text),
+)
+"""Every status change of an initiative and every milestone reached (status
+``milestone:<id>``)."""
+
+progress_notices = Table(
+    "progress_notices", metadata,
+    Column("contact_id", String(64), primary_key=True),
+    Column("initiative_id", String(200), primary_key=True),
+    Column("milestone_id", String(64), primary_key=True),
+    Column("client_id", String(64), nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("reason", String(40)),
+    Column("mail_key", String(200)),
+    Column("decided_at", DateTime, nullable=False),
+)
+""""You said, we did": one decision per (contact, initiative, milestone): ``sent`` (in the
+outbox under ``mail_key``, possibly with other milestones batched in one e-mail) or
+``not_sent`` with its reason (opted_out, no_email); a milestone waiting for the contact's
+14-day window has no row yet."""
+
+V9_TABLES = (cases, case_history, case_escalations, finding_states, finding_history,
+             initiatives, initiative_links, initiative_milestones, initiative_history,
+             progress_notices)
+
 schema_version = Table(
     "schema_version", metadata,
     Column("version", Integer, primary_key=True),

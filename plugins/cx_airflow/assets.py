@@ -39,3 +39,8 @@ the predicted satisfaction index, drill-downs and findings with owners (``extra`
 CX_KPIS = Asset(name="cx_kpis", uri="cx://monitor/kpis")
 """KPIs recalculated for a day by ``cx_monitor`` (``extra``: ``as_of``, the ``version``,
 figures and findings); the digests read the latest version."""
+
+CX_IMPLEMENTATION = Asset(name="cx_implementation", uri="cx://implement/initiatives")
+"""The implement stage ran: cases opened and escalated, initiatives proposed and decided,
+"you said, we did" e-mails decided, the report written; updated by ``cx_implement``'s
+``write_report`` (``extra``: the run's ``now`` and its counts)."""

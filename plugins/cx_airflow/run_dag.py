@@ -3,6 +3,7 @@
     python -m cx_airflow.run_dag cx_collect_nightly --first 2026-10-18 --last 2026-10-31 \
         [--history-from 2026-05-05] [--then cx_survey_dispatch ...]
     python -m cx_airflow.run_dag cx_feedback --once [--at 2026-11-01T18:00:00]
+    python -m cx_airflow.run_dag cx_implement --once [--at 2026-12-08T10:00:00] [--conf '{...}']
 
 Each interval is one ``dag.test()`` run (real task instances, real XCom, real Asset
 events in the metadata DB). With ``--history-from`` the first run is a history load
@@ -10,7 +11,7 @@ that extracts everything from that date up to the end of its own interval. ``--t
 runs each named DAG after every interval at the interval's end, standing in for the
 scheduler that would start them on the Assets the interval updated (``dag.test()`` does
 not; those runs see no ``triggering_asset_events``). ``--once`` runs the DAG once, now (or
-``--at`` a given moment: its ``run_after``).
+``--at`` a given moment: its ``run_after``); ``--conf`` is the run's conf (JSON).
 
 Each run happens on the process clock moved to the run's own time (``time-machine``,
 ticking): an interval's run at its logical date, when the scheduler would have started it,
@@ -26,6 +27,7 @@ goes to its file under Airflow's log folder, where the UI reads it (``cx_airflow
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 import time
 import warnings
@@ -57,6 +59,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--once", action="store_true", help="one run of the DAG, now")
     parser.add_argument("--at", type=datetime.fromisoformat, default=None,
                         help="with --once: the run's time (ISO 8601, UTC), default now")
+    parser.add_argument("--conf", type=json.loads, default={}, help="with --once: run conf")
     args = parser.parse_args(argv)
     if not args.once and (args.first is None or args.last is None):
         parser.error("--first and --last are needed unless --once")
@@ -90,7 +93,7 @@ def main(argv: list[str] | None = None) -> int:
 
     if args.once:
         at = args.at.replace(tzinfo=args.at.tzinfo or UTC) if args.at else None
-        return 0 if run(args.dag_id, None, {}, at) else 1
+        return 0 if run(args.dag_id, None, args.conf, at) else 1
     timetable = coerce_to_core_timetable(bag.get_dag(args.dag_id).timetable)
     failed = 0
     day = args.first

@@ -1,0 +1,207 @@
+"""The implementation report: every initiative and case from one system.
+
+Initiatives: owner, status, milestones planned against actual (overdue: planned before the
+report's day and not reached), linked complaints and clients, progress e-mails sent.
+Cases per owner: open, overdue (a running clock past its deadline), median hours to
+acknowledge and to close, the share closed within the close clock, escalations. The same
+rows feed ``cx initiatives``, ``cx cases list`` and the HTML page written to
+``<data dir>/reports/implementation.html`` (the ``implementation_report`` message's HTML,
+autoescaped; an absent value shows as "—").
+"""
+
+from __future__ import annotations
+
+import statistics
+from collections import Counter, defaultdict
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Connection, func, select
+
+from cx_tasks.implement.cases import FINAL, Case
+from cx_tasks.implement.escalation import clock_due, within_clock
+from cx_tasks.implement.rules import Clocks
+from cx_tasks.mail.render import RenderedMail, render_mail
+from cx_tasks.warehouse.schema import (
+    case_escalations,
+    cases,
+    initiative_links,
+    initiative_milestones,
+    initiatives,
+    progress_notices,
+)
+
+REPORT_NAME = "implementation.html"
+
+
+@dataclass(frozen=True)
+class MilestoneRow:
+    """A milestone as reported."""
+
+    milestone_id: str
+    title: str
+    planned_on: date | None
+    reached_on: date | None
+    client_visible: bool
+    overdue: bool
+
+
+@dataclass(frozen=True)
+class InitiativeRow:
+    """An initiative as reported."""
+
+    initiative_id: str
+    title: str
+    owner: str | None
+    owner_person: str | None
+    status: str
+    proposed_on: date
+    complaints: int
+    clients: int
+    progress_emails: int
+    milestones: tuple[MilestoneRow, ...]
+
+    @property
+    def overdue(self) -> int:
+        return sum(m.overdue for m in self.milestones)
+
+
+@dataclass
+class OwnerCases:
+    """Cases of one owner as reported."""
+
+    owner: str
+    total: int = 0
+    open: int = 0
+    overdue: int = 0
+    closed: int = 0
+    closed_within_clock: int = 0
+    escalations: int = 0
+    hours_to_acknowledge: list[float] = field(default_factory=list)
+    hours_to_close: list[float] = field(default_factory=list)
+
+    @property
+    def median_acknowledge(self) -> float | None:
+        return statistics.median(self.hours_to_acknowledge) if self.hours_to_acknowledge \
+            else None
+
+    @property
+    def median_close(self) -> float | None:
+        return statistics.median(self.hours_to_close) if self.hours_to_close else None
+
+    @property
+    def share_within_clock(self) -> float | None:
+        """Closed within the close clock over cases closed (dismissed ones are not)."""
+        return self.closed_within_clock / self.closed if self.closed else None
+
+
+def initiative_rows(conn: Connection, today: date) -> list[InitiativeRow]:
+    """Every initiative, newest proposal first, with its milestones and counts."""
+    complaints = dict(conn.execute(
+        select(initiative_links.c.initiative_id, func.count())
+        .where(initiative_links.c.kind == "feedback")
+        .group_by(initiative_links.c.initiative_id)).all())
+    clients = dict(conn.execute(
+        select(initiative_links.c.initiative_id,
+               func.count(initiative_links.c.client_id.distinct()))
+        .group_by(initiative_links.c.initiative_id)).all())
+    emails = dict(conn.execute(
+        select(progress_notices.c.initiative_id,
+               func.count(progress_notices.c.mail_key.distinct()))
+        .where(progress_notices.c.status == "sent")
+        .group_by(progress_notices.c.initiative_id)).all())
+    steps: dict[str, list[MilestoneRow]] = defaultdict(list)
+    for m in conn.execute(select(initiative_milestones).order_by(
+            initiative_milestones.c.initiative_id, initiative_milestones.c.position)):
+        steps[m.initiative_id].append(MilestoneRow(
+            m.milestone_id, m.title_en, m.planned_on, m.reached_on, bool(m.client_visible),
+            overdue=m.reached_on is None and m.planned_on is not None and m.planned_on < today))
+    return [InitiativeRow(
+        initiative_id=r.initiative_id, title=r.title, owner=r.owner,
+        owner_person=r.owner_person, status=r.status, proposed_on=r.proposed_on,
+        complaints=complaints.get(r.initiative_id, 0), clients=clients.get(r.initiative_id, 0),
+        progress_emails=emails.get(r.initiative_id, 0),
+        milestones=tuple(steps[r.initiative_id]))
+        for r in conn.execute(select(initiatives).order_by(
+            initiatives.c.proposed_on.desc(), initiatives.c.initiative_id))]
+
+
+def stored_cases(conn: Connection, *, owner: str | None = None,
+                 open_only: bool = False) -> list[Case]:
+    """Stored cases, oldest first (one owner's, or the open ones, when asked)."""
+    query = select(cases).order_by(cases.c.opened_at, cases.c.case_id)
+    if owner is not None:
+        query = query.where(cases.c.owner == owner)
+    if open_only:
+        query = query.where(cases.c.status.not_in(sorted(FINAL)))
+    return [Case(**r) for r in conn.execute(query).mappings()]
+
+
+def is_overdue(case: Case, clocks: Clocks, now: datetime) -> bool:
+    """A case with a running clock past its deadline at ``now``."""
+    if case.status in FINAL:
+        return False
+    return ((case.acknowledged_at is None and clock_due(case, "acknowledge", clocks) < now)
+            or clock_due(case, "close", clocks) < now)
+
+
+def cases_by_owner(conn: Connection, clocks: Clocks, now: datetime) -> list[OwnerCases]:
+    """Case figures per owner (module doc), by owner id."""
+    escalated = Counter(dict(conn.execute(
+        select(cases.c.owner, func.count())
+        .select_from(case_escalations)
+        .join(cases, cases.c.case_id == case_escalations.c.case_id)
+        .group_by(cases.c.owner)).all()))
+    owners: dict[str, OwnerCases] = {}
+    for case in stored_cases(conn):
+        row = owners.setdefault(case.owner, OwnerCases(case.owner))
+        row.total += 1
+        row.open += case.status not in FINAL
+        row.overdue += is_overdue(case, clocks, now)
+        if case.acknowledged_at is not None:
+            row.hours_to_acknowledge.append(_hours(case.acknowledged_at - case.opened_at))
+        if case.status == "closed" and case.closed_at is not None:
+            row.closed += 1
+            row.hours_to_close.append(_hours(case.closed_at - case.opened_at))
+            row.closed_within_clock += bool(within_clock(case, "close", clocks))
+    for owner, row in owners.items():
+        row.escalations = escalated.get(owner, 0)
+    return [owners[k] for k in sorted(owners)]
+
+
+def _hours(delta: Any) -> float:
+    return round(delta.total_seconds() / 3600, 1)
+
+
+def render_report(conn: Connection, clocks: Clocks, now: datetime) -> RenderedMail:
+    """The report as a message (template ``implementation_report``): its HTML part is the
+    page; the monitor stage mails the same message."""
+    owners = cases_by_owner(conn, clocks, now)
+    closed = sum(o.closed for o in owners)
+    everyone = OwnerCases("all", closed=closed,
+                          closed_within_clock=sum(o.closed_within_clock for o in owners),
+                          hours_to_acknowledge=[h for o in owners for h in o.hours_to_acknowledge],
+                          hours_to_close=[h for o in owners for h in o.hours_to_close])
+    return render_mail("implementation_report", "en", dict(
+        now=now, clocks=clocks, initiatives=initiative_rows(conn, now.date()),
+        owners=owners, everyone=everyone, hours=_shown_hours, share=_shown_share))
+
+
+def _shown_hours(value: float | None) -> str:
+    return "—" if value is None else f"{value:.1f} h"
+
+
+def _shown_share(value: float | None) -> str:
+    return "—" if value is None else f"{value:.0%}"
+
+
+def write_report(conn: Connection, clocks: Clocks, now: datetime, folder: Path) -> Path:
+    """Write the report to ``folder/implementation.html``; return its path."""
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / REPORT_NAME
+    html = render_report(conn, clocks, now).html
+    assert html is not None
+    path.write_text(html, encoding="utf-8")
+    return path
