@@ -21,12 +21,12 @@ join this DAG when the initiative register (implement stage) is there to read.
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+from datetime import UTC, date
 from typing import Any
 
 from airflow.sdk import CronDataIntervalTimetable, dag, get_current_context, task
 
-from cx_airflow.defaults import default_args, tags
+from cx_airflow.defaults import NO_CATCHUP_START, default_args, tags
 
 
 def _as_of() -> date:
@@ -37,7 +37,9 @@ def _as_of() -> date:
 @dag(
     dag_id="cx_adjust",
     schedule=CronDataIntervalTimetable("0 4 * * 1", timezone="UTC"),
-    start_date=datetime(2026, 1, 5, tzinfo=UTC),
+    start_date=NO_CATCHUP_START,
+    description=("Weekly: initiative effects, the model's rounds over real periods, "
+                 "key-account packs"),
     catchup=False,
     max_active_runs=1,
     default_args=default_args(),

@@ -40,7 +40,7 @@ from airflow.sdk import dag, get_current_context, task
 from airflow.sdk.exceptions import AirflowSkipException
 
 from cx_airflow.assets import CX_ANALYSIS, CX_FEEDBACK, CX_FEEDBACK_INTAKE, CX_METRICS
-from cx_airflow.defaults import EVENT_DRIVEN_START, default_args, tags
+from cx_airflow.defaults import NO_CATCHUP_START, default_args, tags
 from cx_tasks.warehouse.times import naive_utc
 
 
@@ -72,7 +72,7 @@ def _answers_until() -> datetime:
     description=("On feedback and metrics: classify complaints, rank causes, model "
                  "satisfaction, route findings to owners"),
     schedule=(CX_FEEDBACK | CX_FEEDBACK_INTAKE | CX_METRICS),
-    start_date=EVENT_DRIVEN_START,
+    start_date=NO_CATCHUP_START,
     catchup=False,
     max_active_runs=1,
     default_args=default_args(),

@@ -43,7 +43,7 @@ from airflow.sdk import dag, get_current_context, task
 from airflow.sdk.exceptions import AirflowSkipException
 
 from cx_airflow.assets import CX_EVENTS, CX_FEEDBACK, CX_FEEDBACK_INTAKE
-from cx_airflow.defaults import EVENT_DRIVEN_START, default_args, tags
+from cx_airflow.defaults import NO_CATCHUP_START, default_args, tags
 from cx_tasks.warehouse.times import naive_utc
 
 
@@ -70,7 +70,7 @@ def _service_desk_scope() -> tuple[bool, datetime | None]:
     description=("On new feedback: take in answers, claims, tickets and notes; "
                  "acknowledge each by e-mail"),
     schedule=(CX_FEEDBACK | CX_EVENTS),
-    start_date=EVENT_DRIVEN_START,
+    start_date=NO_CATCHUP_START,
     catchup=False,
     max_active_runs=1,
     default_args=default_args(retries=3, retry_delay=timedelta(seconds=15),

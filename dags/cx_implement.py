@@ -29,7 +29,7 @@ insert-if-absent on their natural keys. Connections: `cx_warehouse` (else
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from airflow.providers.standard.operators.hitl import HITLEntryOperator
@@ -37,7 +37,7 @@ from airflow.sdk import AssetOrTimeSchedule, CronTriggerTimetable, Param, dag, t
 from airflow.sdk import get_current_context as context
 
 from cx_airflow.assets import CX_ANALYSIS, CX_IMPLEMENTATION
-from cx_airflow.defaults import default_args, tags
+from cx_airflow.defaults import NO_CATCHUP_START, default_args, tags
 from cx_tasks.warehouse.times import naive_utc
 
 APPROVE, REJECT = "Approve", "Reject"
@@ -75,7 +75,9 @@ def _as_of() -> date | None:
     dag_id="cx_implement",
     schedule=AssetOrTimeSchedule(timetable=CronTriggerTimetable("0 * * * *", timezone="UTC"),
                                  assets=CX_ANALYSIS),
-    start_date=datetime(2026, 1, 1, tzinfo=UTC),
+    start_date=NO_CATCHUP_START,
+    description=("On new analysis and hourly: close-the-loop cases and their clocks, initiatives, "
+                 "'you said, we did' e-mails"),
     catchup=False,
     default_args=default_args(),
     tags=tags("implement"),

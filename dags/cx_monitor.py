@@ -21,13 +21,12 @@ upsert by its natural key. Connection: `cx_warehouse` (else `CX_WAREHOUSE_URL`).
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import Any
 
 from airflow.sdk import dag, get_current_context, task
 
 from cx_airflow.assets import CX_FEEDBACK, CX_KPIS, CX_METRICS
-from cx_airflow.defaults import default_args, tags
+from cx_airflow.defaults import NO_CATCHUP_START, default_args, tags
 from cx_tasks.warehouse.times import naive_utc
 
 
@@ -43,7 +42,9 @@ def _requested_day() -> str | None:
 @dag(
     dag_id="cx_monitor",
     schedule=(CX_METRICS | CX_FEEDBACK),
-    start_date=datetime(2026, 1, 1, tzinfo=UTC),
+    start_date=NO_CATCHUP_START,
+    description=("On new metrics and answers: past answers imported, KPIs with intervals, "
+                 "layer cake, money link"),
     catchup=False,
     max_active_runs=1,
     default_args=default_args(),

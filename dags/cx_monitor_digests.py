@@ -18,12 +18,11 @@ manager's digest.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import Any
 
 from airflow.sdk import CronDataIntervalTimetable, dag, get_current_context, task
 
-from cx_airflow.defaults import default_args, tags
+from cx_airflow.defaults import NO_CATCHUP_START, default_args, tags
 from cx_tasks.monitor.rules import digest_crons
 
 
@@ -33,7 +32,9 @@ def digest_dag(kind: str, cron: str, timezone: str) -> Any:
     @dag(
         dag_id=f"cx_monitor_{kind}_digest",
         schedule=CronDataIntervalTimetable(cron, timezone=timezone),
-        start_date=datetime(2026, 1, 1, tzinfo=UTC),
+        start_date=NO_CATCHUP_START,
+        description=f"The CX team's {kind} digest, each owner's and account manager's, at 08:00 "
+                    "in the CX team's time zone",
         catchup=False,
         max_active_runs=1,
         default_args=default_args(),

@@ -42,7 +42,7 @@ from typing import Any
 from airflow.sdk import dag, get_current_context, task
 
 from cx_airflow.assets import CX_EVENTS, CX_EXTERNAL_EVENTS
-from cx_airflow.defaults import EVENT_DRIVEN_START, default_args, tags
+from cx_airflow.defaults import NO_CATCHUP_START, default_args, tags
 from cx_tasks.warehouse.times import naive_utc
 
 KINDS = ("invitation", "reminder")
@@ -59,7 +59,7 @@ def _now() -> datetime:
     description=("On trigger events: invite the right contacts under the contact rules, "
                  "e-mail through the outbox"),
     schedule=(CX_EVENTS | CX_EXTERNAL_EVENTS),
-    start_date=EVENT_DRIVEN_START,
+    start_date=NO_CATCHUP_START,
     catchup=False,
     max_active_runs=1,
     default_args=default_args(),

@@ -1,22 +1,24 @@
 """What the model rounds read from the warehouse: each headline answer with its respondent,
 its period and the factor scores its client had when it was given.
 
-An answer's reported satisfaction is its headline score mapped to 0-100 as the factor model
-maps it (``model.yaml`` ``reported``); its period the calendar month it was given in; its
+An answer's reported satisfaction is its headline score mapped to 0-100 by its kind's scale
+(``adjust.yaml`` ``rounds.answer_scales``); its period the calendar month it was given in; its
 factor scores those of the latest ``factor_scores`` day on or before the answer's day (the
 role's own score of a factor where it has one, else the score every role shares).
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import date
 
 import numpy as np
 import pandas as pd
 from sqlalchemy import Connection, select
 
+from cx_tasks.adjust.rules import adjust_rules
 from cx_tasks.analyze.factors import ANY_ROLE
-from cx_tasks.analyze.model import SatisfactionRules
+from cx_tasks.analyze.model import SatisfactionRules, ScaleMap
 from cx_tasks.analyze.satisfaction import read_segments
 from cx_tasks.warehouse.schema import factor_scores, survey_answers, survey_responses
 from cx_tasks.warehouse.times import midnight
@@ -24,9 +26,11 @@ from cx_tasks.warehouse.times import midnight
 ANSWER_COLUMNS = ["respondent_id", "client_id", "segment", "role", "period_start", "reported"]
 
 
-def headline_answers(conn: Connection, until: date, rules: SatisfactionRules) -> pd.DataFrame:
+def headline_answers(conn: Connection, until: date, rules: SatisfactionRules,
+                     scales: Mapping[str, ScaleMap] | None = None) -> pd.DataFrame:
     """Every headline answer given before ``until`` (midnight): respondent (contact), client,
-    role, day, period (its month) and reported satisfaction 0-100."""
+    role, day, period (its month) and reported satisfaction 0-100 (its kind's scale of
+    ``scales``, by default ``adjust.yaml``'s)."""
     joined = survey_answers.join(
         survey_responses, survey_answers.c.invitation_id == survey_responses.c.invitation_id)
     rows = conn.execute(
@@ -37,7 +41,7 @@ def headline_answers(conn: Connection, until: date, rules: SatisfactionRules) ->
     frame = pd.DataFrame(rows, columns=["respondent_id", "client_id", "role", "question_id",
                                         "score", "answered_at"])
     kind = frame["question_id"].map(rules.question_kinds)
-    maps = rules.model.reported
+    maps = scales if scales is not None else adjust_rules().rounds.answer_scales
     frame = frame[kind.isin(list(maps))].assign(kind=kind)
     zero = frame["kind"].map({k: m.zero for k, m in maps.items()}).astype(float)
     full = frame["kind"].map({k: m.full for k, m in maps.items()}).astype(float)

@@ -8,6 +8,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from cx_tasks.analyze.model import ScaleMap
 from cx_tasks.config import load_rules
 
 
@@ -34,6 +35,7 @@ class RoundRules(_Strict):
     first_round_after: int = Field(ge=1)
     alignment: Literal["none", "residual"]
     shrinkage: float = Field(ge=0)
+    answer_scales: dict[Literal["nps", "csat", "ces"], ScaleMap]
 
 
 class RiskRules(_Strict):

@@ -9,11 +9,11 @@ from cx_airflow.notifiers import task_failure_notifier
 
 OWNER = "cx-data-engineering"
 TAGS = ["cx-loop"]
-EVENT_DRIVEN_START = datetime(2000, 1, 1, tzinfo=UTC)
-"""The start of the DAGs scheduled on Assets (no catch-up: the date only has to come before
-every run). It must precede any run's logical date, since a run dated before its DAG's start
-gets no task instances: a demo pinned to 2025 had empty survey dispatch runs under the
-earlier start of 2026-01-01."""
+NO_CATCHUP_START = datetime(2000, 1, 1, tzinfo=UTC)
+"""The start of the DAGs without catch-up (those scheduled on Assets, the digests, adjust):
+it only has to precede every run's logical date, since a run dated before its DAG's start
+gets no task instances (a demo pinned to 2025 had empty survey dispatch runs under the
+earlier start of 2026-01-01)."""
 
 
 def default_args(**overrides: Any) -> dict[str, Any]:

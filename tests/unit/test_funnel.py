@@ -121,4 +121,6 @@ def test_an_empty_warehouse_fails_at_every_stage(tmp_path: Path) -> None:
     assert [line.stage for line in shortfalls(lines)] == [
         "trigger events detected", "invitations sent", "answers stored",
         "acknowledgements accepted by the SMTP server", "feedback classified",
-        "findings routed"]
+        "findings routed", "cases opened", "cases acknowledged", "cases closed",
+        "cases escalated", "initiatives proposed", "initiatives approved",
+        "progress e-mails sent", "KPIs published", "digests sent"]

@@ -146,7 +146,19 @@ def test_a_server_error_carries_the_security_headers(tmp_path: Path) -> None:
     engine_for(base.warehouse_url).dispose()
 
 
-def test_the_readme_runs_airflow_standalone_on_loopback() -> None:
+def test_cx_ui_runs_airflow_standalone_on_loopback(tmp_path: Path) -> None:
+    """The README's way to the UI (`cx ui`) binds the api-server to 127.0.0.1 only (Airflow's
+    own default is every interface)."""
+    from dataclasses import replace
+    from datetime import date
+
+    from cx_tasks.config import settings
+    from cx_tasks.demo.run import DemoPlan
+    from cx_tasks.demo.ui import ui_environment
+
+    config = replace(settings(), data_dir=tmp_path)
+    env = ui_environment(config, DemoPlan(end=date(2026, 12, 7)), "{}", 8080)
+    assert env["AIRFLOW__API__HOST"] == "127.0.0.1"
+    assert env["AIRFLOW__CORE__EXECUTION_API_SERVER_URL"] == "http://127.0.0.1:8080/execution/"
     readme = (REPO / "README.md").read_text(encoding="utf-8")
-    recipe = readme.split("\nairflow standalone ", 1)[0].rsplit("```", 1)[1]
-    assert "export AIRFLOW__API__HOST=127.0.0.1" in recipe
+    assert "python3 dev.py ui" in readme and "127.0.0.1 only" in readme
