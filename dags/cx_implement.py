@@ -170,7 +170,7 @@ def cx_implement() -> None:
     forms = approval_forms(decided)
     approve = HITLEntryOperator.partial(
         task_id="approve_initiative", options=[APPROVE, REJECT], defaults=[REJECT],
-        response_timeout=ANSWER_WITHIN,
+        response_timeout=ANSWER_WITHIN, map_index_template="{{ task.subject }}",
         params={"reason": Param("", type="string", description="why (needed to reject)"),
                 "sponsor": Param("", type="string", description="the sponsor, on approval")},
     ).expand_kwargs(forms)
