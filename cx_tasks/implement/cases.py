@@ -35,6 +35,7 @@ from cx_tasks.feedback.acknowledgement import LinkSettings, excerpt
 from cx_tasks.feedback.rules import Owners
 from cx_tasks.implement.links import LinkKeys, case_link
 from cx_tasks.implement.rules import CaseRules, CaseTriggers
+from cx_tasks.mail.etiquette import salutation
 from cx_tasks.mail.outbox import enqueue
 from cx_tasks.mail.render import render_mail
 from cx_tasks.surveys.catalogue import SurveyCatalogue
@@ -301,8 +302,10 @@ def tell_client(conn: Connection, case: Case, links: LinkSettings, now: datetime
         return False
     text = conn.scalar(select(feedback.c.text).where(feedback.c.feedback_id == case.feedback_id))
     url = _unsubscribe(links, case, now)
-    mail = render_mail(CLIENT_KIND, row.language or "en", {
-        "full_name": row.full_name, "excerpt": excerpt(text), "resolution": case.note,
+    language = row.language or "en"
+    mail = render_mail(CLIENT_KIND, language, {
+        "salutation": salutation(row.full_name, language), "excerpt": excerpt(text),
+        "resolution": case.note,
         "owner_name": case.owner_person or case.owner, "owner_email": case.owner_email,
         "unsubscribe_url": url})
     return enqueue(conn, idempotency_key=f"case-closed:{case.case_id}", kind=CLIENT_KIND,

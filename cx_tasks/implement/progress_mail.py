@@ -37,6 +37,7 @@ from cx_tasks.collect.contract import LANGUAGES
 from cx_tasks.feedback.acknowledgement import LinkSettings
 from cx_tasks.feedback.rules import Owners
 from cx_tasks.implement.rules import ProgressRules
+from cx_tasks.mail.etiquette import company_name, salutation
 from cx_tasks.mail.outbox import enqueue
 from cx_tasks.mail.render import FALLBACK_LANGUAGE, RenderedMail, render_mail
 from cx_tasks.surveys.links import unsubscribe_headers, unsubscribe_url
@@ -207,8 +208,9 @@ def notice(conn: Connection, person: Recipient, initiative_id: str, milestone_id
 def render_progress(person: Recipient, notices: list[Notice], unsubscribe: str) -> RenderedMail:
     """The progress e-mail to ``person`` about ``notices``, in their language."""
     return render_mail(KIND, person.language, {
-        "full_name": person.full_name, "company": person.company, "notices": notices,
-        "unsubscribe_url": unsubscribe})
+        "salutation": salutation(person.full_name, person.language),
+        "company": company_name(person.company, person.language) if person.company else None,
+        "notices": notices, "unsubscribe_url": unsubscribe})
 
 
 def sender_headers(person: Recipient, rules: ProgressRules) -> dict[str, str]:

@@ -149,3 +149,22 @@ def test_a_key_account_hears_from_its_account_manager(warehouse_url: str) -> Non
     messages = _received(warehouse_url)
     assert {m["From"] for m in messages} == {"\"Ivanova E.\" <e.ivanova@example.com>"}
     assert {m["Reply-To"] for m in messages} == {"\"Ivanova E.\" <e.ivanova@example.com>"}
+
+
+def test_the_progress_mail_follows_the_letter_conventions() -> None:
+    """Issue 13's conventions hold in "you said, we did" too: the salutation by first name and
+    patronymic, a company name that carries its own quotation marks quoted once."""
+    from cx_tasks.implement.progress_mail import Notice, Recipient, render_progress
+
+    notice = Notice("I1", "fix_in_place", "order_fulfilment", "Исправление внедрено",
+                    date(2026, 12, 7), None, None, "Dmitry Popov", "d.popov@example.com",
+                    ("Упаковка вскрыта",))
+    person = Recipient("CT1", "C1", "Кузнецова Татьяна Станиславовна", "t@example.com", "ru",
+                       False, "ПАО «Алтайстроймет»", False, None)
+    mail = render_progress(person, [notice], "http://127.0.0.1/u/x")
+    assert "Уважаемая Татьяна Станиславовна!" in mail.text
+    assert "компанию ПАО «Алтайстроймет»." in mail.text
+    assert "««" not in mail.html and "»»" not in mail.html
+    english = render_progress(Recipient("CT2", "C2", "Jane Doe", "j@example.com", "en", False,
+                                        "Acme Steel", False, None), [notice], "http://x/u/y")
+    assert english.text.startswith("Dear Jane Doe,") or "\nDear Jane Doe," in english.text
