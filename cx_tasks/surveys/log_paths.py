@@ -1,9 +1,10 @@
 """Paths without tokens for every access log of the response app.
 
 A survey or unsubscribe link carries its signed token in the path (``/r/<token>``,
-``/u/<token>``), and a token is a key: whoever reads it can answer or unsubscribe for the
-client. Access logs write the request's path from the ASGI scope: uvicorn's (``cx
-serve-surveys``) when the response starts, Airflow's ``HttpAccessLogMiddleware`` (the
+``/u/<token>``), and so do an owner's one-touch links (``/c/<token>`` for a case,
+``/m/<token>`` for a milestone); a token is a key: whoever reads it can answer or
+unsubscribe for the client, or close a case for its owner. Access logs write the request's
+path from the ASGI scope: uvicorn's (``cx serve-surveys``) when the response starts, Airflow's ``HttpAccessLogMiddleware`` (the
 plugin in the api-server) when the request ends. ``TokenFreePaths`` rewrites the scope's
 path once routing is done, at the start of the response (or when the app raises, before
 the server's 500), so both log ``/r/redacted`` and the query (``score=4``) and nothing of
@@ -15,13 +16,14 @@ from __future__ import annotations
 import re
 from typing import Any
 
-TOKEN_SEGMENT = re.compile(r"(/[ru]/)[^/?]+")
+TOKEN_SEGMENT = re.compile(r"(/[rucm]/)[^/?]+")
 PLACEHOLDER = "redacted"
 """What a log shows instead of a token (left as is by the URL quoting of access logs)."""
 
 
 def token_free(path: str) -> str:
-    """``path`` with the token segment of every ``/r/`` and ``/u/`` replaced."""
+    """``path`` with the token segment of every ``/r/``, ``/u/``, ``/c/`` and ``/m/``
+    replaced."""
     return TOKEN_SEGMENT.sub(rf"\g<1>{PLACEHOLDER}", path)
 
 

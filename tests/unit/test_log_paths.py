@@ -13,7 +13,11 @@ from cx_tasks.surveys.log_paths import TokenFreePaths, token_free
     ("/r/eyJhIjoxfQ.c2ln", "/r/redacted"),
     ("/cx-surveys/u/eyJhIjoxfQ.c2ln", "/cx-surveys/u/redacted"),
     ("/r/eyJhIjoxfQ.c2ln/extra", "/r/redacted/extra"),
+    # an owner's one-touch links (issue 16) are keys too: a case, a milestone
+    ("/c/eyJhIjoxfQ.c2ln", "/c/redacted"),
+    ("/cx-surveys/m/eyJhIjoxfQ.c2ln", "/cx-surveys/m/redacted"),
     ("/health", "/health"),
+    ("/cx/kpis", "/cx/kpis"),
 ])
 def test_the_token_segment_is_replaced(path: str, logged: str) -> None:
     assert token_free(path) == logged
