@@ -4,11 +4,11 @@ A survey or unsubscribe link carries its signed token in the path (``/r/<token>`
 ``/u/<token>``), and so do an owner's one-touch links (``/c/<token>`` for a case,
 ``/m/<token>`` for a milestone); a token is a key: whoever reads it can answer or
 unsubscribe for the client, or close a case for its owner. Access logs write the request's
-path from the ASGI scope: uvicorn's (``cx serve-surveys``) when the response starts, Airflow's ``HttpAccessLogMiddleware`` (the
-plugin in the api-server) when the request ends. ``TokenFreePaths`` rewrites the scope's
-path once routing is done, at the start of the response (or when the app raises, before
-the server's 500), so both log ``/r/redacted`` and the query (``score=4``) and nothing of
-the token.
+path from the ASGI scope: uvicorn's (``cx serve-surveys``) when the response starts,
+Airflow's ``HttpAccessLogMiddleware`` (the plugin in the api-server) when the request ends.
+``TokenFreePaths`` rewrites the scope's path once routing is done, at the start of the
+response (or when the app raises, before the server's 500), so both log ``/r/redacted`` and
+the query (``score=4``) and nothing of the token.
 """
 
 from __future__ import annotations
