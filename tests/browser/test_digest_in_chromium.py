@@ -9,40 +9,23 @@ Needs Debian's ``chromium`` and ``chromedriver``; skips without them, except in 
 
 from __future__ import annotations
 
-import os
 import re
-import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from fixtures.chromium import headless_chromium
 from fixtures.digest_data import SCOPES, sample_data
 
 from cx_tasks.monitor.digests import render_digest, save_digest, sections_of
 
-CHROMIUM, CHROMEDRIVER = shutil.which("chromium"), shutil.which("chromedriver")
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
 
 
 @pytest.fixture(scope="module")
 def chromium() -> Iterator[object]:
-    if not (CHROMIUM and CHROMEDRIVER):
-        if os.environ.get("CI") == "true":
-            pytest.fail("CI must run the browser test: chromium/chromedriver missing")
-        pytest.skip("Debian's chromium and chromedriver are not installed "
-                    "(apt-get install chromium chromium-driver)")
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
-
-    options = webdriver.ChromeOptions()
-    options.binary_location = CHROMIUM
-    for flag in ("--headless=new", "--no-sandbox", "--disable-gpu",
-                 "--disable-dev-shm-usage", "--allow-file-access-from-files"):
-        options.add_argument(flag)
-    driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
-    driver.set_page_load_timeout(30)
-    yield driver
-    driver.quit()
+    with headless_chromium("--allow-file-access-from-files") as driver:
+        yield driver
 
 
 BROKEN_IMAGES = ("return Array.from(document.images).filter("

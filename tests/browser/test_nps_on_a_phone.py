@@ -9,43 +9,26 @@ Needs Debian's ``chromium`` and ``chromedriver``; skips without them, except in 
 
 from __future__ import annotations
 
-import os
-import shutil
 from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
 
 import pytest
+from fixtures.chromium import headless_chromium
 
 from cx_tasks.config import Settings
 from cx_tasks.surveys.catalogue import survey_catalogue
 from cx_tasks.surveys.invitations import invitation_mail
 
-CHROMIUM, CHROMEDRIVER = shutil.which("chromium"), shutil.which("chromedriver")
 PHONE = {"width": 375, "height": 812, "deviceScaleFactor": 2, "mobile": True}
 """An iPhone X-class screen in CSS pixels."""
 
 
 @pytest.fixture()
 def phone() -> Iterator[object]:
-    if not (CHROMIUM and CHROMEDRIVER):
-        if os.environ.get("CI") == "true":
-            pytest.fail("CI must run the browser test: chromium/chromedriver missing")
-        pytest.skip("Debian's chromium and chromedriver are not installed "
-                    "(apt-get install chromium chromium-driver)")
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
-
-    options = webdriver.ChromeOptions()
-    options.binary_location = CHROMIUM
-    for flag in ("--headless=new", "--no-sandbox", "--disable-gpu",
-                 "--disable-dev-shm-usage", "--hide-scrollbars"):
-        options.add_argument(flag)
-    driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
-    driver.set_page_load_timeout(30)
-    driver.execute_cdp_cmd("Emulation.setDeviceMetricsOverride", PHONE)
-    yield driver
-    driver.quit()
+    with headless_chromium("--hide-scrollbars") as driver:
+        driver.execute_cdp_cmd("Emulation.setDeviceMetricsOverride", PHONE)
+        yield driver
 
 
 @pytest.mark.parametrize("language", ["en", "ru"])

@@ -8,14 +8,13 @@ Needs Debian's ``chromium`` and ``chromedriver``; skips without them, except in 
 
 from __future__ import annotations
 
-import os
-import shutil
 import smtplib
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from fixtures.chromium import headless_chromium
 from fixtures.surveys import store_invitation
 from sqlalchemy import select
 
@@ -32,7 +31,6 @@ from cx_tasks.surveys.serving import serving
 from cx_tasks.warehouse.db import engine_for, migrate
 from cx_tasks.warehouse.schema import feedback, survey_answers, survey_responses
 
-CHROMIUM, CHROMEDRIVER = shutil.which("chromium"), shutil.which("chromedriver")
 INVITATION = {"invitation_id": "inv:e1:C1", "contact_id": "C1",
               "survey_id": "tx_delivery_completed", "language": "ru",
               "full_name": "Ирина Петрова", "client_name": "ООО «Сталь»",
@@ -41,23 +39,8 @@ INVITATION = {"invitation_id": "inv:e1:C1", "contact_id": "C1",
 
 @pytest.fixture()
 def chromium() -> Iterator[object]:
-    if not (CHROMIUM and CHROMEDRIVER):
-        if os.environ.get("CI") == "true":
-            pytest.fail("CI must run the browser test: chromium/chromedriver missing")
-        pytest.skip("Debian's chromium and chromedriver are not installed "
-                    "(apt-get install chromium chromium-driver)")
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
-
-    options = webdriver.ChromeOptions()
-    options.binary_location = CHROMIUM
-    for flag in ("--headless=new", "--no-sandbox", "--disable-gpu",
-                 "--disable-dev-shm-usage", "--lang=ru"):
-        options.add_argument(flag)
-    driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
-    driver.set_page_load_timeout(30)
-    yield driver
-    driver.quit()
+    with headless_chromium("--lang=ru") as driver:
+        yield driver
 
 
 @pytest.fixture()
