@@ -10,6 +10,8 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from cx_tasks.cli_format import parse_day
+
 model_app = typer.Typer(help="The satisfaction model's rounds over real periods: versions, "
                         "their errors on the next period and the promotion decisions.")
 console = Console()
@@ -70,5 +72,5 @@ def run(
 
     engine = engine_for(settings().warehouse_url)
     migrate(engine)
-    day = date.fromisoformat(as_of) if as_of else date.today()
+    day = parse_day(as_of, "--as-of") if as_of else date.today()
     console.print(escape(str(model_rounds(engine, day))))

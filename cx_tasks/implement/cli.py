@@ -6,13 +6,15 @@ channel ``cli`` and the ``--by`` name. Client text is printed as text, never as 
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime
 from typing import Annotated, Any
 
 import typer
 from rich.console import Console
 from rich.table import Table
 from rich.text import Text
+
+from cx_tasks.cli_format import parse_day
 
 console = Console()
 cases_app = typer.Typer(help="Close-the-loop cases: list, show, acknowledge, close, dismiss.",
@@ -224,7 +226,7 @@ def initiatives_reach(initiative_id: str, milestone: str, by: By, on: Annotated[
     now = _now()
     try:
         changed = reach_milestone(settings().warehouse_url, initiative_id, milestone,
-                                  on=date.fromisoformat(on) if on else now.date(), actor=by,
+                                  on=parse_day(on, "--on") if on else now.date(), actor=by,
                                   channel="cli", now=now)
     except MilestoneRefused as error:
         _fail(error)

@@ -11,6 +11,8 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from cx_tasks.cli_format import parse_day
+
 kpi_app = typer.Typer(help="NPS, CSAT, CES and CSI with their 95% intervals.",
                       no_args_is_help=True)
 console = Console()
@@ -19,7 +21,7 @@ console = Console()
 def _day(text: str | None) -> date:
     """A day given as YYYY-MM-DD; without one, today (the only wall-clock default, here at
     the command line)."""
-    return date.fromisoformat(text) if text else date.today()
+    return parse_day(text, "--as-of") if text else date.today()
 
 
 @kpi_app.command("import")
@@ -89,7 +91,7 @@ def show(level: Annotated[str, typer.Option(help="all, segment, account_manager,
     from cx_tasks.warehouse.db import engine_for
 
     with engine_for(settings().warehouse_url).connect() as conn:
-        version = latest_version(conn, date.fromisoformat(as_of) if as_of else None)
+        version = latest_version(conn, parse_day(as_of, "--as-of") if as_of else None)
         if version is None:
             console.print("no KPI recalculation stored yet: run `cx kpi publish`")
             raise typer.Exit(1)
