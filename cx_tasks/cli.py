@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import UTC, date, datetime
+from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -23,7 +23,16 @@ from rich.text import Text
 
 from cx_tasks.adjust.cli import model_app
 from cx_tasks.analyze import review_cli
-from cx_tasks.cli_format import fail, parse_day, require, shorten, shown_url, warehouse
+from cx_tasks.cli_format import (
+    day_or_today,
+    fail,
+    parse_day,
+    require,
+    shorten,
+    shown_url,
+    wall_clock,
+    warehouse,
+)
 from cx_tasks.cli_format import frame_table as _frame_table
 from cx_tasks.demo import ui as demo_ui
 from cx_tasks.implement.cli import register as implement_commands
@@ -47,16 +56,6 @@ app.add_typer(model_app, name="model")
 implement_commands(app)  # cx cases, cx initiatives, cx finding (cx_tasks/implement/cli.py)
 console = Console()
 app.command("ui")(demo_ui.ui)
-
-
-def _today() -> date:
-    """Today (UTC): the CLI is the edge that reads the clock for the commands' defaults."""
-    return datetime.now(UTC).date()
-
-
-def _day_or_today(text: str | None, option: str) -> date:
-    """``text`` as a YYYY-MM-DD day (or a one-line error), today (UTC) when None."""
-    return _today() if text is None else parse_day(text, option)
 
 
 def _progress() -> Progress:
@@ -88,7 +87,7 @@ def simulate(
     """Write a simulated supplier's ERP/WMS/CRM/billing/service desk to the source database."""
     from cx_tasks.config import settings
 
-    end_day = _day_or_today(end, "--end")
+    end_day = day_or_today(end, "--end")
     config = settings()
     config.data_dir.mkdir(parents=True, exist_ok=True)
     from cx_tasks.simulate import simulate as simulate_supplier
@@ -367,7 +366,7 @@ def demo(
         survey_skips_by_reason,
     )
 
-    plan = DemoPlan(end=_day_or_today(end, "--end"), clients=clients, days=days,
+    plan = DemoPlan(end=day_or_today(end, "--end"), clients=clients, days=days,
                     nightly_runs=nightly_runs)
     with _progress() as progress:
         # each night and the history load: collect, then dispatch; then feedback, analyze
@@ -380,7 +379,7 @@ def demo(
 
         try:
             config, answers, seconds = run_demo(
-                plan, lambda: datetime.now(UTC), on_step=lambda s: progress.console.print(f"- {s}"),
+                plan, wall_clock, on_step=lambda s: progress.console.print(f"- {s}"),
                 on_run=on_run, simulate_progress=_stage_bars(progress), force=force)
         except NotTheDemosFolder as refused:
             progress.console.print(f"[red]{escape(str(refused))}[/red]")

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable
-from datetime import date, datetime, time
+from datetime import UTC, date, datetime, time
 from typing import TYPE_CHECKING, NoReturn
 
 import typer
@@ -62,6 +62,18 @@ def parse_day(text: str, option: str) -> date:
         return date.fromisoformat(text.strip())
     except ValueError:
         fail(f"{option} {text!r} is not a date: give it as YYYY-MM-DD, e.g. 2026-11-01")
+
+
+def wall_clock() -> datetime:
+    """Now, aware UTC. The ``cx`` commands are an edge: the one place they read the clock,
+    to stamp what a person does and to default a command's day (its UTC date)."""
+    return datetime.now(UTC)
+
+
+def day_or_today(text: str | None, option: str) -> date:
+    """``text`` as a YYYY-MM-DD day (or a one-line error naming ``option``), today (UTC)
+    when None."""
+    return wall_clock().date() if text is None else parse_day(text, option)
 
 
 def require(value: object, accepted: Iterable[object], what: str, hint: str = "") -> None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import date
 from typing import Annotated
 
 import typer
@@ -10,7 +9,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from cx_tasks.cli_format import parse_day
+from cx_tasks.cli_format import day_or_today
 
 model_app = typer.Typer(help="The satisfaction model's rounds over real periods: versions, "
                         "their errors on the next period and the promotion decisions.")
@@ -72,5 +71,5 @@ def run(
 
     engine = engine_for(settings().warehouse_url)
     migrate(engine)
-    day = parse_day(as_of, "--as-of") if as_of else date.today()
+    day = day_or_today(as_of, "--as-of")
     console.print(escape(str(model_rounds(engine, day))))

@@ -8,7 +8,6 @@ reviewer can ``label`` it; ``refit`` fits the confidence table from the reviews 
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime
 from typing import Annotated
 
 import typer
@@ -17,7 +16,7 @@ from rich.markup import escape
 from rich.text import Text
 
 from cx_tasks.analyze.taxonomy import DISSATISFACTION_GROUPS, PROCESS_CLASSES
-from cx_tasks.cli_format import MISSING, fail, frame_table, require, shorten, warehouse
+from cx_tasks.cli_format import MISSING, fail, frame_table, require, shorten, wall_clock, warehouse
 
 app = typer.Typer(help="The manual review queue of feedback the classifier did not decide.",
                   no_args_is_help=True)
@@ -124,7 +123,7 @@ def review_refit() -> None:
     try:
         with warehouse(settings()).connect() as conn:
             # the CLI is the edge: a refit is labelled with the day a person ran it
-            fitted = refit_confidence(conn, datetime.now(UTC).date())
+            fitted = refit_confidence(conn, wall_clock().date())
     except ValueError as error:
         fail(str(error))
     print(yaml.safe_dump({"confidence": fitted.model_dump(mode="json")}, sort_keys=False,
@@ -146,7 +145,7 @@ def review_label(
         with warehouse(settings()).begin() as conn:
             # the CLI is the edge: a review is stamped with when the person made it
             record_review(conn, feedback_id, group, process_class, reviewer,
-                          datetime.now(UTC).replace(tzinfo=None))
+                          wall_clock().replace(tzinfo=None))
     except ValueError as error:
         fail(str(error))
     console.print(escape(f"{feedback_id}: {group} / {process_class} by {reviewer}"))

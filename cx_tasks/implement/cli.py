@@ -6,7 +6,7 @@ channel ``cli`` and the ``--by`` name. Client text is printed as text, never as 
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Annotated, Any
 
 import typer
@@ -14,7 +14,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from cx_tasks.cli_format import parse_day
+from cx_tasks.cli_format import parse_day, wall_clock
 
 console = Console()
 cases_app = typer.Typer(help="Close-the-loop cases: list, show, acknowledge, close, dismiss.",
@@ -35,8 +35,8 @@ def register(app: typer.Typer) -> None:
 
 
 def _now() -> datetime:
-    """The wall clock as naive UTC."""
-    return datetime.now(UTC).replace(tzinfo=None)
+    """The command line's clock (``cli_format.wall_clock``) as naive UTC."""
+    return wall_clock().replace(tzinfo=None)
 
 
 def _table(title: str, columns: list[str], rows: list[list[Any]]) -> Table:

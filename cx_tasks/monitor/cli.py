@@ -11,7 +11,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from cx_tasks.cli_format import parse_day
+from cx_tasks.cli_format import day_or_today, parse_day
 
 kpi_app = typer.Typer(help="NPS, CSAT, CES and CSI with their 95% intervals.",
                       no_args_is_help=True)
@@ -19,9 +19,8 @@ console = Console()
 
 
 def _day(text: str | None) -> date:
-    """A day given as YYYY-MM-DD; without one, today (the only wall-clock default, here at
-    the command line)."""
-    return parse_day(text, "--as-of") if text else date.today()
+    """A day given as YYYY-MM-DD; without one, today (UTC)."""
+    return day_or_today(text, "--as-of")
 
 
 @kpi_app.command("import")
