@@ -106,12 +106,11 @@ def simulate(
 def migrate() -> None:
     """Create or upgrade the warehouse schema."""
     from cx_tasks.config import settings
-    from cx_tasks.warehouse.db import engine_for
     from cx_tasks.warehouse.db import migrate as migrate_warehouse
 
     config = settings()
     config.data_dir.mkdir(parents=True, exist_ok=True)
-    version = migrate_warehouse(engine_for(config.warehouse_url))
+    version = migrate_warehouse(warehouse(config, creating=True))
     console.print(escape(f"warehouse {shown_url(config.warehouse_url)} at schema version "
                          f"{version}"))
 

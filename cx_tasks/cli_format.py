@@ -185,11 +185,11 @@ def shown_url(url: str) -> str:
         return url
 
 
-def warehouse(config: Settings) -> Engine:
+def warehouse(config: Settings, *, creating: bool = False) -> Engine:
     """The warehouse engine, or fail in one line naming the data folder and URL it tried:
-    a SQLite file that does not exist is not created; a URL that does not parse, a driver
-    that is not installed, a server that does not answer and a warehouse without a schema
-    are each named as such."""
+    a SQLite file that does not exist is not created (unless ``creating``, for `cx migrate`);
+    a URL that does not parse, a driver that is not installed, a server that does not answer
+    and a warehouse without a schema (unless ``creating``) are each named as such."""
     from pathlib import Path
 
     from sqlalchemy import inspect
@@ -205,7 +205,7 @@ def warehouse(config: Settings) -> Engine:
         fail(f"the warehouse URL does not parse (data folder {config.data_dir}): {error}; {how}")
     tried = f"(data folder {config.data_dir}, warehouse {shown_url(config.warehouse_url)})"
     on_disk = url.get_backend_name() == "sqlite" and url.database not in (None, "", ":memory:")
-    if on_disk and not Path(str(url.database)).exists():
+    if on_disk and not creating and not Path(str(url.database)).exists():
         fail(f"no warehouse {tried}: {how}")
     try:
         engine = engine_for(config.warehouse_url)
@@ -214,6 +214,6 @@ def warehouse(config: Settings) -> Engine:
         cause = getattr(error, "orig", None) or error
         first_line = (str(cause).strip().splitlines() or [""])[0]
         fail(f"cannot open the warehouse {tried}: {type(cause).__name__}: {first_line}; {how}")
-    if "schema_version" not in tables:
+    if "schema_version" not in tables and not creating:
         fail(f"the warehouse has no schema {tried}: run `cx migrate`, or {how}")
     return engine

@@ -188,6 +188,19 @@ def test_an_unreachable_server_is_named_without_its_password(tmp_path, monkeypat
     assert "s3cret" not in result.output
 
 
+def test_migrate_names_a_bad_warehouse_url_in_one_line_and_creates_a_new_one(
+        tmp_path, monkeypatch) -> None:
+    monkeypatch.setenv("CX_DATA_DIR", str(tmp_path))
+    monkeypatch.setenv("CX_WAREHOUSE_URL", "not a url::")
+    result = run("migrate")
+    assert result.exit_code == 2 and result.output.count("\n") == 1
+    assert result.output.startswith(f"the warehouse URL does not parse (data folder {tmp_path})")
+    monkeypatch.delenv("CX_WAREHOUSE_URL")
+    result = run("migrate")
+    assert result.exit_code == 0, result.output
+    assert (tmp_path / "warehouse.db").exists() and "at schema version" in result.output
+
+
 def test_without_cx_data_dir_the_projects_data_folder_is_used(monkeypatch, tmp_path) -> None:
     from pathlib import Path
 
