@@ -122,7 +122,7 @@ def run_report(config: Settings, now: datetime) -> dict[str, Any]:
     """Write the implementation report; return its path."""
     clocks = implement_rules(config.rules_dir).cases.clocks
     with engine_for(config.warehouse_url).connect() as conn:
-        path = write_report(conn, clocks, now, reports_dir(config))
+        path = write_report(conn, clocks, now, reports_dir(config), owners(config.rules_dir))
     return {"report": str(path)}
 
 
