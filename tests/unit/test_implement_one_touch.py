@@ -201,3 +201,14 @@ def test_an_owners_pages_speak_the_owners_language(config: Settings, tmp_path: P
     page = client.get(_path(milestone_link(_keys(config), "init:x", "root_cause", OWNER, NOW,
                                            24))).text
     assert [text for text in MILESTONE[language] if text not in page] == []
+
+
+def test_an_owners_language_is_a_shipped_one_en_when_left_out() -> None:
+    from pydantic import ValidationError
+
+    from cx_tasks.feedback.rules import Owner
+
+    team = {"name": {"ru": "Склад", "en": "Warehouse"}, "email": "w@example.com"}
+    assert Owner.model_validate(team).language == "en"
+    with pytest.raises(ValidationError, match="'de' is not one of"):
+        Owner.model_validate({**team, "language": "de"})
