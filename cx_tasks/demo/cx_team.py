@@ -1,11 +1,12 @@
 """The demo's simulated CX team and case owners.
 
-- The CX lead approves the two proposals with the most complaints and their owners record
-  the root cause found and the fix in place (the first client-visible milestone), through
-  the decisions file
-  (``initiative_decisions.yaml`` in the data folder): the demo runs ``cx_implement`` by
-  ``dag.test()`` in a child process, where a task waiting in Airflow's Required Actions
-  would wait alone until its timeout, so the demo runs it with ``ask_in_airflow`` false.
+- The CX lead answers the proposals waiting in Airflow's Required Actions through Airflow's
+  public REST API (``hitlDetails``; the demo's short-lived ``airflow api-server``, which
+  shares the metadata DB with the ``dag.test()`` run that waits for the answers): Approve,
+  with a sponsor, for the two proposals with the most complaints; Reject, with the reason,
+  for the others (a run ends only when every form is answered).
+- Their owners record the root cause found and the fix in place (the first client-visible
+  milestone) through the decisions file (``initiative_decisions.yaml`` in the data folder).
 - Owners open the case e-mails the local SMTP server received and use their one-touch
   links through the response app's real endpoints: every second case is acknowledged, and
   every fourth is closed with a resolution note; the others are left to their clocks.
@@ -15,16 +16,22 @@ from __future__ import annotations
 
 import json
 import re
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime
+from typing import TYPE_CHECKING, Any
 
 import yaml
 from sqlalchemy import select
 
 from cx_tasks.config import Settings
+from cx_tasks.implement.stage import initiative_of_form
 from cx_tasks.warehouse.db import engine_for
 from cx_tasks.warehouse.schema import initiatives
+
+if TYPE_CHECKING:
+    import httpx
 
 ACK = re.compile(r"^Acknowledge \(one click\): (\S+)$", re.MULTILINE)
 CLOSE = re.compile(r"^Close with a resolution note: (\S+)$", re.MULTILINE)
@@ -43,25 +50,85 @@ class OwnerActions:
     refused: int
 
 
-def approve_two(config: Settings, reached_on: date) -> list[str]:
-    """Write the CX lead's decisions: approve the two proposals with the most complaints and
-    record their milestones up to the first client-visible one reached on ``reached_on``;
-    return their ids."""
+SPONSOR = "COO (demo)"
+NOT_NOW = "Not this quarter: the two proposals with the most complaints go first (demo)."
+APPROVALS = "/api/v2/dags/cx_implement/dagRuns/~/"
+WAITING = "awaiting_input"
+SETTLED = frozenset({WAITING, "success", "skipped", "failed", "upstream_failed", "removed"})
+"""States of an ``approve_initiative`` task instance that no longer change by themselves:
+its form is waiting for an answer, or it has ended."""
+
+
+@dataclass(frozen=True)
+class LeadAnswers:
+    """The proposals the CX lead approved and rejected in Airflow's Required Actions."""
+
+    approved: list[str]
+    rejected: list[str]
+
+
+def largest_proposals(config: Settings, count: int = 2) -> list[str]:
+    """The ``count`` proposals with the most complaints (ties by id), from the register."""
     with engine_for(config.warehouse_url).connect() as conn:
         proposed = conn.execute(select(initiatives.c.initiative_id, initiatives.c.evidence)
                                 .where(initiatives.c.status == "proposed")).all()
-    chosen = [i for i, _ in sorted(proposed, key=lambda r: (-json.loads(r[1])["complaints"],
-                                                            r[0]))[:2]]
-    rows = []
-    for initiative in chosen:
-        rows.append({"initiative": initiative, "decision": "approve", "by": "CX lead (demo)",
-                     "sponsor": "COO (demo)"})
-        rows += [{"initiative": initiative, "decision": "reach", "milestone": milestone,
-                  "reached_on": reached_on.isoformat(), "by": "owner (demo)"}
-                 for milestone in MILESTONES]
+    return [i for i, _ in sorted(proposed, key=lambda r: (-json.loads(r[1])["complaints"],
+                                                           r[0]))[:count]]
+
+
+def lead_answer(subject: str, chosen: list[str]) -> dict[str, Any]:
+    """The CX lead's answer to the form ``subject``: Approve with the sponsor when it asks
+    about one of ``chosen``, else Reject with the reason (a ``hitlDetails`` PATCH body)."""
+    if initiative_of_form({"subject": subject}) in chosen:
+        return {"chosen_options": ["Approve"], "params_input": {"reason": "",
+                                                                "sponsor": SPONSOR}}
+    return {"chosen_options": ["Reject"], "params_input": {"reason": NOT_NOW, "sponsor": ""}}
+
+
+def answer_required_actions(connect: Callable[[], httpx.Client],
+                            choose: Callable[[], list[str]], run_goes_on: Callable[[], bool],
+                            timeout_s: float = 300.0) -> LeadAnswers:
+    """The CX lead answers every form of ``cx_implement`` waiting in Required Actions through
+    Airflow's REST API (``connect`` gives the client) once the run's ``approve_initiative``
+    task instances have all settled (waiting or ended): Approve for the proposals ``choose``
+    names then, Reject for the others. Raises when that takes longer than ``timeout_s`` or
+    the run ends (``run_goes_on`` false) first."""
+    deadline = time.monotonic() + timeout_s
+    with connect() as api:
+        while True:
+            tasks = api.get(f"{APPROVALS}taskInstances", params={
+                "task_id": "approve_initiative", "limit": 100})
+            tasks.raise_for_status()
+            states = [t["state"] for t in tasks.json()["task_instances"]]
+            if states and all(s in SETTLED for s in states):
+                break
+            if not run_goes_on() or time.monotonic() > deadline:
+                raise RuntimeError(f"no approval forms to answer in Airflow (states {states})")
+            time.sleep(1)
+        waiting = api.get(f"{APPROVALS}hitlDetails", params={
+            "response_received": False, "limit": 100})
+        waiting.raise_for_status()
+        chosen = choose()
+        approved, rejected = [], []
+        for form in waiting.json()["hitl_details"]:
+            ti = form["task_instance"]
+            answer = lead_answer(form["subject"], chosen)
+            api.patch(f"/api/v2/dags/{ti['dag_id']}/dagRuns/{ti['dag_run_id']}/taskInstances/"
+                      f"{ti['task_id']}/{ti['map_index']}/hitlDetails",
+                      json=answer).raise_for_status()
+            decided = approved if answer["chosen_options"] == ["Approve"] else rejected
+            decided.append(initiative_of_form(form))
+    return LeadAnswers(approved, rejected)
+
+
+def record_milestones(config: Settings, approved: list[str], reached_on: date) -> None:
+    """The owners of the ``approved`` initiatives record their milestones up to the first
+    client-visible one, reached on ``reached_on``, in the decisions file."""
+    rows = [{"initiative": initiative, "decision": "reach", "milestone": milestone,
+             "reached_on": reached_on.isoformat(), "by": "owner (demo)"}
+            for initiative in approved for milestone in MILESTONES]
     (config.data_dir / "initiative_decisions.yaml").write_text(
         yaml.safe_dump(rows, allow_unicode=True, sort_keys=False), encoding="utf-8")
-    return chosen
 
 
 def owners_act(config: Settings, port: int, now: Callable[[], datetime]) -> OwnerActions:

@@ -6,10 +6,12 @@ the local SMTP server); 3. the simulated contacts answer a share of the invitati
 received through the response app's real endpoints; 4. ``cx_feedback`` takes the answers
 (and the service desk) in and acknowledges them; 5. ``cx_analyze`` classifies the feedback,
 ranks its causes, models satisfaction and drills into the clients whose satisfaction fell;
-6. ``cx_implement`` opens cases and proposes initiatives, the simulated CX team approves two
-(decisions file), their owners record two milestones, case owners act through their
-one-touch links (``cx_tasks.demo.cx_team``), a second run tells the clients "you said, we
-did", and an hourly run dated 25 hours later escalates the cases nobody acknowledged.
+6. ``cx_implement`` opens cases and proposes initiatives, each proposal waiting in Airflow's
+Required Actions; the simulated CX lead answers them through Airflow's REST API (a
+short-lived ``airflow api-server`` on the same metadata DB) and approves two, their owners
+record two milestones (decisions file), case owners act through their one-touch links
+(``cx_tasks.demo.cx_team``), a second run tells the clients "you said, we did", and an
+hourly run dated 25 hours later escalates the cases nobody acknowledged.
 
 Everything lives inside the project: the data folder (``data/``) holds the simulated
 supplier, the warehouse, the GX results and every e-mail the local SMTP server
@@ -25,11 +27,13 @@ import os
 import shutil
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, replace
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
+from typing import TypeVar
 
 from cx_tasks.config import Settings, settings
 from cx_tasks.demo.respondents import (
@@ -47,6 +51,7 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 # The history load reads everything: clients, products and contacts predate the
 # simulated period by years (contract start dates), so it must start well before it.
 HISTORY_FROM = date(2000, 1, 1)
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -188,20 +193,35 @@ def demo_plan_of(folder: Path) -> DemoPlan | None:
 
 
 def run_in_airflow(config: Settings, plan: DemoPlan, smtp_connection: str,
-                   arguments: list[str], on_line: Callable[[str], None]) -> None:
+                   arguments: list[str], on_line: Callable[[str], None],
+                   alongside: Callable[[Callable[[], bool]], T] | None = None) -> T | None:
     """``cx_airflow.run_dag`` with ``arguments`` in a child process; its lines to ``on_line``,
-    its log appended to ``airflow-demo.log``; raises if a run failed."""
+    its log appended to ``airflow-demo.log``; raises if a run failed. ``alongside`` (told
+    whether the child still runs) runs meanwhile in this thread: a person answering what the
+    runs wait for; its result is returned; if it raises, the child is stopped and the error
+    raised."""
     command = [sys.executable, "-m", "cx_airflow.run_dag", *arguments]
     env = airflow_environment(config, plan, smtp_connection)
     log = config.data_dir / EARLIER_DEMO_LOG
     with log.open("a") as log_file, subprocess.Popen(
         command, env=env, stdout=subprocess.PIPE, stderr=log_file, text=True, cwd=REPO_ROOT
     ) as child:
-        assert child.stdout is not None
-        for line in child.stdout:
-            on_line(line.rstrip())
+        output = child.stdout
+        assert output is not None
+        reader = threading.Thread(target=lambda: [on_line(line.rstrip()) for line in output])
+        reader.start()
+        done = None
+        try:
+            if alongside is not None:
+                done = alongside(lambda: child.poll() is None)
+        except BaseException:
+            child.kill()
+            raise
+        finally:
+            reader.join()
     if child.returncode != 0:
         raise RuntimeError(f"Airflow runs failed (exit {child.returncode}); see {log}")
+    return done
 
 
 def nightly_arguments(plan: DemoPlan) -> list[str]:
@@ -299,31 +319,43 @@ def run_demo(
 def implement(config: Settings, plan: DemoPlan, smtp: str, app_port: int,
               now: Callable[[], datetime], on_step: Callable[[str], None],
               on_run: Callable[[str], None]) -> None:
-    """The implement stage on the demo's clock ``now``: cases and proposals, the CX team's
-    approvals and the owners' one-touch links, progress e-mails, then the clocks a day
-    later (``cx_tasks.demo.cx_team``)."""
-    from cx_tasks.demo.cx_team import approve_two, owners_act
+    """The implement stage on the demo's clock ``now``: cases and proposals, the CX lead's
+    answers in Airflow's Required Actions, the owners' milestones and one-touch links,
+    progress e-mails, then the clocks a day later (``cx_tasks.demo.cx_team``)."""
+    from cx_tasks.demo.cx_team import (
+        answer_required_actions,
+        largest_proposals,
+        owners_act,
+        record_milestones,
+    )
+    from cx_tasks.demo.ui import api_server
 
-    ask_in_files = {"ask_in_airflow": False}
-    on_step("running cx_implement: close-the-loop cases, findings' lifecycle, proposals")
-    run_in_airflow(config, plan, smtp, once("cx_implement", now(), ask_in_files),
-                   on_run)
-    chosen = approve_two(config, now().date())
-    on_step(f"the simulated CX lead approves {len(chosen)} proposals ({', '.join(chosen)}) "
-            "and their owners record the root cause and the fix in place (the first "
-            "milestone the clients hear about), through the decisions file "
-            "(the demo's dag.test() runs in a child process: nobody answers Airflow's "
-            "Required Actions there)")
+    on_step("running cx_implement: close-the-loop cases, findings' lifecycle, proposals; "
+            "each proposal waits in Airflow's Required Actions, and the simulated CX lead "
+            "answers them through Airflow's human-in-the-loop REST API (PATCH hitlDetails, "
+            "a short-lived airflow api-server on the same metadata DB)")
+    with api_server(config, plan, smtp, user="cx_lead") as connect:
+        lead = run_in_airflow(
+            config, plan, smtp, once("cx_implement", now(), {"ask_in_airflow": True}), on_run,
+            alongside=lambda running: answer_required_actions(
+                connect, lambda: largest_proposals(config), running))
+    assert lead is not None
+    record_milestones(config, lead.approved, now().date())
+    on_step(f"the simulated CX lead approved {len(lead.approved)} proposals "
+            f"({', '.join(lead.approved)}) and rejected {len(lead.rejected)} (not this "
+            "quarter) in Airflow's Required Actions, through its REST API; the owners record "
+            "the root cause and the fix in place (the first milestone the clients hear "
+            "about) in the decisions file")
     acted = owners_act(config, app_port, now)
     on_step(f"owners open {acted.cases} case e-mails and, through their one-touch links, "
             f"acknowledge {acted.acknowledged} and close {acted.closed} with a note "
             f"({acted.refused} refused)")
-    on_step("running cx_implement again: decisions applied, closures and \"you said, we "
+    # the later runs propose nothing new; nobody would answer a form they asked
+    nothing_asked = {"ask_in_airflow": False}
+    on_step("running cx_implement again: milestones applied, closures and \"you said, we "
             "did\" e-mails sent")
-    run_in_airflow(config, plan, smtp, once("cx_implement", now(), ask_in_files),
-                   on_run)
+    run_in_airflow(config, plan, smtp, once("cx_implement", now(), nothing_asked), on_run)
     later = (now() + timedelta(hours=25)).replace(minute=0, second=0, microsecond=0)
     on_step(f"running the hourly cx_implement of {later:%Y-%m-%d %H:%M} UTC: the clocks of "
             "the cases nobody acknowledged escalate")
-    run_in_airflow(config, plan, smtp, once("cx_implement", later, ask_in_files),
-                   on_run)
+    run_in_airflow(config, plan, smtp, once("cx_implement", later, nothing_asked), on_run)

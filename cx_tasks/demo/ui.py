@@ -1,4 +1,5 @@
-"""``cx ui``: the demo's Airflow under ``airflow standalone``, with its UI, on this machine.
+"""``cx ui``: the demo's Airflow under ``airflow standalone``, with its UI, on this machine;
+and ``api_server``: the demo's short-lived ``airflow api-server`` for its simulated people.
 
 It runs on the demo's own Airflow home (``<data dir>/airflow``: its runs, task logs and DAGs,
 its dates: ``CX_START_DATE`` is the demo's first day), with settings for a 2-core laptop:
@@ -18,13 +19,16 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 if TYPE_CHECKING:
+    import httpx
+
     from cx_tasks.config import Settings
     from cx_tasks.demo.run import DemoPlan
 
@@ -54,10 +58,11 @@ def ui_environment(config: Settings, plan: DemoPlan, smtp_connection: str,
     return env
 
 
-def admin_password(airflow_home: Path) -> str | None:
-    """The admin password SimpleAuthManager generated in ``airflow_home`` (None before)."""
+def admin_password(airflow_home: Path, user: str = "admin") -> str | None:
+    """The password SimpleAuthManager generated for ``user`` in ``airflow_home`` (None
+    before)."""
     try:
-        return json.loads((airflow_home / PASSWORDS_FILE).read_text())["admin"]
+        return json.loads((airflow_home / PASSWORDS_FILE).read_text())[user]
     except (OSError, ValueError, KeyError):
         return None
 
@@ -103,6 +108,46 @@ def group_alive(group: int) -> bool:
     except ProcessLookupError:
         return False
     return True
+
+
+@contextmanager
+def api_server(config: Settings, plan: DemoPlan, smtp_connection: str,
+               user: str) -> Iterator[Callable[[], httpx.Client]]:
+    """A short-lived ``airflow api-server`` on the demo's home: Airflow's public REST API only
+    (``--apps core``, one worker) on a free loopback port, in its own process group, stopped
+    at exit, its log appended to the demo's. Yields ``connect``: it waits until the server
+    answers and returns a client logged in as ``user`` (SimpleAuthManager, role admin; a
+    bearer token from ``POST /auth/token``). It shares the metadata DB with the demo's
+    ``dag.test()`` runs, so a response it records resumes a task waiting there."""
+    import httpx
+
+    from cx_tasks.demo.run import EARLIER_DEMO_LOG
+    from cx_tasks.loopback import free_port
+
+    port = free_port()
+    url = f"http://{HOST}:{port}"
+    env = ui_environment(config, plan, smtp_connection, port)
+    env["AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS"] = f"{user}:admin"
+    with (config.data_dir / EARLIER_DEMO_LOG).open("ab") as log:
+        process = subprocess.Popen(
+            ["airflow", "api-server", "--apps", "core", "--host", HOST, "--port", str(port),
+             "--workers", "1"], env=env, stdout=log, stderr=subprocess.STDOUT,
+            start_new_session=True)
+
+    def connect() -> httpx.Client:
+        if not wait_until_healthy(url, process, READY_TIMEOUT_S):
+            raise RuntimeError(f"airflow api-server did not become healthy (exit "
+                               f"{process.poll()}); see {config.data_dir / EARLIER_DEMO_LOG}")
+        token = httpx.post(f"{url}/auth/token", timeout=30, json={
+            "username": user, "password": admin_password(config.data_dir / "airflow", user)})
+        token.raise_for_status()
+        return httpx.Client(base_url=url, timeout=30, headers={
+            "Authorization": f"Bearer {token.json()['access_token']}"})
+
+    try:
+        yield connect
+    finally:
+        stop_group(process)
 
 
 def run_ui(config: Settings, plan: DemoPlan, port: int, say: Callable[[str], None]) -> int:

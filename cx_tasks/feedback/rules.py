@@ -38,18 +38,22 @@ class FeedbackRules(BaseModel):
 
 
 class Owner(BaseModel):
-    """A team that owns feedback: its name per language and its address."""
+    """A team that owns feedback: its name per language, its address and the language its
+    one-touch pages speak."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     name: dict[str, str]
     email: str
+    language: str = "en"
 
     @model_validator(mode="after")
     def _languages(self) -> Owner:
         missing = set(LANGUAGES) - set(self.name)
         if missing:
             raise ValueError(f"owner name missing for languages {sorted(missing)}")
+        if self.language not in LANGUAGES:
+            raise ValueError(f"owner language {self.language!r} is not one of {list(LANGUAGES)}")
         return self
 
 

@@ -4,8 +4,9 @@ A GET shows the subject and a small form (acknowledge: a button; close: a requir
 resolution note; a milestone: a button), so a link scanner that only GETs changes
 nothing; the POST does it and shows the result. A forged, expired or wrong-purpose token
 gets the app's error page, a foreign one (the case unknown, or owned by someone else now),
-a final case or a missing note the refusal page: nothing is stored. Staff pages are in
-English. The time of a change is the wall clock at the request (this is an edge).
+a final case or a missing note the refusal page: nothing is stored. The pages are in the
+language of the token's owner (``language`` in ``owners.yaml``; a token that does not verify
+gets the browser's). The time of a change is the wall clock at the request (this is an edge).
 """
 
 from __future__ import annotations
@@ -21,16 +22,17 @@ from starlette.concurrency import run_in_threadpool
 
 from cx_tasks.config import Settings
 from cx_tasks.feedback.acknowledgement import LinkSettings, excerpt
+from cx_tasks.feedback.rules import owners
 from cx_tasks.implement.cases import CaseRefused, act, get_case
 from cx_tasks.implement.initiatives import MilestoneRefused, reach_milestone
 from cx_tasks.implement.rules import implement_rules
+from cx_tasks.mail.render import FALLBACK_LANGUAGE
 from cx_tasks.surveys.catalogue import SurveyCatalogue
 from cx_tasks.surveys.tokens import TokenClaims, verify
 from cx_tasks.warehouse.db import engine_for
 from cx_tasks.warehouse.schema import feedback
 
 Render = Callable[..., HTMLResponse]
-LANGUAGE = "en"
 REFUSED_STATUS = {"unknown_case": 404, "foreign": 404, "final": 409, "transition": 409,
                   "note_required": 422}
 
@@ -48,23 +50,31 @@ def add_one_touch_routes(app: FastAPI, settings: Settings, catalogue: SurveyCata
     secret = settings.survey_secret
     rules = implement_rules(settings.rules_dir).cases
     links = LinkSettings(settings.survey_base_url, secret, catalogue)
+    registry = owners(settings.rules_dir)
+
+    def verified(request: Request, token: str, purpose: str) -> TokenClaims:
+        """The token's claims; its owner's language then serves every page of the request."""
+        claims = verify(token, secret, purpose=purpose, now=now())
+        owner = registry.owners.get(claims.contact_id)
+        request.state.language = owner.language if owner else FALLBACK_LANGUAGE
+        return claims
 
     @app.exception_handler(CaseRefused)
     @app.exception_handler(MilestoneRefused)
     async def refused(request: Request, error: CaseRefused | MilestoneRefused) -> HTMLResponse:
-        return render("one_touch_refused", LANGUAGE, status=REFUSED_STATUS[error.reason],
-                      reason=error.reason)
+        return render("one_touch_refused", request.state.language,
+                      status=REFUSED_STATUS[error.reason], reason=error.reason)
 
     @app.get("/c/{token}", name="case_page")
     def case_page(request: Request, token: str) -> HTMLResponse:
-        claims = verify(token, secret, purpose="case", now=now())
+        claims = verified(request, token, "case")
         context = _case_context(engine, claims)
-        return render("one_touch", LANGUAGE, action=_path(request, "case_action", token),
-                      done=None, result=None, **context)
+        return render("one_touch", request.state.language,
+                      action=_path(request, "case_action", token), result=None, **context)
 
     @app.post("/c/{token}", name="case_action")
     async def case_action(request: Request, token: str) -> HTMLResponse:
-        claims = verify(token, secret, purpose="case", now=now())
+        claims = verified(request, token, "case")
         form = await request.form()
         note = form.get("note")
         status = "acknowledged" if claims.survey_id == "acknowledge" else "closed"
@@ -74,53 +84,47 @@ def add_one_touch_routes(app: FastAPI, settings: Settings, catalogue: SurveyCata
             note=note if isinstance(note, str) else None, owner=claims.contact_id,
             rules=rules, links=links)
         context = _case_context(engine, claims)
-        done = (f"Case {status}." if changed else f"The case was already {status}.")
-        return render("one_touch", LANGUAGE, action="", done=done,
+        return render("one_touch", request.state.language, action="",
                       result="changed" if changed else "unchanged", **context)
 
     @app.get("/m/{token}", name="milestone_page")
     def milestone_page(request: Request, token: str) -> HTMLResponse:
-        claims = verify(token, secret, purpose="milestone", now=now())
-        return render("one_touch", LANGUAGE, action=_path(request, "milestone_action", token),
-                      done=None, result=None, **_milestone_context(claims))
+        claims = verified(request, token, "milestone")
+        return render("one_touch", request.state.language,
+                      action=_path(request, "milestone_action", token), result=None,
+                      **_milestone_context(claims))
 
     @app.post("/m/{token}", name="milestone_action")
     def milestone_action(request: Request, token: str) -> HTMLResponse:
-        claims = verify(token, secret, purpose="milestone", now=now())
+        claims = verified(request, token, "milestone")
         initiative_id, _, milestone_id = claims.invitation_id.rpartition("#")
         changed = reach_milestone(settings.warehouse_url, initiative_id, milestone_id,
                                   on=_now().date(), actor=claims.contact_id, channel="link",
                                   now=_now(), owner=claims.contact_id)
-        done = "Milestone recorded as reached." if changed else "It was already reached."
-        return render("one_touch", LANGUAGE, action="", done=done,
+        return render("one_touch", request.state.language, action="",
                       result="changed" if changed else "unchanged",
                       **_milestone_context(claims))
 
 
 def _case_context(engine: Engine, claims: TokenClaims) -> dict[str, Any]:
-    """What a case page shows (refused as foreign unless the token's owner owns it)."""
+    """What a case page shows, its words left to the page's language (refused as foreign
+    unless the token's owner owns it)."""
     with engine.connect() as conn:
         case = get_case(conn, claims.invitation_id)
         if case is None or case.owner != claims.contact_id:
             raise CaseRefused("foreign")
         text = conn.scalar(select(feedback.c.text)
                            .where(feedback.c.feedback_id == case.feedback_id))
-    closing = claims.survey_id == "close"
-    return {
-        "heading": ("Close case " if closing else "Acknowledge case ") + case.case_id,
-        "facts": [("Client", case.client_id), ("Trigger", case.trigger),
-                  ("Status", case.status), ("Opened", f"{case.opened_at:%Y-%m-%d %H:%M} UTC")],
-        "quote": excerpt(text),
-        "note_label": "Resolution (what was done)" if closing else None,
-        "button": "Close the case" if closing else "Acknowledge",
-    }
+    return {"kind": "case", "closing": claims.survey_id == "close", "case_id": case.case_id,
+            "client_id": case.client_id, "trigger": case.trigger, "case_status": case.status,
+            "opened_at": case.opened_at, "quote": excerpt(text)}
 
 
 def _milestone_context(claims: TokenClaims) -> dict[str, Any]:
+    """What a milestone page shows."""
     initiative_id, _, milestone_id = claims.invitation_id.rpartition("#")
-    return {"heading": f"Milestone {milestone_id} of {initiative_id}",
-            "facts": [("Initiative", initiative_id), ("Milestone", milestone_id)],
-            "quote": None, "note_label": None, "button": "Mark reached today"}
+    return {"kind": "milestone", "initiative_id": initiative_id, "milestone_id": milestone_id,
+            "quote": None}
 
 
 def _path(request: Request, name: str, token: str) -> str:

@@ -2,8 +2,10 @@
 
 Initiatives: owner, status, milestones planned against actual (overdue: planned before the
 report's day and not reached), linked complaints and clients, progress e-mails sent.
-Cases per owner: open, overdue (a running clock past its deadline), median hours to
-acknowledge and to close, the share closed within the close clock, escalations. The same
+Cases per owner: the department (its name in ``owners.yaml``) and the person the cases went
+to (name and e-mail, as the cases were assigned from ``owners.yaml``; the team's address when
+no person owns the process), open, overdue (a running clock past its deadline), median
+hours to acknowledge and to close, the share closed within the close clock, escalations. The same
 rows feed ``cx initiatives``, ``cx cases list`` and the HTML page written to
 ``<data dir>/reports/implementation.html`` (the ``implementation_report`` message's HTML,
 autoescaped; an absent value shows as "—").
@@ -20,6 +22,7 @@ from typing import Any
 
 from sqlalchemy import Connection, func, select
 
+from cx_tasks.feedback.rules import Owners
 from cx_tasks.implement.cases import FINAL, Case
 from cx_tasks.implement.escalation import clock_due, within_clock
 from cx_tasks.implement.rules import Clocks
@@ -70,9 +73,12 @@ class InitiativeRow:
 
 @dataclass
 class OwnerCases:
-    """Cases of one owner as reported."""
+    """Cases of one owner as reported: its department (owner id), and the person (None: the
+    team) and address the cases went to."""
 
     owner: str
+    person: str | None = None
+    email: str | None = None
     total: int = 0
     open: int = 0
     overdue: int = 0
@@ -148,15 +154,17 @@ def is_overdue(case: Case, clocks: Clocks, now: datetime) -> bool:
 
 
 def cases_by_owner(conn: Connection, clocks: Clocks, now: datetime) -> list[OwnerCases]:
-    """Case figures per owner (module doc), by owner id."""
-    escalated = Counter(dict(conn.execute(
-        select(cases.c.owner, func.count())
+    """Case figures per owner (module doc): per department, person and address, in that
+    order (the team's own address first)."""
+    escalated = Counter({(owner, person, email): n for owner, person, email, n in conn.execute(
+        select(cases.c.owner, cases.c.owner_person, cases.c.owner_email, func.count())
         .select_from(case_escalations)
         .join(cases, cases.c.case_id == case_escalations.c.case_id)
-        .group_by(cases.c.owner)).all()))
-    owners: dict[str, OwnerCases] = {}
+        .group_by(cases.c.owner, cases.c.owner_person, cases.c.owner_email))})
+    owners: dict[tuple[str, str | None, str], OwnerCases] = {}
     for case in stored_cases(conn):
-        row = owners.setdefault(case.owner, OwnerCases(case.owner))
+        key = (case.owner, case.owner_person, case.owner_email)
+        row = owners.setdefault(key, OwnerCases(*key))
         row.total += 1
         row.open += case.status not in FINAL
         row.overdue += is_overdue(case, clocks, now)
@@ -166,18 +174,19 @@ def cases_by_owner(conn: Connection, clocks: Clocks, now: datetime) -> list[Owne
             row.closed += 1
             row.hours_to_close.append(_hours(case.closed_at - case.opened_at))
             row.closed_within_clock += bool(within_clock(case, "close", clocks))
-    for owner, row in owners.items():
-        row.escalations = escalated.get(owner, 0)
-    return [owners[k] for k in sorted(owners)]
+    for key, row in owners.items():
+        row.escalations = escalated.get(key, 0)
+    return [owners[k] for k in sorted(owners, key=lambda k: (k[0], k[1] or "", k[2]))]
 
 
 def _hours(delta: Any) -> float:
     return round(delta.total_seconds() / 3600, 1)
 
 
-def render_report(conn: Connection, clocks: Clocks, now: datetime) -> RenderedMail:
+def render_report(conn: Connection, clocks: Clocks, now: datetime,
+                  registry: Owners) -> RenderedMail:
     """The report as a message (template ``implementation_report``): its HTML part is the
-    page; the monitor stage mails the same message."""
+    page; the monitor stage mails the same message. ``registry`` names the departments."""
     owners = cases_by_owner(conn, clocks, now)
     closed = sum(o.closed for o in owners)
     everyone = OwnerCases("all", closed=closed,
@@ -186,7 +195,8 @@ def render_report(conn: Connection, clocks: Clocks, now: datetime) -> RenderedMa
                           hours_to_close=[h for o in owners for h in o.hours_to_close])
     return render_mail("implementation_report", "en", dict(
         now=now, clocks=clocks, initiatives=initiative_rows(conn, now.date()),
-        owners=owners, everyone=everyone, hours=_shown_hours, share=_shown_share))
+        owners=owners, everyone=everyone, hours=_shown_hours, share=_shown_share,
+        departments={k: o.name["en"] for k, o in registry.owners.items()}))
 
 
 def _shown_hours(value: float | None) -> str:
@@ -197,11 +207,12 @@ def _shown_share(value: float | None) -> str:
     return "—" if value is None else f"{value:.0%}"
 
 
-def write_report(conn: Connection, clocks: Clocks, now: datetime, folder: Path) -> Path:
+def write_report(conn: Connection, clocks: Clocks, now: datetime, folder: Path,
+                 registry: Owners) -> Path:
     """Write the report to ``folder/implementation.html``; return its path."""
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / REPORT_NAME
-    html = render_report(conn, clocks, now).html
+    html = render_report(conn, clocks, now, registry).html
     assert html is not None
     path.write_text(html, encoding="utf-8")
     return path

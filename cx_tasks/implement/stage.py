@@ -122,8 +122,13 @@ def run_report(config: Settings, now: datetime) -> dict[str, Any]:
     """Write the implementation report; return its path."""
     clocks = implement_rules(config.rules_dir).cases.clocks
     with engine_for(config.warehouse_url).connect() as conn:
-        path = write_report(conn, clocks, now, reports_dir(config))
+        path = write_report(conn, clocks, now, reports_dir(config), owners(config.rules_dir))
     return {"report": str(path)}
+
+
+APPROVED_THROUGH = {"airflow": "in Airflow's Required Actions (human-in-the-loop API)",
+                    "file": "by the decisions file", "cli": "by cx initiatives approve"}
+"""How an approval's channel reads in the funnel."""
 
 
 def funnel_lines(conn: Connection) -> list[FunnelLine]:
@@ -142,6 +147,11 @@ def funnel_lines(conn: Connection) -> list[FunnelLine]:
     proposed = count(select(func.count()).select_from(initiatives))
     approved = count(select(func.count(initiative_history.c.initiative_id.distinct()))
                      .where(initiative_history.c.status == "approved"))
+    by_channel = conn.execute(
+        select(initiative_history.c.channel,
+               func.count(initiative_history.c.initiative_id.distinct()))
+        .where(initiative_history.c.status == "approved")
+        .group_by(initiative_history.c.channel).order_by(initiative_history.c.channel)).all()
     progress = count(select(func.count()).select_from(outbox).where(
         outbox.c.kind == "progress", outbox.c.status == "sent"))
     notices = count(select(func.count()).select_from(progress_notices)
@@ -152,7 +162,9 @@ def funnel_lines(conn: Connection) -> list[FunnelLine]:
         FunnelLine("cases closed", closed, 1, "with a resolution note"),
         FunnelLine("cases escalated", escalated, 1, "a clock ran past a step of the ladder"),
         FunnelLine("initiatives proposed", proposed, 1),
-        FunnelLine("initiatives approved", approved, 2),
+        FunnelLine("initiatives approved", approved, 2, ", ".join(
+            f"{n} {APPROVED_THROUGH.get(channel, f'through {channel}')}"
+            for channel, n in by_channel)),
         FunnelLine("progress e-mails sent", progress, 1, f"{notices} notices"),
     ]
 

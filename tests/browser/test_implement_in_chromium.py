@@ -116,7 +116,7 @@ def test_report_and_progress_email_render(tmp_path: Path) -> None:
     migrate(engine_for(url))
     _world(url)
     with engine_for(url).connect() as conn:
-        report = write_report(conn, RULES.cases.clocks, NOW, tmp_path / "reports")
+        report = write_report(conn, RULES.cases.clocks, NOW, tmp_path / "reports", owners())
         mail = conn.execute(select(outbox.c.body_html)
                             .where(outbox.c.kind == "progress")).scalar_one()
     engine_for(url).dispose()
@@ -136,6 +136,10 @@ def test_report_and_progress_email_render(tmp_path: Path) -> None:
     # opening three steps were due: acknowledge reminder (12 h) and manager (24 h), close
     # reminder (24 h)
     assert page.part("#all-owners") == "all 1 1 1 — — — 3"
+    # the owner's department by name, and whom its cases went to: no person owns a survey's
+    # case, so the team, at its address (owners.yaml)
+    assert page.part("owner") == ("Customer Experience team customer_experience the team "
+                                  "cx@example.com 1 1 1 — — — 3")
     assert "nan" not in page.body.lower().split() and "None" not in page.body
 
     dom, page = rendered(email)

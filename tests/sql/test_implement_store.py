@@ -78,7 +78,10 @@ def test_a_stage_run_repeated_changes_nothing(warehouse_url: str, tmp_path: Path
     stage_run()
     assert table_checksums(warehouse_url) == after
     with engine_for(warehouse_url).connect() as conn:
-        counts = {line.stage: line.count for line in funnel_lines(conn)}
+        lines = funnel_lines(conn)
+    counts = {line.stage: line.count for line in lines}
+    assert [line.note for line in lines if line.stage == "initiatives approved"] == [
+        "1 by the decisions file"]
     # one case (C3's detractor, opened 08:00): at 23:00 its acknowledge reminder (12 h) is due
     assert counts == pytest.approx({
         "cases opened": 1, "cases acknowledged": 0, "cases closed": 0, "cases escalated": 1,
@@ -132,3 +135,40 @@ def test_required_actions_answers_are_recorded(warehouse_url: str, tmp_path: Pat
         ("rejected", "no answer within 5 days", None,
          "no answer in Airflow within 5 days (default: Reject)"),
     ]
+
+
+def test_the_demo_leads_answers_approve_the_chosen_and_reject_the_others(
+        warehouse_url: str, tmp_path: Path) -> None:
+    """The answers the demo's CX lead PATCHes to ``hitlDetails``, recorded as Airflow hands
+    them to ``record_decisions``: the chosen proposal approved with its sponsor, the others
+    rejected with the lead's reason; the funnel says the approval came through Airflow."""
+    from cx_tasks.demo.cx_team import NOT_NOW, lead_answer
+    from cx_tasks.feedback.rules import owners
+    from cx_tasks.implement.initiatives import get_initiative, propose
+    from cx_tasks.implement.rules import implement_rules
+    from cx_tasks.implement.stage import approval_forms, record_airflow_decisions
+
+    config = settings({"CX_DATA_DIR": str(tmp_path), "CX_WAREHOUSE_URL": warehouse_url,
+                       "CX_SURVEY_SECRET": "s"})
+    seed_world(warehouse_url)
+    for process in ("documents", "pricing"):
+        for n in range(3):
+            complaint(warehouse_url, f"claim:{process}{n}", "K1", "C1", "x", process,
+                      datetime(2026, 10, 20 + n, 9))
+        pareto(warehouse_url, "metals", process, 3)
+    proposed = propose(warehouse_url, datetime(2026, 11, 1).date(),
+                       rules=implement_rules().initiatives, owners=owners())
+    pricing = "init:metals:pricing:2026-11-01"
+    lead = {"id": "cx_lead", "name": "cx_lead"}
+    answers = [{**lead_answer(form["subject"], [pricing]), "responded_by_user": lead}
+               for form in approval_forms(config, proposed)]
+    counts = record_airflow_decisions(config, proposed, answers, NOW, 5)
+    assert (counts["approved"], counts["rejected"]) == (1, 1)
+    with engine_for(warehouse_url).connect() as conn:
+        decided = {i: (r["status"], r["decided_by"], r["sponsor"], r["reason"])  # type: ignore[index]
+                   for i in proposed if (r := get_initiative(conn, i))}
+        approved = [line.note for line in funnel_lines(conn)
+                    if line.stage == "initiatives approved"]
+    assert decided == {INIT: ("rejected", "cx_lead", None, NOT_NOW),
+                       pricing: ("approved", "cx_lead", "COO (demo)", None)}
+    assert approved == ["1 in Airflow's Required Actions (human-in-the-loop API)"]

@@ -1,9 +1,11 @@
 """One-touch links in the response app: an owner acknowledges and closes a case (with a
-note) without logging in; forged, expired, wrong-purpose and foreign links store nothing."""
+note) without logging in, on pages in the owner's language (``owners.yaml``); forged,
+expired, wrong-purpose and foreign links store nothing."""
 
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -13,7 +15,7 @@ from fastapi.testclient import TestClient
 from fixtures.feedback_world import seed_crm
 from sqlalchemy import select
 
-from cx_tasks.config import Settings, settings
+from cx_tasks.config import Settings, rules_text, settings
 from cx_tasks.feedback.rules import owners
 from cx_tasks.implement.cases import open_cases, question_kinds
 from cx_tasks.implement.links import LinkKeys, case_link, milestone_link
@@ -150,3 +152,63 @@ def test_the_owner_marks_a_milestone_reached_from_the_approval_email(
                                       initiative_milestones.c.reached_on)
                                .where(initiative_milestones.c.reached_on.is_not(None))).all()
     assert [(m, d) for m, d in reached] == [("root_cause", NOW.date())]
+
+
+PAGES = {
+    "en": ['<html lang="en">', '<h1 id="heading">Acknowledge case case:survey:i1</h1>',
+           "<dt>Trigger</dt><dd>detractor</dd>", "<dt>Status</dt><dd>open</dd>",
+           "<p>The client wrote:</p>", '<button type="submit" id="submit">Acknowledge</button>'],
+    "ru": ['<html lang="ru">', '<h1 id="heading">Принять в работу обращение case:survey:i1</h1>',
+           "<dt>Повод</dt><dd>критик (NPS 0–6)</dd>", "<dt>Статус</dt><dd>открыто</dd>",
+           "<p>Клиент написал:</p>",
+           '<button type="submit" id="submit">Принять в работу</button>'],
+}
+ACKNOWLEDGED = {"en": ("Case acknowledged.", "The case was already acknowledged."),
+                "ru": ("Обращение принято в работу.", "Обращение уже было принято в работу.")}
+CLOSING = {"en": ("Close case case:survey:i1", "Resolution (what was done)",
+                  "Please write a note: closing a case needs its resolution.",
+                  "Nothing was recorded.", "Case closed."),
+           "ru": ("Закрыть обращение case:survey:i1", "Решение (что сделано)",
+                  "Напишите, что сделано: для закрытия обращения нужно решение.",
+                  "Ничего не записано.", "Обращение закрыто.")}
+MILESTONE = {"en": ("Milestone root_cause of init:x", ">Mark reached today</button>"),
+             "ru": ("Этап root_cause инициативы init:x", ">Отметить достигнутым сегодня</button>")}
+
+
+@pytest.mark.parametrize("language", ["en", "ru"])
+def test_an_owners_pages_speak_the_owners_language(config: Settings, tmp_path: Path,
+                                                   language: str) -> None:
+    rules = tmp_path / "rules"
+    rules.mkdir()
+    # customer_experience is the first owner of owners.yaml
+    (rules / "owners.yaml").write_text(rules_text("owners").replace(
+        "    language: en\n", f"    language: {language}\n", 1), encoding="utf-8")
+    assert owners(rules).owners[OWNER].language == language
+    client = TestClient(create_app(replace(config, rules_dir=rules)))
+    ack = _path(case_link(_keys(config), CASE, OWNER, "acknowledge", NOW, 24))
+    page = client.get(ack).text
+    assert [text for text in PAGES[language] if text not in page] == []
+    for said in ACKNOWLEDGED[language]:
+        assert said in client.post(ack).text  # first click, then the second
+    close = _path(case_link(_keys(config), CASE, OWNER, "close", NOW, 24))
+    heading, label, refusal, nothing, closed = CLOSING[language]
+    page = client.get(close).text
+    assert heading in page and f'<label for="note">{label}</label>' in page
+    refused = client.post(close, data={"note": " "})
+    assert refused.status_code == 422 and refusal in refused.text and nothing in refused.text
+    assert closed in client.post(close, data={"note": "done"}).text
+    assert _state(config) == ("closed", 3, 2)
+    page = client.get(_path(milestone_link(_keys(config), "init:x", "root_cause", OWNER, NOW,
+                                           24))).text
+    assert [text for text in MILESTONE[language] if text not in page] == []
+
+
+def test_an_owners_language_is_a_shipped_one_en_when_left_out() -> None:
+    from pydantic import ValidationError
+
+    from cx_tasks.feedback.rules import Owner
+
+    team = {"name": {"ru": "Склад", "en": "Warehouse"}, "email": "w@example.com"}
+    assert Owner.model_validate(team).language == "en"
+    with pytest.raises(ValidationError, match="'de' is not one of"):
+        Owner.model_validate({**team, "language": "de"})

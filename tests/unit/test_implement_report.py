@@ -1,5 +1,6 @@
-"""The implementation report's figures, computed by hand: cases per owner (open, overdue,
-medians, share closed within the clock, escalations) and initiatives' overdue milestones."""
+"""The implementation report's figures, computed by hand: cases per owner (department and
+person; open, overdue, medians, share closed within the clock, escalations) and initiatives'
+overdue milestones."""
 
 from __future__ import annotations
 
@@ -18,10 +19,11 @@ RULES = implement_rules()
 T0 = datetime(2026, 11, 2, 8)
 
 
-def _case(case_id: str, status: str, ack: float | None, closed: float | None) -> dict:
+def _case(case_id: str, status: str, ack: float | None, closed: float | None,
+          person: str | None = None, email: str = "q@example.com") -> dict:
     return {"case_id": case_id, "feedback_id": case_id[5:], "client_id": "K1",
             "contact_id": "C1", "trigger": "detractor", "owner": "quality",
-            "owner_person": None, "owner_email": "q@example.com", "status": status,
+            "owner_person": person, "owner_email": email, "status": status,
             "opened_at": T0,
             "acknowledged_at": T0 + timedelta(hours=ack) if ack is not None else None,
             "closed_at": T0 + timedelta(hours=closed) if closed is not None else None,
@@ -35,15 +37,26 @@ def test_case_figures_per_owner(warehouse_url: str) -> None:
             _case("case:b", "closed", 30, 60),    # both clocks missed
             _case("case:c", "open", None, None),  # 50 h later: both clocks ran out
             _case("case:d", "acknowledged", 1, None),  # 50 h later: close clock ran out
+            # the same department, its specification process's person: a row of her own
+            _case("case:e", "closed", 3, 10, "Elena Kuznetsova", "e.kuznetsova@example.com"),
         ])
         conn.execute(case_escalations.insert(), [
             {"case_id": "case:c", "clock": "acknowledge", "step": "reminder",
              "due_at": T0 + timedelta(hours=12), "recipient": "q@example.com",
              "escalated_at": T0 + timedelta(hours=12)}])
-        (row,) = cases_by_owner(conn, RULES.cases.clocks, T0 + timedelta(hours=50))
-        html = render_report(conn, RULES.cases.clocks, T0 + timedelta(hours=50)).html
-    assert (row.owner, row.total, row.open, row.overdue, row.closed, row.escalations) == (
-        "quality", 4, 2, 2, 2, 1)
+        row, elena = cases_by_owner(conn, RULES.cases.clocks, T0 + timedelta(hours=50))
+        html = render_report(conn, RULES.cases.clocks, T0 + timedelta(hours=50),
+                             owners()).html
+    assert (row.owner, row.person, row.email, row.total, row.open, row.overdue, row.closed,
+            row.escalations) == ("quality", None, "q@example.com", 4, 2, 2, 2, 1)
+    assert (elena.owner, elena.person, elena.email, elena.total, elena.closed,
+            elena.escalations) == ("quality", "Elena Kuznetsova", "e.kuznetsova@example.com",
+                                   1, 1, 0)
+    # the department by its name in owners.yaml, then the person and her address
+    assert html is not None and html.count("<td>Quality department<br>") == 2
+    assert ('<td>Elena Kuznetsova<br><a href="mailto:e.kuznetsova@example.com">'
+            'e.kuznetsova@example.com</a></td>') in html
+    assert '<span class="muted">the team</span><br><a href="mailto:q@example.com">' in html
     # acknowledged after 2, 30 and 1 hours: median 2; closed after 30 and 60: median 45
     assert (row.median_acknowledge, row.median_close) == (2.0, 45.0)
     assert row.share_within_clock == 0.5  # 30 h <= 48 h; 60 h > 48 h
