@@ -58,13 +58,23 @@ def ui_environment(config: Settings, plan: DemoPlan, smtp_connection: str,
     return env
 
 
-def admin_password(airflow_home: Path, user: str = "admin") -> str | None:
-    """The password SimpleAuthManager generated for ``user`` in ``airflow_home`` (None
-    before)."""
+def admin_password(airflow_home: Path, user: str = "admin") -> str:
+    """The password of ``user`` in ``airflow_home``'s SimpleAuthManager passwords file, made
+    here (random, the file readable by its owner only) when the file has none: Airflow then
+    finds it and prints no generated password into its log."""
+    import secrets
+
+    path = airflow_home / PASSWORDS_FILE
     try:
-        return json.loads((airflow_home / PASSWORDS_FILE).read_text())[user]
-    except (OSError, ValueError, KeyError):
-        return None
+        passwords = json.loads(path.read_text())
+    except (OSError, ValueError):
+        passwords = {}
+    if user not in passwords:
+        passwords[user] = secrets.token_urlsafe(12)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.touch(mode=0o600)
+        path.write_text(json.dumps(passwords) + "\n")
+    return passwords[user]
 
 
 def wait_until_healthy(url: str, process: subprocess.Popen[bytes], timeout_s: float) -> bool:
@@ -128,6 +138,7 @@ def api_server(config: Settings, plan: DemoPlan, smtp_connection: str,
     url = f"http://{HOST}:{port}"
     env = ui_environment(config, plan, smtp_connection, port)
     env["AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS"] = f"{user}:admin"
+    password = admin_password(config.data_dir / "airflow", user)
     with (config.data_dir / EARLIER_DEMO_LOG).open("ab") as log:
         process = subprocess.Popen(
             ["airflow", "api-server", "--apps", "core", "--host", HOST, "--port", str(port),
@@ -139,7 +150,7 @@ def api_server(config: Settings, plan: DemoPlan, smtp_connection: str,
             raise RuntimeError(f"airflow api-server did not become healthy (exit "
                                f"{process.poll()}); see {config.data_dir / EARLIER_DEMO_LOG}")
         token = httpx.post(f"{url}/auth/token", timeout=30, json={
-            "username": user, "password": admin_password(config.data_dir / "airflow", user)})
+            "username": user, "password": password})
         token.raise_for_status()
         return httpx.Client(base_url=url, timeout=30, headers={
             "Authorization": f"Bearer {token.json()['access_token']}"})
@@ -156,6 +167,7 @@ def run_ui(config: Settings, plan: DemoPlan, port: int, say: Callable[[str], Non
 
     home = config.data_dir / "airflow"
     url = f"http://{HOST}:{port}"
+    password = admin_password(home)
     with SmtpSink(config.mail_dir) as sink:
         env = ui_environment(config, plan, sink.smtp_connection_json(), port)
         log = config.data_dir / "airflow-ui.log"
@@ -168,7 +180,7 @@ def run_ui(config: Settings, plan: DemoPlan, port: int, say: Callable[[str], Non
             if not wait_until_healthy(url, process, READY_TIMEOUT_S):
                 say(f"Airflow did not become healthy (exit {process.poll()}); see {log}")
                 return 1
-            say(f"Airflow UI: {url}  user: admin  password: {admin_password(home)}")
+            say(f"Airflow UI: {url}  user: admin  password: {password}")
             say(f"e-mails sent by runs arrive in {config.mail_dir}; Ctrl-C stops everything")
             return process.wait()
         except KeyboardInterrupt:

@@ -60,6 +60,10 @@ def test_ctrl_c_stops_every_process_cx_ui_started(tmp_path: Path) -> None:
         assert url.group(1) == f"http://127.0.0.1:{port}" and url.group(2) != "None"
         health = httpx.get(f"{url.group(1)}/api/v2/monitor/health", timeout=10)
         assert health.status_code == 200
+        login = httpx.post(f"{url.group(1)}/auth/token", timeout=30,
+                           json={"username": "admin", "password": url.group(2)})
+        assert login.status_code == 201, login.text
+        assert url.group(2) not in (data / "airflow-ui.log").read_text()  # shown, never logged
         ui.send_signal(signal.SIGINT)  # what Ctrl-C sends to the terminal's foreground group
         assert ui.wait(timeout=90) == 0
         assert not group_alive(group), "a process of airflow standalone is still running"
