@@ -353,6 +353,7 @@ def demo(
     """Simulate a supplier, run collect, survey dispatch and feedback through Airflow, have
     the simulated contacts answer, show what it produced, and check the loop's funnel (exit
     1 naming the stages that produced too little)."""
+    from cx_tasks.adjust.demo import print_adjust_report
     from cx_tasks.demo.run import DemoPlan, NotTheDemosFolder, run_demo
     from cx_tasks.metrics.journey import latest_collection_shares
     from cx_tasks.monitor.demo import print_monitor_report
@@ -401,6 +402,7 @@ def demo(
                   f"({answers.comments} with a comment), {answers.refused} refused by the app")
     _print_analysis(engine, config)
     print_monitor_report(console, engine, config)
+    print_adjust_report(console, engine, config, plan.seed)
     mail = sorted(config.mail_dir.glob("*.eml"))
     console.print(
         f"\nfinished in {seconds:.0f} s\n"
