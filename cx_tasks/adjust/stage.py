@@ -108,8 +108,8 @@ def effects_panel(conn: Connection, until: date, initiatives: Sequence[Initiativ
     (``register.complaint_panel``): every client-month of either."""
     outcomes = outcome_panel(conn, until, satisfaction)
     complaints = complaint_panel(conn, until, [i.target_metric for i in initiatives])
-    if complaints.empty:
-        return outcomes
+    if complaints.empty or outcomes.empty:
+        return outcomes if complaints.empty else complaints
     keys = ["client_id", "segment", "period_start", "period_end"]
     for frame in (outcomes, complaints):
         frame["period_start"] = frame["period_start"].astype("datetime64[us]")
