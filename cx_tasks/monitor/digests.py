@@ -471,7 +471,7 @@ def staff_at_risk(data: DigestData, scope: DigestScope) -> Section | None:
                    Table(("manager", "risk", "probability", "clients", "revenue at risk",
                           "top reasons"),
                          tuple((r.subject_id, r.kind, f"{r.probability:.0%}",
-                                _cell(r.clients), _cell(r.revenue_at_risk, 0),
+                                _cell(r.clients, 0), _cell(r.revenue_at_risk, 0),
                                 r.reasons or "—") for r in mine.itertuples())))
 
 
