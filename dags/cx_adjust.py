@@ -2,7 +2,7 @@
 ### cx_adjust: correct the model and the plan, with the key accounts at the table
 
 Weekly, Mondays 04:00 UTC, for the week that ended (`CronDataIntervalTimetable`); the day
-adjusted (`as_of`) is the interval's end.
+adjusted (`as_of`) is the interval's end (a manual run without an interval: its day).
 
 - `model_rounds`: the satisfaction model's rounds over real periods: per whole month of
   answers before `as_of`'s month, a version fitted on the answers known by the month's first
@@ -39,8 +39,11 @@ from cx_airflow.defaults import NO_CATCHUP_START, default_args, tags
 
 
 def _as_of() -> date:
-    """The day adjusted: the end of the run's data interval."""
-    return get_current_context()["data_interval_end"].astimezone(UTC).date()
+    """The day adjusted: the end of the run's data interval (a manual run without one: the
+    day it ran after)."""
+    context = get_current_context()
+    end = context.get("data_interval_end") or context["dag_run"].run_after
+    return end.astimezone(UTC).date()
 
 
 @dag(

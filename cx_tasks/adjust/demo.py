@@ -56,9 +56,11 @@ def planted_effects(seed: int, clients: int = PLANTED_CLIENTS, days: int = PLANT
     return out
 
 
-def print_adjust_report(console: Any, engine: Any, config: Settings, seed: int) -> None:
+def print_adjust_report(console: Any, engine: Any, config: Settings, seed: int,
+                        planted: list[dict[str, Any]]) -> None:
     """The demo's adjust report: the register's effects, the planted initiatives' effects
-    against the truth, the model's versions and errors, the backtests' commands, the packs."""
+    (``planted_effects`` of ``seed``) against the truth, the model's versions and errors, the
+    backtests' commands, the packs."""
     from rich.markup import escape
     from rich.table import Table
 
@@ -81,7 +83,7 @@ def print_adjust_report(console: Any, engine: Any, config: Settings, seed: int) 
                    "holds"):
         table.add_column(column, justify="left" if column in ("initiative", "metric")
                          else "right")
-    for r in planted_effects(seed):
+    for r in planted:
         table.add_row(r["initiative"], r["metric"], f"{r['planted']:+.3g}",
                       f"{r['estimate']:+.3g}", f"{r['low']:+.3g} to {r['high']:+.3g}",
                       str(r["n"]), "yes" if r["held"] else "[red]no[/red]")

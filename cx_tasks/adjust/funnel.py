@@ -18,10 +18,11 @@ from cx_tasks.warehouse.schema import (
 
 
 def funnel_lines(conn: Connection) -> list[FunnelLine]:
-    """Model rounds judged on a period they never saw, working-group packs sent, initiative
-    effects measured (none required: an initiative approved on the demo's last day has no
-    months after its start yet), predictions scored for the at-risk lists (none required:
-    the monthly staff run scores them)."""
+    """Model rounds judged on a period they never saw (none required: the demo's survey
+    answers all fall in its last month, and a round judges a whole month before the day),
+    working-group packs sent, initiative effects measured (none required: an initiative
+    approved on the demo's last day has no months after its start yet), predictions scored
+    for the at-risk lists (none required: the monthly staff run scores them)."""
     def count(query: object) -> int:
         return int(conn.scalar(query) or 0)
 
@@ -35,7 +36,8 @@ def funnel_lines(conn: Connection) -> list[FunnelLine]:
     flagged = count(select(func.count()).select_from(initiative_corrections))
     scored = count(select(func.count()).select_from(at_risk))
     return [
-        FunnelLine("adjust: model rounds (versions judged)", rounds, 1, f"{promoted} promoted"),
+        FunnelLine("adjust: model rounds (versions judged)", rounds, 0,
+                   f"{promoted} promoted; a round judges a whole month of survey answers"),
         FunnelLine("adjust: working-group packs sent", packs, 1),
         FunnelLine("adjust: initiative effects measured", effects, 0,
                    f"{running} register initiatives in progress or done, {flagged} flagged "

@@ -175,7 +175,7 @@ def test_funnel_lines_count_rounds_packs_and_effects(warehouse_url: str):
     with engine.connect() as conn:
         lines = funnel_lines(conn)
     assert [(line.stage, line.count, line.passed) for line in lines] == [
-        ("adjust: model rounds (versions judged)", 0, False),
+        ("adjust: model rounds (versions judged)", 0, True),
         ("adjust: working-group packs sent", 0, False),
         ("adjust: initiative effects measured", 1, True),
         ("adjust: at-risk predictions scored", 0, True)]
