@@ -76,18 +76,14 @@ def print_adjust_report(console: Any, engine: Any, config: Settings, seed: int,
                             for e in effects)
                   + "".join(f"\n  for correction: {escape(c.initiative_id)} ({escape(c.owner)})"
                             f": {escape(c.reason)}" for c in due))
-    table = Table(title=f"planted initiatives, their effect estimated (difference-in-"
-                  f"differences, 95% interval) against the truth ({PLANTED_CLIENTS} clients, "
-                  f"{PLANTED_DAYS} days, seed {seed})", title_justify="left")
-    for column in ("initiative", "metric", "planted", "estimate", "95% interval", "n",
-                   "holds"):
-        table.add_column(column, justify="left" if column in ("initiative", "metric")
-                         else "right")
-    for r in planted:
-        table.add_row(r["initiative"], r["metric"], f"{r['planted']:+.3g}",
-                      f"{r['estimate']:+.3g}", f"{r['low']:+.3g} to {r['high']:+.3g}",
-                      str(r["n"]), "yes" if r["held"] else "[red]no[/red]")
-    console.print(table)
+    held = sum(r["held"] for r in planted)
+    console.print(f"planted initiatives ({PLANTED_CLIENTS} clients, {PLANTED_DAYS} days, seed "
+                  f"{seed}): the 95% interval holds the planted effect in {held} of "
+                  f"{len(planted)} estimates (difference-in-differences)"
+                  + "".join(f"\n  {r['initiative']} {r['metric']}: planted {r['planted']:+.3g}, "
+                            f"estimate {r['estimate']:+.3g} (95% interval {r['low']:+.3g} to "
+                            f"{r['high']:+.3g}, n {r['n']})"
+                            + ("" if r["held"] else " [red]not held[/red]") for r in planted))
     versions = Table(title="the satisfaction model's rounds (versions judged on a month they "
                      "never saw; mean absolute error)", title_justify="left")
     for column in ("segment", "judged from", "in force", "candidate", "MAE in force",
