@@ -352,6 +352,9 @@ def demo(
     """Simulate a supplier, run collect, survey dispatch and feedback through Airflow, have
     the simulated contacts answer, show what it produced, and check the loop's funnel (exit
     1 naming the stages that produced too little)."""
+    from concurrent.futures import ProcessPoolExecutor
+
+    from cx_tasks.adjust.demo import planted_effects, print_adjust_report
     from cx_tasks.demo.run import DemoPlan, NotTheDemosFolder, run_demo
     from cx_tasks.metrics.journey import latest_collection_shares
     from cx_tasks.monitor.demo import print_monitor_report
@@ -367,6 +370,9 @@ def demo(
 
     plan = DemoPlan(end=day_or_today(end, "--end"), clients=clients, days=days,
                     nightly_runs=nightly_runs)
+    # the planted initiatives' history is measured in a process of its own meanwhile
+    planting = ProcessPoolExecutor(max_workers=1)
+    planted = planting.submit(planted_effects, plan.seed)
     with _progress() as progress:
         # each night and the history load: collect, then dispatch; then feedback, analyze
         runs = progress.add_task("Airflow runs", total=2 * (nightly_runs + 1) + 2, visible=False)
@@ -382,6 +388,7 @@ def demo(
                 on_run=on_run, simulate_progress=_stage_bars(progress), force=force)
         except NotTheDemosFolder as refused:
             progress.console.print(f"[red]{escape(str(refused))}[/red]")
+            planting.shutdown(cancel_futures=True)
             raise typer.Exit(2) from None
     engine = engine_for(config.warehouse_url)
     console.print(_segment_table(engine, 30))
@@ -400,6 +407,8 @@ def demo(
                   f"({answers.comments} with a comment), {answers.refused} refused by the app")
     _print_analysis(engine, config)
     print_monitor_report(console, engine, config)
+    print_adjust_report(console, engine, config, plan.seed, planted.result())
+    planting.shutdown()
     mail = sorted(config.mail_dir.glob("*.eml"))
     console.print(
         f"\nfinished in {seconds:.0f} s\n"

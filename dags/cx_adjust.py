@@ -2,21 +2,30 @@
 ### cx_adjust: correct the model and the plan, with the key accounts at the table
 
 Weekly, Mondays 04:00 UTC, for the week that ended (`CronDataIntervalTimetable`); the day
-adjusted (`as_of`) is the interval's end.
+adjusted (`as_of`) is the interval's end (a manual run without an interval: its day).
 
 - `model_rounds`: the satisfaction model's rounds over real periods: per whole month of
   answers before `as_of`'s month, a version fitted on the answers known by the month's first
   day, judged on that month's answers with the version in force, promoted only when better;
   individual scales aligned against each respondent's own history (`adjust.yaml` `rounds`).
   Stored in `model_rounds`, printed by `cx model` (docs/adjust.md).
+- `initiative_effects`: the effect of every initiative of the register in progress or done
+  (implement stage; affected clients from its links, start from its approval or first
+  milestone, `adjust.yaml` `effects`) on its target metric (complaints of its process class),
+  NPS and CSI: difference-in-differences against matched unaffected clients, estimate, 95%
+  interval and n; those without a measurable improvement after `correct_after_days` are
+  flagged for correction with their owner. Stored in `initiative_effects` and
+  `initiative_corrections`; shown in the implementation report, the weekly digest and
+  `cx initiatives`.
 - `working_group_packs`: for each key account with a working-group meeting in the next
-  `packs.days_before` days (`adjust.yaml`): its pack as HTML and PDF under
-  `<data dir>/packs`, sent once through the outbox to the key account team.
+  `packs.days_before` days (`adjust.yaml`; a run's conf `{"meetings": ["YYYY-MM-DD", ...]}`
+  calls other meetings): its pack as HTML and PDF under `<data dir>/packs` (the initiatives
+  that affect it with their effects, the at-risk lists' rows about it), sent once through
+  the outbox to the key account team.
 
 **Re-running** a week rewrites the same rounds and pack files; the outbox keys
 (`pack:<client>:<meeting>`) send a pack once. Connection: `cx_warehouse` (else
-`CX_WAREHOUSE_URL`). The initiatives' effects (`cx_tasks.adjust.stage.measure_effects`)
-join this DAG when the initiative register (implement stage) is there to read.
+`CX_WAREHOUSE_URL`).
 """
 
 from __future__ import annotations
@@ -30,8 +39,11 @@ from cx_airflow.defaults import NO_CATCHUP_START, default_args, tags
 
 
 def _as_of() -> date:
-    """The day adjusted: the end of the run's data interval."""
-    return get_current_context()["data_interval_end"].astimezone(UTC).date()
+    """The day adjusted: the end of the run's data interval (a manual run without one: the
+    day it ran after)."""
+    context = get_current_context()
+    end = context.get("data_interval_end") or context["dag_run"].run_after
+    return end.astimezone(UTC).date()
 
 
 @dag(
@@ -57,6 +69,15 @@ def cx_adjust() -> None:
         return run_rounds(engine_for(warehouse_url()), _as_of())
 
     @task
+    def initiative_effects() -> dict[str, Any]:
+        """The register's initiatives' effects and the corrections due."""
+        from cx_airflow.connections import warehouse_url
+        from cx_tasks.adjust.stage import register_effects
+        from cx_tasks.warehouse.db import engine_for
+
+        return register_effects(engine_for(warehouse_url()), _as_of())
+
+    @task
     def working_group_packs() -> dict[str, Any]:
         """Packs for the key accounts' meetings ahead, printed and sent once."""
         from cx_airflow.connections import warehouse_url
@@ -64,9 +85,13 @@ def cx_adjust() -> None:
         from cx_tasks.config import settings
         from cx_tasks.warehouse.db import engine_for
 
-        return packs(engine_for(warehouse_url()), _as_of(), settings().data_dir / "packs")
+        conf = get_current_context()["dag_run"].conf or {}
+        meetings = ([date.fromisoformat(d) for d in conf["meetings"]]
+                    if "meetings" in conf else None)
+        return packs(engine_for(warehouse_url()), _as_of(), settings().data_dir / "packs",
+                     meetings=meetings)
 
-    model_rounds() >> working_group_packs()
+    model_rounds() >> initiative_effects() >> working_group_packs()
 
 
 cx_adjust()

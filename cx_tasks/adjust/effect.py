@@ -227,7 +227,7 @@ def corrections(
         effect = by_key.get((initiative.id, metric))
         if effect is None:
             reason = "no estimate: too few clients or periods on both sides of the start"
-        elif effect.improved(metric in rules.lower_is_better):
+        elif effect.improved(rules.lower_better(metric)):
             continue
         else:
             reason = (

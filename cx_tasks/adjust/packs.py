@@ -1,9 +1,10 @@
 """Key accounts at the table: before each working-group meeting (dates in ``adjust.yaml``), a
 pack per key account: its feedback by role, its claims and how they were closed, the
-initiatives that affect it and their measured effect, its NPS with an interval, and the open
-questions. Rendered once as HTML (the e-mail's body, ``mail/templates/en/
-working_group_pack``), printed to PDF by headless Chromium, and sent to the key account team
-for the account manager through the outbox (key ``pack:<client>:<meeting day>``).
+initiatives that affect it and their measured effect, its NPS with an interval, the at-risk
+lists' predictions that concern it (``at_risk.account_risks``) and the open questions.
+Rendered once as HTML (the e-mail's body, ``mail/templates/en/working_group_pack``), printed
+to PDF by headless Chromium, and sent to the key account team for the account manager
+through the outbox (key ``pack:<client>:<meeting day>``).
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ import numpy as np
 import pandas as pd
 from sqlalchemy import Connection, select
 
+from cx_tasks.adjust.at_risk import account_risks
 from cx_tasks.adjust.effect import Effect, Initiative
 from cx_tasks.adjust.staff import clustered_mean
 from cx_tasks.collect.contract import ROLES
@@ -48,6 +50,7 @@ class Pack:
     initiatives: list[dict[str, Any]]
     nps: dict[str, Any]
     open_questions: list[str] = field(default_factory=list)
+    risks: list[dict[str, Any]] = field(default_factory=list)
 
 
 def meetings_due(meetings: Sequence[date], as_of: date, days_before: int) -> list[date]:
@@ -83,10 +86,11 @@ def _nps(points: pd.DataFrame, confidence: float) -> dict[str, Any]:
 
 def build_pack(conn: Connection, client_id: str, meeting: date, as_of: date,
                initiatives: Sequence[Initiative], effects: Sequence[Effect],
-               question_kinds: dict[str, str], days: int = 365, confidence: float = 0.95
-               ) -> Pack:
+               question_kinds: dict[str, str], days: int = 365, confidence: float = 0.95,
+               risks: pd.DataFrame | None = None) -> Pack:
     """The pack of ``client_id`` for ``meeting`` from what is known by ``as_of`` (midnight):
-    answers and claims of the last ``days`` days, every open claim and finding."""
+    answers and claims of the last ``days`` days, every open claim and finding, and the
+    at-risk lists' rows (``risks``, already ``at_risk.listed``) about it or its manager."""
     until, since = midnight(as_of), midnight(as_of - timedelta(days=days))
     clients = read_staging(conn, "erp_clients", ["client_id", "name", "account_manager"])
     client = clients[clients["client_id"] == client_id].iloc[0]
@@ -123,8 +127,12 @@ def build_pack(conn: Connection, client_id: str, meeting: date, as_of: date,
     questions += list(open_findings)
     questions += [f"Initiative {t['id']} shows no measurable effect on {t['metric']} yet"
                   for t in touching if t["effect"] is None or not t["effect"].measurable]
-    return Pack(client_id, str(client["name"]), str(client["account_manager"] or "-"), meeting,
-                as_of, roles, claim_rows, touching, _nps(nps, confidence), questions)
+    manager = client["account_manager"] or None
+    concerning = account_risks(risks if risks is not None else pd.DataFrame(), client_id,
+                               manager)
+    questions += [f"At risk: {r['what']} ({r['probability']:.0%})" for r in concerning]
+    return Pack(client_id, str(client["name"]), str(manager or "-"), meeting, as_of, roles,
+                claim_rows, touching, _nps(nps, confidence), questions, concerning)
 
 
 def render_pack(pack: Pack) -> RenderedMail:

@@ -27,6 +27,12 @@ class EffectRules(_Strict):
     correct_after_days: int = Field(ge=1)
     metrics: tuple[str, ...]
     lower_is_better: tuple[str, ...] = ()
+    start: Literal["approval", "first_milestone"] = "approval"
+
+    def lower_better(self, metric: str) -> bool:
+        """``metric`` improves when it falls: it or its family (``complaints`` of
+        ``complaints:packaging``) is in ``lower_is_better``."""
+        return metric in self.lower_is_better or metric.split(":")[0] in self.lower_is_better
 
 
 class RoundRules(_Strict):
@@ -46,6 +52,13 @@ class RiskRules(_Strict):
     reasons: int = Field(ge=1)
 
 
+class AtRiskRules(_Strict):
+    """Which predictions the digests and the packs list as at risk."""
+
+    listed_from: float = Field(ge=0, le=1)
+    listed_at_most: int = Field(ge=1)
+
+
 class PackRules(_Strict):
     """When working-group packs are prepared for the key accounts and what they cover."""
 
@@ -60,6 +73,7 @@ class AdjustRules(_Strict):
     effects: EffectRules
     rounds: RoundRules
     risk: RiskRules
+    at_risk: AtRiskRules
     packs: PackRules
 
 

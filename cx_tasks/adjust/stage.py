@@ -13,19 +13,21 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
-from sqlalchemy import Connection, Engine, func, select
+from sqlalchemy import Connection, Engine, select
 
-from cx_tasks.adjust.effect import Effect, Initiative, corrections, initiative_effects
+from cx_tasks.adjust.at_risk import listed
+from cx_tasks.adjust.effect import Initiative, corrections, initiative_effects
 from cx_tasks.adjust.inputs import headline_answers, round_answers
 from cx_tasks.adjust.packs import build_pack, meetings_due, print_pdf, render_pack, send_pack
+from cx_tasks.adjust.register import complaint_panel, register_initiatives
 from cx_tasks.adjust.rounds import run_rounds
 from cx_tasks.adjust.rules import AdjustRules, adjust_rules
-from cx_tasks.adjust.store import write_effects, write_rounds
+from cx_tasks.adjust.store import read_at_risk, read_effects, write_effects, write_rounds
 from cx_tasks.analyze.model import SatisfactionRules, satisfaction_rules, seed_weights
 from cx_tasks.feedback.rules import owners
 from cx_tasks.warehouse.db import began
 from cx_tasks.warehouse.frames import read_staging
-from cx_tasks.warehouse.schema import initiative_effects as effects_table
+from cx_tasks.warehouse.schema import layer_cake
 from cx_tasks.warehouse.times import midnight
 
 
@@ -60,7 +62,8 @@ def model_rounds(
 def outcome_panel(conn: Connection, until: date, satisfaction: SatisfactionRules
                   ) -> pd.DataFrame:
     """Per client and whole month before ``until``: NPS of its answers (the mean of +100 per
-    promoter, -100 per detractor, 0 per passive) and its reported satisfaction 0-100."""
+    promoter, -100 per detractor, 0 per passive), its reported satisfaction 0-100 and its CSI
+    of the month (the monitor's layer cake; NaN without one)."""
     answers = headline_answers(conn, until, satisfaction)
     nps = answers["kind"] == "nps"
     score = answers["score"].astype(float)
@@ -68,6 +71,12 @@ def outcome_panel(conn: Connection, until: date, satisfaction: SatisfactionRules
         nps=(100.0 * (score >= 9) - 100.0 * (score <= 6)).where(nps))
     panel = (answers.groupby(["client_id", "segment", "period_start"], as_index=False)
              .agg(nps=("nps", "mean"), reported=("reported", "mean")))
+    csi = pd.DataFrame(conn.execute(
+        select(layer_cake.c.client_id, layer_cake.c.month, layer_cake.c.csi)
+        .where(layer_cake.c.month < until, layer_cake.c.csi.is_not(None))).all(),
+        columns=["client_id", "period_start", "csi"])
+    csi["period_start"] = pd.to_datetime(csi["period_start"]).astype("datetime64[us]")
+    panel = panel.merge(csi, on=["client_id", "period_start"], how="left")
     return panel.assign(period_end=panel["period_start"] + pd.offsets.MonthBegin(1))
 
 
@@ -93,25 +102,45 @@ def measure_effects(
             "corrections": [{"initiative": c.initiative_id, "owner": c.owner} for c in due]}
 
 
-def latest_effects(conn: Connection, as_of: date) -> list[Effect]:
-    """The effects of the newest measuring day on or before ``as_of``."""
-    day = conn.scalar(select(func.max(effects_table.c.as_of))
-                      .where(effects_table.c.as_of <= as_of))
-    rows = conn.execute(select(effects_table).where(effects_table.c.as_of == day)).all()
-    return [Effect(r.initiative_id, r.metric, r.estimate, r.low, r.high, r.n, r.clusters,
-                   r.affected, r.controls) for r in rows]
+def effects_panel(conn: Connection, until: date, initiatives: Sequence[Initiative],
+                  satisfaction: SatisfactionRules) -> pd.DataFrame:
+    """``outcome_panel`` with the complaint metrics the initiatives target
+    (``register.complaint_panel``): every client-month of either."""
+    outcomes = outcome_panel(conn, until, satisfaction)
+    complaints = complaint_panel(conn, until, [i.target_metric for i in initiatives])
+    if complaints.empty or outcomes.empty:
+        return outcomes if complaints.empty else complaints
+    keys = ["client_id", "segment", "period_start", "period_end"]
+    for frame in (outcomes, complaints):
+        frame["period_start"] = frame["period_start"].astype("datetime64[us]")
+        frame["period_end"] = frame["period_end"].astype("datetime64[us]")
+    return outcomes.merge(complaints, on=keys, how="outer")
+
+
+def register_effects(warehouse: Engine | Connection, as_of: date,
+                     rules: AdjustRules | None = None) -> dict[str, Any]:
+    """``measure_effects`` of the register's initiatives in progress or done
+    (``register.register_initiatives``) on ``effects_panel`` before ``as_of``'s month."""
+    rules = rules or adjust_rules()
+    with began(warehouse) as conn:
+        initiatives = register_initiatives(conn, rules.effects.start)
+        panel = effects_panel(conn, month_start(as_of), initiatives, satisfaction_rules())
+        return measure_effects(conn, as_of, initiatives, panel, rules)
 
 
 def working_group_packs(
     warehouse: Engine | Connection,
     as_of: date,
     packs_dir: Path,
-    initiatives: Sequence[Initiative] = (),
+    initiatives: Sequence[Initiative] | None = None,
     rules: AdjustRules | None = None,
     satisfaction: SatisfactionRules | None = None,
+    meetings: Sequence[date] | None = None,
 ) -> dict[str, Any]:
-    """For every meeting due (``packs.days_before``) and key account: the pack as HTML and
-    PDF under ``packs_dir`` and, once, an e-mail to the key account team."""
+    """For every meeting due (``packs.days_before``; of ``meetings``, by default the rules')
+    and key account: the pack as HTML and PDF under ``packs_dir`` and, once, an e-mail to the
+    key account team. The initiatives are the register's (``register_initiatives``) unless
+    given."""
     rules = rules or adjust_rules()
     satisfaction = satisfaction or satisfaction_rules()
     team = owners()
@@ -120,11 +149,17 @@ def working_group_packs(
         accounts = read_staging(conn, "crm_accounts", ["client_id", "key_account"])
         keys = sorted(accounts.loc[accounts["key_account"].fillna(False).astype(bool),
                                    "client_id"])
-        effects = latest_effects(conn, as_of)
-        for meeting in meetings_due(rules.packs.meetings, as_of, rules.packs.days_before):
+        if initiatives is None:
+            initiatives = register_initiatives(conn, rules.effects.start)
+        effects = read_effects(conn, as_of)
+        risks = listed(read_at_risk(conn, as_of), rules.at_risk)
+        due = meetings_due(rules.packs.meetings if meetings is None else meetings, as_of,
+                           rules.packs.days_before)
+        for meeting in due:
             for client in keys:
                 pack = build_pack(conn, client, meeting, as_of, initiatives, effects,
-                                  dict(satisfaction.question_kinds), rules.packs.history_days)
+                                  dict(satisfaction.question_kinds), rules.packs.history_days,
+                                  risks=risks)
                 mail = render_pack(pack)
                 base = packs_dir / f"{client}-{meeting.isoformat()}"
                 base.with_suffix(".html").parent.mkdir(parents=True, exist_ok=True)

@@ -11,7 +11,9 @@ Required Actions; the simulated CX lead answers them through Airflow's REST API 
 short-lived ``airflow api-server`` on the same metadata DB) and approves two, their owners
 record two milestones (decisions file), case owners act through their one-touch links
 (``cx_tasks.demo.cx_team``), a second run tells the clients "you said, we did", and an
-hourly run dated 25 hours later escalates the cases nobody acknowledged.
+hourly run dated 25 hours later escalates the cases nobody acknowledged;
+7. ``cx_monitor`` and the digests; 8. ``cx_adjust`` once at the demo's clock
+(``cx_tasks.adjust.demo``): rounds, the register's effects, working-group packs.
 
 Everything lives inside the project: the data folder (``data/``) holds the simulated
 supplier, the warehouse, the GX results and every e-mail the local SMTP server
@@ -35,6 +37,7 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import TypeVar
 
+from cx_tasks.adjust.demo import adjust_demo_run
 from cx_tasks.config import Settings, settings
 from cx_tasks.demo.respondents import (
     Answers,
@@ -174,7 +177,7 @@ def reset_data(config: Settings, plan: DemoPlan) -> None:
     (config.data_dir / EARLIER_DEMO_LOG).unlink(missing_ok=True)
     for folder in (config.landing_dir, config.quality_dir, config.mail_dir,
                    config.data_dir / "airflow", config.data_dir / "past_answers",
-                   config.data_dir / "digests"):
+                   config.data_dir / "digests", config.data_dir / "packs"):
         shutil.rmtree(folder, ignore_errors=True)
     config.data_dir.mkdir(parents=True, exist_ok=True)
     (config.data_dir / DEMO_MARK).write_text(json.dumps(
@@ -313,6 +316,9 @@ def run_demo(
         for arguments, step in monitor_demo_runs(config, plan, now()):
             on_step(step)
             run_in_airflow(config, plan, smtp, arguments, on_run)
+        arguments, step = adjust_demo_run(now())
+        on_step(step)
+        run_in_airflow(config, plan, smtp, arguments, on_run)
     return config, answers, time.perf_counter() - started
 
 

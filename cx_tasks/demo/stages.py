@@ -11,6 +11,7 @@ from collections.abc import Callable
 
 from sqlalchemy import Connection, Engine
 
+from cx_tasks.adjust import funnel as adjust
 from cx_tasks.analyze import funnel as analyze
 from cx_tasks.collect import funnel as collect
 from cx_tasks.demo.funnel import FunnelLine
@@ -23,7 +24,8 @@ StageLines = Callable[[Connection], list[FunnelLine]]
 
 STAGES: tuple[StageLines, ...] = (collect.funnel_lines, surveys.funnel_lines,
                                   feedback.funnel_lines, analyze.funnel_lines,
-                                  implement.funnel_lines, monitor.funnel_lines)
+                                  implement.funnel_lines, monitor.funnel_lines,
+                                  adjust.funnel_lines)
 
 
 def demo_funnel(engine: Engine, stages: tuple[StageLines, ...] = STAGES) -> list[FunnelLine]:

@@ -159,22 +159,24 @@ def cases_dismiss(case_id: str, by: By,
 @initiatives_app.callback()
 def initiatives_list(ctx: typer.Context) -> None:
     """Every initiative: owner, status, milestones planned / actual, complaints, clients,
-    progress e-mails (the list when no subcommand is given)."""
+    progress e-mails, measured effects (the list when no subcommand is given)."""
     if ctx.invoked_subcommand is not None:
         return
     from cx_tasks.config import settings
-    from cx_tasks.implement.report import initiative_rows
+    from cx_tasks.implement.report import initiative_rows, shown_effect
     from cx_tasks.warehouse.db import engine_for
 
     with engine_for(settings().warehouse_url).connect() as conn:
         rows = initiative_rows(conn, _now().date())
     console.print(_table(f"{len(rows)} initiatives", [
         "initiative", "owner", "status", "milestones (planned / actual)", "complaints",
-        "clients", "progress e-mails"], [[
+        "clients", "progress e-mails", "measured effect"], [[
             i.initiative_id, i.owner_person or i.owner, i.status,
             "; ".join(f"{m.milestone_id} {m.planned_on or '-'} / {m.reached_on or '-'}"
                       + (" OVERDUE" if m.overdue else "") for m in i.milestones),
-            i.complaints, i.clients, i.progress_emails] for i in rows]))
+            i.complaints, i.clients, i.progress_emails,
+            "; ".join(shown_effect(e) for e in i.effects)
+            + (f"; FOR CORRECTION: {i.correction}" if i.correction else "")] for i in rows]))
 
 
 def _decide(initiative_id: str, decision: str, by: str, **extra: Any) -> None:

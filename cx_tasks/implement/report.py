@@ -1,11 +1,14 @@
 """The implementation report: every initiative and case from one system.
 
 Initiatives: owner, status, milestones planned against actual (overdue: planned before the
-report's day and not reached), linked complaints and clients, progress e-mails sent.
+report's day and not reached), linked complaints and clients, progress e-mails sent, the
+effects the adjust stage measured by the report's day (estimate, 95% interval and n per
+metric) and whether it is flagged for correction.
 Cases per owner: the department (its name in ``owners.yaml``) and the person the cases went
 to (name and e-mail, as the cases were assigned from ``owners.yaml``; the team's address when
 no person owns the process), open, overdue (a running clock past its deadline), median
-hours to acknowledge and to close, the share closed within the close clock, escalations. The same
+hours to acknowledge and to close, the share closed within the close clock, escalations.
+The same
 rows feed ``cx initiatives``, ``cx cases list`` and the HTML page written to
 ``<data dir>/reports/implementation.html`` (the ``implementation_report`` message's HTML,
 autoescaped; an absent value shows as "—").
@@ -22,6 +25,8 @@ from typing import Any
 
 from sqlalchemy import Connection, func, select
 
+from cx_tasks.adjust.effect import Effect
+from cx_tasks.adjust.store import read_corrections, read_effects
 from cx_tasks.feedback.rules import Owners
 from cx_tasks.implement.cases import FINAL, Case
 from cx_tasks.implement.escalation import clock_due, within_clock
@@ -65,6 +70,8 @@ class InitiativeRow:
     clients: int
     progress_emails: int
     milestones: tuple[MilestoneRow, ...]
+    effects: tuple[Effect, ...] = ()
+    correction: str | None = None
 
     @property
     def overdue(self) -> int:
@@ -104,7 +111,8 @@ class OwnerCases:
 
 
 def initiative_rows(conn: Connection, today: date) -> list[InitiativeRow]:
-    """Every initiative, newest proposal first, with its milestones and counts."""
+    """Every initiative, newest proposal first, with its milestones, counts and the newest
+    effects and corrections measured by ``today`` (``adjust.store``)."""
     complaints = dict(conn.execute(
         select(initiative_links.c.initiative_id, func.count())
         .where(initiative_links.c.kind == "feedback")
@@ -124,12 +132,17 @@ def initiative_rows(conn: Connection, today: date) -> list[InitiativeRow]:
         steps[m.initiative_id].append(MilestoneRow(
             m.milestone_id, m.title_en, m.planned_on, m.reached_on, bool(m.client_visible),
             overdue=m.reached_on is None and m.planned_on is not None and m.planned_on < today))
+    effects: dict[str, list[Effect]] = defaultdict(list)
+    for effect in read_effects(conn, today):
+        effects[effect.initiative_id].append(effect)
+    due = {c.initiative_id: c.reason for c in read_corrections(conn, today)}
     return [InitiativeRow(
         initiative_id=r.initiative_id, title=r.title, owner=r.owner,
         owner_person=r.owner_person, status=r.status, proposed_on=r.proposed_on,
         complaints=complaints.get(r.initiative_id, 0), clients=clients.get(r.initiative_id, 0),
         progress_emails=emails.get(r.initiative_id, 0),
-        milestones=tuple(steps[r.initiative_id]))
+        milestones=tuple(steps[r.initiative_id]),
+        effects=tuple(effects.get(r.initiative_id, ())), correction=due.get(r.initiative_id))
         for r in conn.execute(select(initiatives).order_by(
             initiatives.c.proposed_on.desc(), initiatives.c.initiative_id))]
 
@@ -196,7 +209,15 @@ def render_report(conn: Connection, clocks: Clocks, now: datetime,
     return render_mail("implementation_report", "en", dict(
         now=now, clocks=clocks, initiatives=initiative_rows(conn, now.date()),
         owners=owners, everyone=everyone, hours=_shown_hours, share=_shown_share,
-        departments={k: o.name["en"] for k, o in registry.owners.items()}))
+        departments={k: o.name["en"] for k, o in registry.owners.items()},
+        effect=shown_effect))
+
+
+def shown_effect(effect: Effect) -> str:
+    """``<metric> <estimate> (95% interval <low> to <high>, n <n>)``, three significant
+    digits, signed."""
+    return (f"{effect.metric} {effect.estimate:+.3g} (95% interval {effect.low:+.3g} to "
+            f"{effect.high:+.3g}, n {effect.n})")
 
 
 def _shown_hours(value: float | None) -> str:

@@ -117,12 +117,29 @@ def load_digest_data(conn: Connection, start: datetime, end: datetime,
                                                   kpi_values.c.as_of <= as_of))
     cake = _frame(conn, select(layer_cake).where(layer_cake.c.month >= (
         pd.Timestamp(as_of) - pd.DateOffset(months=3)).date()))
+    effects, corrections, risks = adjust_frames(conn, as_of)
     return DigestData(start=start, end=end, min_n=rules.kpi.min_n, answers=answers,
                       figures=figures, findings=found,
                       link=_frame(conn, select(money_link).where(money_link.c.month <= as_of)),
                       metric_trends=_metric_trends(conn, as_of), pareto=pareto,
                       drilldown=drill, quality_failures=failed, events_awaiting=int(awaiting),
-                      acknowledgements_overdue=int(overdue), automatic_share=share, cake=cake)
+                      acknowledgements_overdue=int(overdue), automatic_share=share, cake=cake,
+                      effects=effects, corrections=corrections, at_risk=risks)
+
+
+def adjust_frames(conn: Connection, as_of: date
+                  ) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """The adjust stage's rows a digest of ``as_of`` shows: the newest initiative effects and
+    corrections, and the at-risk lists (``adjust.at_risk.listed``)."""
+    from dataclasses import asdict
+
+    from cx_tasks.adjust.at_risk import listed
+    from cx_tasks.adjust.rules import adjust_rules
+    from cx_tasks.adjust.store import read_at_risk, read_corrections, read_effects
+
+    effects = pd.DataFrame([asdict(e) for e in read_effects(conn, as_of)])
+    corrections = pd.DataFrame([asdict(c) for c in read_corrections(conn, as_of)])
+    return effects, corrections, listed(read_at_risk(conn, as_of), adjust_rules().at_risk)
 
 
 def digest_scopes(kind: str, conn: Connection, day: date, rules: MonitorRules

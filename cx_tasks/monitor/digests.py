@@ -9,11 +9,12 @@ initiatives go into ``daily``, ``weekly`` and ``owner`` that way).
 
 - ``daily`` (08:00 in the CX team's time zone, the interval since the day before): new
   detractors and low scores, findings without an owner, data-quality failures, events
-  awaiting surveys, acknowledgements overdue;
+  awaiting surveys, acknowledgements overdue, the at-risk lists (clients, account managers);
 - ``weekly`` (Monday): NPS, CSAT, CES and CSI with their intervals and significant changes
   (chart), the computable metrics' trends per segment, the Pareto chart, the top
   drill-downs, the satisfaction-money link, the monitor's findings, the share of
-  indicators collected automatically;
+  indicators collected automatically, the initiatives' measured effects and corrections due,
+  the at-risk lists;
 - ``owner`` (weekly): that owner's findings, due dates first;
 - ``manager`` (weekly): the account manager's clients' scores and findings.
 
@@ -107,6 +108,9 @@ class DigestData:
     acknowledgements_overdue: int = 0
     automatic_share: pd.DataFrame = field(default_factory=pd.DataFrame)
     cake: pd.DataFrame = field(default_factory=pd.DataFrame)
+    effects: pd.DataFrame = field(default_factory=pd.DataFrame)
+    corrections: pd.DataFrame = field(default_factory=pd.DataFrame)
+    at_risk: pd.DataFrame = field(default_factory=pd.DataFrame)
 
     @property
     def as_of(self) -> date:
@@ -421,11 +425,62 @@ def manager_findings(data: DigestData, scope: DigestScope) -> Section | None:
         "client_id": "client", "kind": "kind", "summary": "summary", "owner": "owner"}))
 
 
+# --- the adjust stage's sections ------------------------------------------------------------
+
+def _interval(estimate: float, low: float, high: float) -> tuple[str, str]:
+    """An effect and its interval as cells (three significant digits, signed)."""
+    return f"{estimate:+.3g}", f"{low:+.3g} to {high:+.3g}"
+
+
+def initiative_effects_section(data: DigestData, scope: DigestScope) -> Section | None:
+    """Each initiative's measured effect (``data.effects``: the adjust stage's newest day):
+    estimate, 95% interval and n per metric; then those flagged for correction, with owner."""
+    effects, due = data.effects, data.corrections
+    if effects.empty and due.empty:
+        return None
+    lines = tuple(f"For correction: {r.initiative_id} ({r.owner}), {r.days_running} days "
+                  f"running: {r.reason}." for r in due.itertuples())
+    rows = tuple((r.initiative_id, r.metric, *_interval(r.estimate, r.low, r.high), str(r.n),
+                  str(r.clusters)) for r in effects.itertuples())
+    return Section("Initiatives' measured effects (difference-in-differences, 95% interval)",
+                   lines, Table(("initiative", "metric", "effect", "95% interval",
+                                 "n (client-months)", "accounts"), rows))
+
+
+def clients_at_risk(data: DigestData, scope: DigestScope) -> Section | None:
+    """The clients on the at-risk list (``data.at_risk`` kind ``client``): the probability of
+    a satisfaction drop or fall in orders in the next 90 days, top reasons, manager."""
+    risks = data.at_risk
+    mine = risks[risks["kind"] == "client"] if not risks.empty else risks
+    if mine.empty:
+        return None
+    return Section("Clients at risk in the next 90 days", (), Table(
+        ("client", "probability", "account manager", "top reasons"),
+        tuple((r.subject_id, f"{r.probability:.0%}", _cell(r.manager), r.reasons or "—")
+              for r in mine.itertuples())))
+
+
+def staff_at_risk(data: DigestData, scope: DigestScope) -> Section | None:
+    """The account managers on the at-risk lists (kinds ``leaves``, ``overloaded``): the
+    probability, top reasons and the portfolio at risk (clients, revenue x probability)."""
+    risks = data.at_risk
+    mine = risks[risks["kind"].isin(("leaves", "overloaded"))] if not risks.empty else risks
+    if mine.empty:
+        return None
+    return Section("Account managers at risk next quarter, and the portfolio at risk", (),
+                   Table(("manager", "risk", "probability", "clients", "revenue at risk",
+                          "top reasons"),
+                         tuple((r.subject_id, r.kind, f"{r.probability:.0%}",
+                                _cell(r.clients, 0), _cell(r.revenue_at_risk, 0),
+                                r.reasons or "—") for r in mine.itertuples())))
+
+
 SECTIONS: dict[str, list[SectionBuilder]] = {
     "daily": [new_detractors, unowned_findings, quality_failures, events_awaiting_surveys,
-              acknowledgements_overdue],
+              acknowledgements_overdue, clients_at_risk, staff_at_risk],
     "weekly": [kpi_summary, metric_trends, pareto_section, top_drilldowns, money_link_section,
-               monitor_findings, automatic_share],
+               monitor_findings, automatic_share, initiative_effects_section,
+               clients_at_risk, staff_at_risk],
     "owner": [owner_findings],
     "manager": [manager_scores, manager_findings],
 }

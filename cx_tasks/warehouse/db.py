@@ -29,12 +29,15 @@ from cx_tasks.warehouse.schema import (
     OUTBOX_CLAIM_INDEX,
     OUTBOX_V2_COLUMNS,
     OUTBOX_V6_COLUMNS,
+    RISK_TABLES,
     V2_TABLES,
     V3_TABLES,
     V5_TABLES,
     V7_TABLES,
     V9_TABLES,
     feedback_classes,
+    initiative_corrections,
+    initiative_effects,
     metadata,
     outbox,
     schema_version,
@@ -68,7 +71,7 @@ def began(bind: Engine | Connection) -> AbstractContextManager[Connection]:
 
 def _v1_initial(conn: Connection) -> None:
     later = (*V2_TABLES, *V3_TABLES, *V5_TABLES, *V7_TABLES, *V9_TABLES, *MONITOR_TABLES,
-             *ADJUST_TABLES)
+             *ADJUST_TABLES, *RISK_TABLES)
     metadata.create_all(conn, tables=[t for t in metadata.sorted_tables if t not in later])
 
 
@@ -122,6 +125,16 @@ def _v11_adjust(conn: Connection) -> None:
     metadata.create_all(conn, tables=list(ADJUST_TABLES))
 
 
+def _v15_at_risk(conn: Connection) -> None:
+    metadata.create_all(conn, tables=list(RISK_TABLES))
+    if conn.dialect.name == "postgresql":  # SQLite does not enforce a VARCHAR's length
+        for table, column in ((initiative_effects, "initiative_id"),
+                              (initiative_corrections, "initiative_id"),
+                              (initiative_corrections, "owner")):
+            conn.execute(text(f"ALTER TABLE {table.name} ALTER COLUMN {column} TYPE "
+                              f"{table.c[column].type.compile(dialect=conn.dialect)}"))
+
+
 MIGRATIONS: list[tuple[int, str, Callable[[Connection], None]]] = [
     (1, "staging, quarantine, load log, quality runs, metrics, events, outbox", _v1_initial),
     (2, "survey invitations, skips, responses, answers, unsubscribes, feedback; outbox "
@@ -137,6 +150,8 @@ MIGRATIONS: list[tuple[int, str, Callable[[Connection], None]]] = [
         "their links, milestones and history, progress notices", _v9_implement),
     (10, "monitor: past answers and their files, KPI runs and figures", _v10_monitor),
     (11, "adjust: initiative effects and corrections, model rounds", _v11_adjust),
+    (15, "adjust: at-risk lists; initiative effects and corrections take the register's "
+         "initiative ids and owners", _v15_at_risk),
 ]
 
 

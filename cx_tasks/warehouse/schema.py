@@ -572,7 +572,7 @@ MONITOR_TABLES = (past_answers, past_answer_files, kpi_runs, kpi_figures, layer_
 
 initiative_effects = Table(
     "initiative_effects", metadata,
-    Column("initiative_id", String(64), primary_key=True),
+    Column("initiative_id", String(200), primary_key=True),
     Column("metric", String(64), primary_key=True),
     Column("as_of", Date, primary_key=True),
     Column("estimate", Float, nullable=False),
@@ -588,9 +588,9 @@ against matched unaffected clients, its interval, rows and accounts (clusters)."
 
 initiative_corrections = Table(
     "initiative_corrections", metadata,
-    Column("initiative_id", String(64), primary_key=True),
+    Column("initiative_id", String(200), primary_key=True),
     Column("as_of", Date, primary_key=True),
-    Column("owner", String(128), nullable=False),
+    Column("owner", String(200), nullable=False),
     Column("metric", String(64), nullable=False),
     Column("days_running", Integer, nullable=False),
     Column("reason", Text, nullable=False),
@@ -620,6 +620,28 @@ answers before ``judged_from``, its error and the version in force's on the peri
 ``judged_from``, and whether it was promoted (weights JSON role -> factor -> weight)."""
 
 ADJUST_TABLES = (initiative_effects, initiative_corrections, model_rounds)
+
+at_risk = Table(
+    "at_risk", metadata,
+    Column("kind", String(16), primary_key=True),
+    Column("subject_id", String(200), primary_key=True),
+    Column("as_of", Date, primary_key=True),
+    Column("probability", Float, nullable=False),
+    Column("reasons", Text, nullable=False),
+    Column("manager", String(200)),
+    Column("clients", Integer),
+    Column("revenue", Float),
+    Column("revenue_at_risk", Float),
+)
+"""A level-5 prediction scored on ``as_of`` (``adjust.risk``): ``kind`` ``client`` (the account
+``subject_id``'s satisfaction drop or fall in orders in the next 90 days; ``manager`` its
+account manager), ``leaves`` or ``overloaded`` (the account manager ``subject_id`` next
+quarter, with the portfolio depending on them: ``clients``, their ``revenue`` of the last 12
+months, ``revenue_at_risk`` = probability x revenue); the calibrated probability and its top
+reasons."""
+
+RISK_TABLES = (at_risk,)
+"""Migration 15: the at-risk lists (the register's initiative ids also widen to 200)."""
 
 # --- implement: cases, finding lifecycle, initiatives, progress e-mails (issue 16, migration 9) -
 

@@ -175,5 +175,43 @@ def test_funnel_lines_count_rounds_packs_and_effects(warehouse_url: str):
     with engine.connect() as conn:
         lines = funnel_lines(conn)
     assert [(line.stage, line.count, line.passed) for line in lines] == [
-        ("adjust: model rounds", 0, False), ("adjust: working-group packs sent", 0, False),
-        ("adjust: initiative effects measured", 1, True)]
+        ("adjust: model rounds (versions judged)", 0, True),
+        ("adjust: working-group packs sent", 0, False),
+        ("adjust: initiative effects measured", 1, True),
+        ("adjust: at-risk predictions scored", 0, True)]
+
+
+def test_at_risk_predictions_replaced_per_day_and_read_from_the_newest(warehouse_url: str):
+    import pandas as pd
+
+    from cx_tasks.adjust.store import read_at_risk, write_at_risk
+    from cx_tasks.monitor.digest_run import adjust_frames
+
+    engine = engine_for(warehouse_url)
+    clients = pd.DataFrame({"probability": [0.8, 0.2], "reasons": ["orders_trend +1.2", ""],
+                            "manager": ["Ivanov I.I.", None]}, index=["C1", "C2"])
+    staff = pd.DataFrame({"probability": [0.5], "reasons": ["overtime_3m +0.7"],
+                          "clients": [12], "revenue": [240_000.0],
+                          "revenue_at_risk": [120_000.0]}, index=["Ivanov I.I."])
+    with engine.begin() as conn:
+        assert write_at_risk(conn, date(2026, 11, 1), "client", clients) == 2
+        write_at_risk(conn, date(2026, 11, 1), "leaves", staff)
+        # December's client scores replace nothing of November's, and come first when read
+        write_at_risk(conn, date(2026, 12, 1), "client", clients.iloc[:1].assign(
+            probability=0.6))
+        write_at_risk(conn, date(2026, 12, 1), "client", clients.iloc[:1].assign(
+            probability=0.7))
+    with engine.connect() as conn:
+        november = read_at_risk(conn, date(2026, 11, 30))
+        latest = read_at_risk(conn, date(2026, 12, 7))
+        _, _, listed = adjust_frames(conn, date(2026, 12, 7))
+    assert list(zip(november["kind"], november["subject_id"], november["probability"],
+                    strict=True)) == [("client", "C1", 0.8), ("client", "C2", 0.2),
+                                      ("leaves", "Ivanov I.I.", 0.5)]
+    # clients of 2026-12-01 (the rerun replaced 0.6 by 0.7), the manager's of 2026-11-01
+    assert list(zip(latest["kind"], latest["subject_id"], latest["as_of"],
+                    latest["probability"], strict=True)) == [
+        ("client", "C1", date(2026, 12, 1), 0.7),
+        ("leaves", "Ivanov I.I.", date(2026, 11, 1), 0.5)]
+    assert latest["revenue_at_risk"].tolist()[1] == 120_000.0
+    assert listed["subject_id"].tolist() == ["C1", "Ivanov I.I."]  # both from 0.3 on

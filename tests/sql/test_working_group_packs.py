@@ -97,6 +97,26 @@ def test_the_pack_by_hand_and_client_text_escaped(warehouse: str):
     assert "-0.02 (95% interval -0.03 to -0.01; 60 accounts)" in html
 
 
+def test_the_pack_shows_the_at_risk_lists_rows_about_the_account_and_its_manager(
+        warehouse: str):
+    import pandas as pd
+
+    risks = pd.DataFrame({
+        "kind": ["client", "client", "leaves"], "subject_id": ["K1", "N1", "Sidorova A.A."],
+        "probability": [0.42, 0.9, 0.35], "reasons": ["incident_surge +0.80", "x",
+                                                      "overtime_3m +0.50"]})
+    with engine_for(warehouse).connect() as conn:
+        pack = build_pack(conn, "K1", MEETING, AS_OF, [], [],
+                          dict(satisfaction_rules().question_kinds), risks=risks)
+    assert [(r["subject"], r["probability"]) for r in pack.risks] == [
+        ("K1", 0.42), ("Sidorova A.A.", 0.35)]
+    assert pack.open_questions[-2:] == [
+        "At risk: satisfaction drop or fall in orders in the next 90 days (42%)",
+        "At risk: account manager leaving next quarter (35%)"]
+    html = render_pack(pack).html or ""
+    assert html.count('<tr class="risk">') == 2 and "incident_surge +0.80" in html
+
+
 @pytest.mark.skipif(shutil.which("chromium") is None and os.environ.get("CI") != "true",
                     reason="Debian's chromium is not installed")
 def test_packs_are_printed_and_sent_once(warehouse: str, tmp_path: Path):

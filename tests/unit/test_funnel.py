@@ -123,4 +123,5 @@ def test_an_empty_warehouse_fails_at_every_stage(tmp_path: Path) -> None:
         "acknowledgements accepted by the SMTP server", "feedback classified",
         "findings routed", "cases opened", "cases acknowledged", "cases closed",
         "cases escalated", "initiatives proposed", "initiatives approved",
-        "progress e-mails sent", "KPIs published", "digests sent"]
+        "progress e-mails sent", "KPIs published", "digests sent",
+        "adjust: working-group packs sent"]
