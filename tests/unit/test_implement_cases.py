@@ -311,3 +311,15 @@ def test_owner_mails_speak_each_recipients_language(warehouse_url: str) -> None:
     assert "(ответственный: Olga Smirnova) не закрыто в срок" in text
     close = links(i2, "pricing", OPENED + timedelta(hours=48))[1]
     assert f"Закрыть с описанием решения: {close}\n" in text
+
+
+def test_an_escalees_language_is_a_shipped_one_or_none() -> None:
+    from pydantic import ValidationError
+
+    from cx_tasks.implement.rules import Escalee
+
+    lead = {"name": "Tatiana Belova", "email": "cx-lead@example.com"}
+    assert Escalee.model_validate(lead).language is None
+    assert Escalee.model_validate({**lead, "language": "ru"}).language == "ru"
+    with pytest.raises(ValidationError, match="'de' is not one of"):
+        Escalee.model_validate({**lead, "language": "de"})
