@@ -39,7 +39,7 @@ class FeedbackRules(BaseModel):
 
 class Owner(BaseModel):
     """A team that owns feedback: its name per language, its address and the language its
-    one-touch pages speak."""
+    one-touch pages and e-mails speak."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -112,6 +112,12 @@ class Owners(BaseModel):
         if unknown:
             raise ValueError(f"unknown owners {sorted(unknown)}")
         return self
+
+    def language_of(self, owner_id: str) -> str:
+        """The language owner ``owner_id``'s one-touch pages and e-mails speak (English for
+        an owner not in the registry)."""
+        owner = self.owners.get(owner_id)
+        return owner.language if owner is not None else "en"
 
     def for_source(self, source: str) -> tuple[str, Owner, SourceOwner]:
         """The owner id, owner and promise for a feedback source."""

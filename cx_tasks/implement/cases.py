@@ -226,22 +226,23 @@ def open_cases(warehouse_url: str, *, now: datetime, rules: CaseRules, owners: O
                 "case_id": case.case_id, "changed_at": case.opened_at, "status": "open",
                 "previous": None, "actor": "cx_implement", "channel": "pipeline",
                 "note": trigger}])
-            notify_owner(conn, case, item.text, None, keys, rules, case.opened_at)
+            notify_owner(conn, case, item.text, None, keys, rules, case.opened_at,
+                         language=owners.language_of(owner))
             opened[trigger] += 1
     return opened
 
 
 def notify_owner(conn: Connection, case: Case, text: str | None, step: str | None,
-                 keys: LinkKeys, rules: CaseRules, at: datetime,
+                 keys: LinkKeys, rules: CaseRules, at: datetime, *, language: str,
                  recipient: tuple[str, str] | None = None, clock: str | None = None) -> bool:
-    """Enqueue the e-mail about ``case``: its opening (``step`` None) to the owner, or an
-    escalation step to ``recipient`` (name, address); both carry the owner's one-touch
-    links. Key ``case:<case_id>:opened`` or ``case:<case_id>:<clock>:<step>``."""
+    """Enqueue the e-mail about ``case`` in ``language``: its opening (``step`` None) to the
+    owner, or an escalation step to ``recipient`` (name, address); both carry the owner's
+    one-touch links. Key ``case:<case_id>:opened`` or ``case:<case_id>:<clock>:<step>``."""
     links = {action: case_link(keys, case.case_id, case.owner, action, at,
                                rules.link_valid_hours)
              for action in ("acknowledge", "close")}
     name, address = recipient or (case.owner_person or case.owner, case.owner_email)
-    mail = render_mail("case_notice", "en", {
+    mail = render_mail("case_notice", language, {
         "case": case, "step": step, "clock": clock, "recipient_name": name,
         "excerpt": excerpt(text), "ack_url": links["acknowledge"],
         "close_url": links["close"], "clocks": rules.clocks,

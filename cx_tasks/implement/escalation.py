@@ -22,6 +22,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import select
 
+from cx_tasks.feedback.rules import Owners
 from cx_tasks.implement.cases import FINAL, Case, notify_owner
 from cx_tasks.implement.links import LinkKeys
 from cx_tasks.implement.rules import CaseRules, Clocks, EscalationStep
@@ -96,17 +97,20 @@ def due_steps(case: Case, rules: CaseRules, now: datetime) -> list[DueStep]:
     return steps
 
 
-def recipient(step: EscalationStep, case: Case, rules: CaseRules) -> tuple[str, str]:
-    """(name, address) a step goes to: the owner, the owner department's manager (the CX
-    lead when the department has none) or the CX lead."""
+def recipient(step: EscalationStep, case: Case, rules: CaseRules,
+              owners: Owners) -> tuple[str, str, str]:
+    """(name, address, language) a step goes to: the owner in the owner's language, the
+    owner department's manager (the CX lead when the department has none) or the CX lead,
+    each in their own language if configured, else the owner's."""
+    owner_language = owners.language_of(case.owner)
     if step.to == "owner":
-        return case.owner_person or case.owner, case.owner_email
+        return case.owner_person or case.owner, case.owner_email, owner_language
     person = rules.managers.get(case.owner) if step.to == "manager" else None
     person = person or rules.cx_lead
-    return person.name, person.email
+    return person.name, person.email, person.language or owner_language
 
 
-def escalate(warehouse_url: str, *, now: datetime, rules: CaseRules,
+def escalate(warehouse_url: str, *, now: datetime, rules: CaseRules, owners: Owners,
              keys: LinkKeys) -> Counter[str]:
     """Take every escalation step due by ``now`` not taken before; return the count per
     step. The step is recorded and its e-mail enqueued in one transaction."""
@@ -117,7 +121,7 @@ def escalate(warehouse_url: str, *, now: datetime, rules: CaseRules,
             .order_by(cases.c.opened_at, cases.c.case_id)).mappings()]
         for case in running:
             for due in due_steps(case, rules, now):
-                name, address = recipient(due.step, case, rules)
+                name, address, language = recipient(due.step, case, rules, owners)
                 row = {"case_id": case.case_id, "clock": due.clock, "step": due.step.step,
                        "due_at": due.due_at, "recipient": address, "escalated_at": now}
                 if insert_if_absent(conn, case_escalations, [row]) != 1:
@@ -125,6 +129,6 @@ def escalate(warehouse_url: str, *, now: datetime, rules: CaseRules,
                 text = conn.scalar(select(feedback.c.text)
                                    .where(feedback.c.feedback_id == case.feedback_id))
                 notify_owner(conn, case, text, due.step.step, keys, rules, due.due_at,
-                             recipient=(name, address), clock=due.clock)
+                             language=language, recipient=(name, address), clock=due.clock)
                 taken[due.step.step] += 1
     return taken

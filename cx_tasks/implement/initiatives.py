@@ -342,8 +342,8 @@ def awaiting_decision(conn: Connection) -> list[dict[str, Any]]:
 def tell_owners(warehouse_url: str, *, now: datetime, owners: Owners, keys: LinkKeys,
                 valid_hours: int) -> int:
     """E-mail the owner of every approved or running initiative once (outbox
-    ``initiative:<id>:approved``): its milestones with a one-touch link each to record it
-    reached. Return the e-mails enqueued."""
+    ``initiative:<id>:approved``), in the owner's language: its milestones with a one-touch
+    link each to record it reached. Return the e-mails enqueued."""
     sent = 0
     with engine_for(warehouse_url).begin() as conn:
         running = conn.execute(select(initiatives).where(
@@ -354,14 +354,15 @@ def tell_owners(warehouse_url: str, *, now: datetime, owners: Owners, keys: Link
             if process is None:
                 continue
             at = row["decided_at"] or now
-            steps = [{"title": m.title_en, "planned_on": m.planned_on,
+            steps = [{"title": {"en": m.title_en, "ru": m.title_ru},
+                      "planned_on": m.planned_on,
                       "reached_on": m.reached_on, "client_visible": m.client_visible,
                       "url": milestone_link(keys, row["initiative_id"], m.milestone_id,
                                             row["owner"], at, valid_hours)}
                      for m in conn.execute(select(initiative_milestones).where(
                          initiative_milestones.c.initiative_id == row["initiative_id"])
                          .order_by(initiative_milestones.c.position))]
-            mail = render_mail("initiative_approved", "en", {
+            mail = render_mail("initiative_approved", owners.language_of(process.owner), {
                 "initiative": row, "person": process.person.name, "milestones": steps})
             sent += enqueue(conn, idempotency_key=f"initiative:{row['initiative_id']}:approved",
                             kind=OWNER_KIND, recipient=process.person.email,

@@ -26,7 +26,6 @@ from cx_tasks.feedback.rules import owners
 from cx_tasks.implement.cases import CaseRefused, act, get_case
 from cx_tasks.implement.initiatives import MilestoneRefused, reach_milestone
 from cx_tasks.implement.rules import implement_rules
-from cx_tasks.mail.render import FALLBACK_LANGUAGE
 from cx_tasks.surveys.catalogue import SurveyCatalogue
 from cx_tasks.surveys.tokens import TokenClaims, verify
 from cx_tasks.warehouse.db import engine_for
@@ -55,8 +54,7 @@ def add_one_touch_routes(app: FastAPI, settings: Settings, catalogue: SurveyCata
     def verified(request: Request, token: str, purpose: str) -> TokenClaims:
         """The token's claims; its owner's language then serves every page of the request."""
         claims = verify(token, secret, purpose=purpose, now=now())
-        owner = registry.owners.get(claims.contact_id)
-        request.state.language = owner.language if owner else FALLBACK_LANGUAGE
+        request.state.language = registry.language_of(claims.contact_id)
         return claims
 
     @app.exception_handler(CaseRefused)

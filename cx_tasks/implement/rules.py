@@ -9,6 +9,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from cx_tasks.collect.contract import LANGUAGES
 from cx_tasks.config import load_rules
 from cx_tasks.feedback.rules import Person
 
@@ -45,14 +46,27 @@ class EscalationStep(_Frozen):
     to: Literal["owner", "manager", "cx_lead"]
 
 
+class Escalee(Person):
+    """A person on the escalation ladder (a department's manager, the CX lead): name,
+    address and, optionally, the language of their e-mails (else the case owner's)."""
+
+    language: str | None = None
+
+    @model_validator(mode="after")
+    def _language(self) -> Escalee:
+        if self.language is not None and self.language not in LANGUAGES:
+            raise ValueError(f"language {self.language!r} is not one of {list(LANGUAGES)}")
+        return self
+
+
 class CaseRules(_Frozen):
     """``cases``: triggers, clocks, the escalation ladder and who sits on it."""
 
     triggers: CaseTriggers = CaseTriggers()
     clocks: Clocks = Clocks()
     escalation: tuple[EscalationStep, ...] = ()
-    managers: dict[str, Person] = {}
-    cx_lead: Person
+    managers: dict[str, Escalee] = {}
+    cx_lead: Escalee
     link_valid_hours: int = Field(168, gt=0)
     tell_client_on_close: bool = True
 

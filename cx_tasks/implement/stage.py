@@ -59,10 +59,11 @@ def run_cases(config: Settings, now: datetime) -> dict[str, Any]:
     due by ``now``."""
     rules = implement_rules(config.rules_dir).cases
     keys = LinkKeys(config.survey_base_url, config.survey_secret)
-    opened = open_cases(config.warehouse_url, now=now, rules=rules,
-                        owners=owners(config.rules_dir),
+    registry = owners(config.rules_dir)
+    opened = open_cases(config.warehouse_url, now=now, rules=rules, owners=registry,
                         kinds=question_kinds(survey_catalogue(config.rules_dir)), keys=keys)
-    escalated = escalate(config.warehouse_url, now=now, rules=rules, keys=keys)
+    escalated = escalate(config.warehouse_url, now=now, rules=rules, owners=registry,
+                         keys=keys)
     return {"now": now.isoformat(), "opened": dict(opened), "escalated": dict(escalated)}
 
 

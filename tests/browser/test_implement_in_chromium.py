@@ -53,7 +53,7 @@ def _world(url: str) -> None:
     keys = LinkKeys("https://cx.example/s", b"k")
     open_cases(url, now=NOW, rules=RULES.cases, owners=owners(),
                kinds=question_kinds(survey_catalogue()), keys=keys)
-    escalate(url, now=NOW, rules=RULES.cases, keys=keys)
+    escalate(url, now=NOW, rules=RULES.cases, owners=owners(), keys=keys)
     propose(url, AS_OF, rules=RULES.initiatives, owners=owners())
     with engine_for(url).begin() as conn:
         decide(conn, INIT, "approve", actor="lead", channel="cli",

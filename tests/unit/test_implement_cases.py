@@ -8,6 +8,7 @@ from datetime import datetime, timedelta
 
 import pytest
 from fixtures.feedback_world import seed_crm, stage
+from fixtures.smtp_peers import delivered
 from sqlalchemy import select
 
 from cx_tasks.feedback.acknowledgement import LinkSettings
@@ -23,7 +24,7 @@ from cx_tasks.implement.cases import (
     question_kinds,
 )
 from cx_tasks.implement.escalation import deadline, due_steps, escalate
-from cx_tasks.implement.links import LinkKeys
+from cx_tasks.implement.links import LinkKeys, case_link
 from cx_tasks.implement.rules import CaseRules, implement_rules
 from cx_tasks.surveys.catalogue import survey_catalogue
 from cx_tasks.warehouse.db import engine_for
@@ -185,14 +186,14 @@ def test_each_escalation_step_once_across_reruns(warehouse_url: str) -> None:
     # acknowledge 24 h: reminder at 12 h (22:00), manager at 24 h, CX lead at 48 h;
     # close 48 h: reminder at 24 h, manager at 48 h, CX lead at 96 h
     assert escalate(warehouse_url, now=OPENED + timedelta(hours=11, minutes=59), rules=RULES,
-                    keys=KEYS) == {}
+                    owners=OWNERS, keys=KEYS) == {}
     assert escalate(warehouse_url, now=OPENED + timedelta(hours=12), rules=RULES,
-                    keys=KEYS) == {"reminder": 1}
+                    owners=OWNERS, keys=KEYS) == {"reminder": 1}
     assert escalate(warehouse_url, now=OPENED + timedelta(hours=24), rules=RULES,
-                    keys=KEYS) == {"manager": 1, "reminder": 1}
+                    owners=OWNERS, keys=KEYS) == {"manager": 1, "reminder": 1}
     for _ in range(2):  # hourly reruns take nothing twice
         assert escalate(warehouse_url, now=OPENED + timedelta(hours=25), rules=RULES,
-                        keys=KEYS) == {}
+                        owners=OWNERS, keys=KEYS) == {}
     assert _escalations(warehouse_url) == [
         ("acknowledge", "reminder", OPENED + timedelta(hours=12), "a.sokolova@example.com"),
         ("acknowledge", "manager", OPENED + timedelta(hours=24), "i.fedorova@example.com"),
@@ -225,6 +226,100 @@ def test_a_changed_rule_applies_to_open_cases(warehouse_url: str) -> None:
         update={"count_weekends": False})})
     # ...but with weekends not counted it runs out Monday 10:00 and its reminder (12 h) was
     # due Monday 00:00 - 14 h counted on Friday, so 12 h fell on Friday 22:00
-    assert escalate(warehouse_url, now=saturday, rules=weekdays, keys=KEYS) == {"reminder": 1}
-    assert escalate(warehouse_url, now=saturday, rules=RULES, keys=KEYS) == {
+    assert escalate(warehouse_url, now=saturday, rules=weekdays, owners=OWNERS,
+                    keys=KEYS) == {"reminder": 1}
+    assert escalate(warehouse_url, now=saturday, rules=RULES, owners=OWNERS, keys=KEYS) == {
         "manager": 1, "reminder": 1}
+
+
+def test_owner_mails_speak_each_recipients_language(warehouse_url: str) -> None:
+    # documents_desk speaks Russian, pricing English; the documents manager has no language
+    # (the owner's: ru), the pricing manager reads Russian, the CX lead English
+    registry = OWNERS.model_copy(update={"owners": {
+        **OWNERS.owners, "documents_desk": OWNERS.owners["documents_desk"].model_copy(
+            update={"language": "ru"})}})
+    managers = {**RULES.managers, "pricing": RULES.managers["pricing"].model_copy(
+        update={"language": "ru"})}
+    rules = RULES.model_copy(update={"managers": managers, "cx_lead": RULES.cx_lead.model_copy(
+        update={"language": "en"})})
+    _seed(warehouse_url, ("survey:i1", "C1", {"nps": 3}, "service", "documents"),
+          ("survey:i2", "C1", {"nps": 3}, "service", "pricing"))
+    open_cases(warehouse_url, now=OPENED + timedelta(hours=1), rules=rules, owners=registry,
+               kinds=KINDS, keys=KEYS)
+    # at 24 h: the acknowledge clock's reminder (12 h) and manager (24 h) steps
+    assert escalate(warehouse_url, now=OPENED + timedelta(hours=24), rules=rules,
+                    owners=registry, keys=KEYS) == {"reminder": 4, "manager": 2}
+    assert escalate(warehouse_url, now=OPENED + timedelta(hours=48), rules=rules,
+                    owners=registry, keys=KEYS) == {"manager": 2, "cx_lead": 2}
+    messages = {(m["To"], m["Subject"]): m for m in delivered(warehouse_url, ["case"])}
+    i1, i2 = "case:survey:i1", "case:survey:i2"
+    assert set(messages) == {
+        ("a.sokolova@example.com", f"Новое обращение {i1} от клиента K1: критик (NPS 0–6)"),
+        ("a.sokolova@example.com", f"[напоминание] Обращение {i1} ещё не принято в работу"),
+        ("a.sokolova@example.com", f"[напоминание] Обращение {i1} ещё не закрыто"),
+        ("i.fedorova@example.com",
+         f"[руководитель отдела] Обращение {i1} ещё не принято в работу"),
+        ("i.fedorova@example.com", f"[руководитель отдела] Обращение {i1} ещё не закрыто"),
+        ("cx-lead@example.com", f"[CX lead] Case {i1} is not acknowledged yet"),
+        ("o.smirnova@example.com", f"New case {i2} from client K1: detractor (NPS 0-6)"),
+        ("o.smirnova@example.com", f"[reminder] Case {i2} is not acknowledged yet"),
+        ("o.smirnova@example.com", f"[reminder] Case {i2} is not closed yet"),
+        ("y.egorova@example.com",
+         f"[руководитель отдела] Обращение {i2} ещё не принято в работу"),
+        ("y.egorova@example.com", f"[руководитель отдела] Обращение {i2} ещё не закрыто"),
+        ("cx-lead@example.com", f"[CX lead] Case {i2} is not acknowledged yet"),
+    }
+
+    def parts(to: str, subject: str) -> tuple[str, str]:
+        message = messages[(to, subject)]
+        return (message.get_body(("plain",)).get_content(),
+                message.get_body(("html",)).get_content())
+
+    def links(case_id: str, owner: str, at: datetime) -> tuple[str, str]:
+        return tuple(case_link(KEYS, case_id, owner, action, at, rules.link_valid_hours)
+                     for action in ("acknowledge", "close"))
+
+    # the Russian owner's new case: Russian words, the client's text escaped in HTML, the
+    # one-touch links exactly as signed for the owner at the opening
+    text, html = parts("a.sokolova@example.com",
+                       f"Новое обращение {i1} от клиента K1: критик (NPS 0–6)")
+    ack, close = links(i1, "documents_desk", OPENED)
+    assert text.startswith("Здравствуйте, Anna Sokolova!\n")
+    assert f"Принять в работу (одним нажатием): {ack}\n" in text
+    assert f"Закрыть с описанием решения: {close}\n" in text
+    assert "«Ужасная <b>доставка</b>»" in text
+    assert "Ужасная &lt;b&gt;доставка&lt;/b&gt;" in html and "<b>доставка" not in html
+    assert f'<a href="{ack}">Принять в работу</a>' in html
+    assert f'<a href="{close}">Закрыть с описанием решения</a>' in html
+    assert '<html lang="ru">' in html and "Открыто: 06.11.2026 10:00 UTC." in text
+    # the English CX lead on the Russian owner's case: English words, the owner's links
+    # signed at the step's due time (48 h)
+    text, html = parts("cx-lead@example.com", f"[CX lead] Case {i1} is not acknowledged yet")
+    ack, close = links(i1, "documents_desk", OPENED + timedelta(hours=48))
+    assert text.startswith("Dear Tatiana Belova,\n")
+    assert "(owner: Anna Sokolova) has not been acknowledged in time" in text
+    assert f"Acknowledge (one click): {ack}\n" in text
+    assert f'<a href="{ack}">Acknowledge</a>' in html and f'<a href="{close}">' in html
+    assert "Ужасная &lt;b&gt;доставка&lt;/b&gt;" in html
+    # the English owner's new case, and the Russian manager of that English owner
+    text, _ = parts("o.smirnova@example.com",
+                    f"New case {i2} from client K1: detractor (NPS 0-6)")
+    assert "a close-the-loop case was opened for you: detractor (NPS 0-6) from client K1." in text
+    assert f"Close with a resolution note: {links(i2, 'pricing', OPENED)[1]}\n" in text
+    text, _ = parts("y.egorova@example.com",
+                    f"[руководитель отдела] Обращение {i2} ещё не закрыто")
+    assert "(ответственный: Olga Smirnova) не закрыто в срок" in text
+    close = links(i2, "pricing", OPENED + timedelta(hours=48))[1]
+    assert f"Закрыть с описанием решения: {close}\n" in text
+
+
+def test_an_escalees_language_is_a_shipped_one_or_none() -> None:
+    from pydantic import ValidationError
+
+    from cx_tasks.implement.rules import Escalee
+
+    lead = {"name": "Tatiana Belova", "email": "cx-lead@example.com"}
+    assert Escalee.model_validate(lead).language is None
+    assert Escalee.model_validate({**lead, "language": "ru"}).language == "ru"
+    with pytest.raises(ValidationError, match="'de' is not one of"):
+        Escalee.model_validate({**lead, "language": "de"})

@@ -118,9 +118,20 @@ def test_an_unsubscribe_token_does_not_act_on_a_case(config: Settings) -> None:
     assert _state(config) == ("open", 1, 1)
 
 
+APPROVAL = {
+    "en": ("Initiative approved: Documents: fewer complaints from metals",
+           "Dear Anna Sokolova,", "- Root cause found: planned {:%Y-%m-%d}", "reached today: "),
+    "ru": ("Инициатива утверждена: документы и сертификаты, сегмент metals",
+           "Здравствуйте, Anna Sokolova!", "- Найдена причина: план {:%d.%m.%Y}",
+           "достигнут сегодня: "),
+}
+
+
+@pytest.mark.parametrize("language", ["en", "ru"])
 def test_the_owner_marks_a_milestone_reached_from_the_approval_email(
-        config: Settings) -> None:
+        config: Settings, language: str) -> None:
     from fixtures.implement_world import AS_OF, complaint, pareto
+    from fixtures.smtp_peers import delivered
 
     from cx_tasks.implement.initiatives import decide, propose, tell_owners
 
@@ -131,27 +142,36 @@ def test_the_owner_marks_a_milestone_reached_from_the_approval_email(
         complaint(url, f"claim:D{n}", "K1", "C1", "x", "documents", datetime(2026, 10, 20 + n))
     pareto(url, "metals", "documents", 3)
     rules = implement_rules().initiatives
-    propose(url, AS_OF, rules=rules, owners=owners())
+    registry = owners()
+    registry = registry.model_copy(update={"owners": {
+        **registry.owners, "documents_desk": registry.owners["documents_desk"].model_copy(
+            update={"language": language})}})
+    propose(url, AS_OF, rules=rules, owners=registry)
     init = "init:metals:documents:2026-11-01"
     with engine_for(url).begin() as conn:
         decide(conn, init, "approve", actor="lead", channel="cli", now=NOW, rules=rules)
-    assert tell_owners(url, now=NOW, owners=owners(), keys=_keys(config), valid_hours=24) == 1
-    assert tell_owners(url, now=NOW, owners=owners(), keys=_keys(config), valid_hours=24) == 0
-    with engine_for(url).connect() as conn:
-        mail = conn.execute(select(outbox).where(outbox.c.kind == "initiative")).one()
-    assert mail.recipient == "a.sokolova@example.com"
-    links = [line.split(": ", 1)[1] for line in mail.body_text.splitlines()
-             if line.strip().startswith("reached today:")]
-    assert len(links) == 3  # root cause, fix in place, verified
+    assert tell_owners(url, now=NOW, owners=registry, keys=_keys(config), valid_hours=24) == 1
+    assert tell_owners(url, now=NOW, owners=registry, keys=_keys(config), valid_hours=24) == 0
+    [mail] = delivered(url, ["initiative"])
+    subject, greeting, first_milestone, reached = APPROVAL[language]
+    assert (mail["To"], mail["Subject"]) == ("a.sokolova@example.com", subject)
+    text = mail.get_body(("plain",)).get_content()
+    assert text.startswith(greeting + "\n")
+    assert first_milestone.format(NOW.date() + timedelta(days=7)) + "\n" in text
+    links = [line.split(": ", 1)[1] for line in text.splitlines()
+             if line.strip().startswith(reached)]
+    # root cause, fix in place, verified: each link as signed for the owner at the decision
+    assert links == [milestone_link(_keys(config), init, m, "documents_desk", NOW, 24)
+                     for m in ("root_cause", "fix_in_place", "verified")]
     client = TestClient(create_app(config))
     foreign = _path(milestone_link(_keys(config), init, "root_cause", "quality", NOW, 24))
     assert client.post(foreign).status_code == 404
     assert 'data-result="changed"' in client.post(_path(links[0])).text
     with engine_for(url).connect() as conn:
-        reached = conn.execute(select(initiative_milestones.c.milestone_id,
-                                      initiative_milestones.c.reached_on)
-                               .where(initiative_milestones.c.reached_on.is_not(None))).all()
-    assert [(m, d) for m, d in reached] == [("root_cause", NOW.date())]
+        reached_on = conn.execute(select(initiative_milestones.c.milestone_id,
+                                         initiative_milestones.c.reached_on)
+                                  .where(initiative_milestones.c.reached_on.is_not(None))).all()
+    assert [(m, d) for m, d in reached_on] == [("root_cause", NOW.date())]
 
 
 PAGES = {

@@ -4,12 +4,10 @@ accounts from their account manager, delivered to a real SMTP server."""
 
 from __future__ import annotations
 
-import smtplib
 from datetime import date, datetime, timedelta
-from email import message_from_bytes, policy
 
 from fixtures.implement_world import AS_OF, complaint, pareto, seed_world
-from fixtures.smtp_peers import answering_server
+from fixtures.smtp_peers import delivered
 from sqlalchemy import select
 
 from cx_tasks.feedback.acknowledgement import LinkSettings
@@ -17,8 +15,6 @@ from cx_tasks.feedback.rules import owners
 from cx_tasks.implement.initiatives import decide, propose, reach
 from cx_tasks.implement.progress_mail import KIND, send_progress
 from cx_tasks.implement.rules import ProgressRules, implement_rules
-from cx_tasks.mail.outbox import deliver
-from cx_tasks.mail.smtp import session_transport
 from cx_tasks.surveys.catalogue import survey_catalogue
 from cx_tasks.warehouse.db import engine_for
 from cx_tasks.warehouse.schema import outbox, progress_notices
@@ -64,15 +60,6 @@ def _notices(url: str) -> list[tuple]:
                        r.reason) for r in conn.execute(select(progress_notices)))
 
 
-def _received(url: str):
-    with answering_server() as (handler, port):
-        transport = session_transport(lambda: smtplib.SMTP("127.0.0.1", port, timeout=5),
-                                      "cx-loop@example.com")
-        summary = deliver(url, transport, kinds=[KIND])
-    assert (summary.retry, summary.failed) == (0, 0)
-    return [message_from_bytes(raw, policy=policy.default) for raw in handler.received]
-
-
 def test_batched_once_and_the_fourteen_day_window(warehouse_url: str) -> None:
     _world(warehouse_url)
     # a milestone the clients do not see tells nobody
@@ -98,7 +85,7 @@ def test_batched_once_and_the_fourteen_day_window(warehouse_url: str) -> None:
         ("C2", "documents", "fix_in_place", "sent", None),
         ("C2", "documents", "verified", "sent", None),
     ]
-    received = _received(warehouse_url)
+    received = delivered(warehouse_url, [KIND])
     assert len(received) == 4
     messages = {(m["To"], m["Subject"]): m for m in received}
     # notices in initiative order: delivery planning before documents
@@ -146,7 +133,7 @@ def test_a_key_account_hears_from_its_account_manager(warehouse_url: str) -> Non
                                               .model_copy(update={"addresses": {
                                                   "Ivanova E.": "e.ivanova@example.com"}})})
     _send(warehouse_url, datetime(2026, 11, 6, 12), rules)
-    messages = _received(warehouse_url)
+    messages = delivered(warehouse_url, [KIND])
     assert {m["From"] for m in messages} == {"\"Ivanova E.\" <e.ivanova@example.com>"}
     assert {m["Reply-To"] for m in messages} == {"\"Ivanova E.\" <e.ivanova@example.com>"}
 
