@@ -13,8 +13,9 @@ from __future__ import annotations
 
 import statistics
 from collections import Counter, defaultdict
-from dataclasses import dataclass, field
-from datetime import date, datetime
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field, replace
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -22,11 +23,14 @@ from sqlalchemy import Connection, func, select
 
 from cx_tasks.implement.cases import FINAL, Case
 from cx_tasks.implement.escalation import clock_due, within_clock
+from cx_tasks.implement.initiatives import MILESTONE_PREFIX, OPEN
 from cx_tasks.implement.rules import Clocks
 from cx_tasks.mail.render import RenderedMail, render_mail
 from cx_tasks.warehouse.schema import (
     case_escalations,
+    case_history,
     cases,
+    initiative_history,
     initiative_links,
     initiative_milestones,
     initiatives,
@@ -62,6 +66,7 @@ class InitiativeRow:
     clients: int
     progress_emails: int
     milestones: tuple[MilestoneRow, ...]
+    last_change: datetime | None = None
 
     @property
     def overdue(self) -> int:
@@ -128,6 +133,42 @@ def initiative_rows(conn: Connection, today: date) -> list[InitiativeRow]:
             initiatives.c.proposed_on.desc(), initiatives.c.initiative_id))]
 
 
+def initiatives_as_at(conn: Connection, moment: datetime) -> list[InitiativeRow]:
+    """The initiatives proposed before ``moment`` as they stood then (``initiative_rows`` of
+    its day): the status of their last status change before it, the milestones reached
+    after it not reached yet, and ``last_change`` their last history row before it."""
+    status: dict[str, str] = {}
+    changed: dict[str, datetime] = {}
+    reached: set[tuple[str, str]] = set()
+    for initiative_id, at, what in conn.execute(
+            select(initiative_history.c.initiative_id, initiative_history.c.changed_at,
+                   initiative_history.c.status)
+            .where(initiative_history.c.changed_at < moment)
+            .order_by(initiative_history.c.initiative_id, initiative_history.c.changed_at)):
+        changed[initiative_id] = at
+        if what.startswith(MILESTONE_PREFIX):
+            reached.add((initiative_id, what.removeprefix(MILESTONE_PREFIX)))
+        else:
+            status[initiative_id] = what
+    out = []
+    for row in initiative_rows(conn, moment.date()):
+        if row.initiative_id not in changed:
+            continue
+        steps = tuple(m if (row.initiative_id, m.milestone_id) in reached else replace(
+            m, reached_on=None, overdue=m.planned_on is not None and m.planned_on < moment.date())
+            for m in row.milestones)
+        out.append(replace(row, status=status.get(row.initiative_id, row.status),
+                           milestones=steps, last_change=changed[row.initiative_id]))
+    return out
+
+
+def is_stalled(row: InitiativeRow, now: datetime, stalled_after_days: int) -> bool:
+    """An open initiative (proposed, approved, in progress) with no status change and no
+    milestone reached for ``stalled_after_days`` days before ``now``."""
+    return (row.status in OPEN and row.last_change is not None
+            and now - row.last_change >= timedelta(days=stalled_after_days))
+
+
 def stored_cases(conn: Connection, *, owner: str | None = None,
                  open_only: bool = False) -> list[Case]:
     """Stored cases, oldest first (one owner's, or the open ones, when asked)."""
@@ -147,15 +188,51 @@ def is_overdue(case: Case, clocks: Clocks, now: datetime) -> bool:
             or clock_due(case, "close", clocks) < now)
 
 
+def cases_as_at(conn: Connection, moment: datetime) -> list[Case]:
+    """The cases opened before ``moment`` as they stood then, oldest first: the status of
+    their last history row before ``moment``, the clocks' stops after it undone (so a
+    report of a past moment reads the same whenever it is made)."""
+    statuses: dict[str, str] = {}
+    for case_id, status in conn.execute(
+            select(case_history.c.case_id, case_history.c.status)
+            .where(case_history.c.changed_at < moment)
+            .order_by(case_history.c.case_id, case_history.c.changed_at)):
+        statuses[case_id] = status
+    out = []
+    for case in stored_cases(conn):
+        if case.opened_at >= moment:
+            continue
+        acknowledged = case.acknowledged_at if (case.acknowledged_at is not None
+                                                and case.acknowledged_at < moment) else None
+        closed = case.closed_at if (case.closed_at is not None
+                                    and case.closed_at < moment) else None
+        out.append(replace(case, status=statuses.get(case.case_id, "open"),
+                           acknowledged_at=acknowledged, closed_at=closed,
+                           note=case.note if closed is not None else None))
+    return out
+
+
+def escalations_by_owner(conn: Connection, before: datetime | None = None) -> Counter[str]:
+    """Escalation steps taken per case owner (those taken before ``before``, when given)."""
+    query = (select(cases.c.owner, func.count()).select_from(case_escalations)
+             .join(cases, cases.c.case_id == case_escalations.c.case_id)
+             .group_by(cases.c.owner))
+    if before is not None:
+        query = query.where(case_escalations.c.escalated_at < before)
+    return Counter(dict(conn.execute(query).all()))
+
+
 def cases_by_owner(conn: Connection, clocks: Clocks, now: datetime) -> list[OwnerCases]:
     """Case figures per owner (module doc), by owner id."""
-    escalated = Counter(dict(conn.execute(
-        select(cases.c.owner, func.count())
-        .select_from(case_escalations)
-        .join(cases, cases.c.case_id == case_escalations.c.case_id)
-        .group_by(cases.c.owner)).all()))
+    return owner_figures(stored_cases(conn), escalations_by_owner(conn), clocks, now)
+
+
+def owner_figures(found: Iterable[Case], escalated: Mapping[str, int], clocks: Clocks,
+                  now: datetime) -> list[OwnerCases]:
+    """Case figures per owner (module doc) of ``found`` at ``now``, by owner id;
+    ``escalated``: escalation steps per owner."""
     owners: dict[str, OwnerCases] = {}
-    for case in stored_cases(conn):
+    for case in found:
         row = owners.setdefault(case.owner, OwnerCases(case.owner))
         row.total += 1
         row.open += case.status not in FINAL

@@ -12,6 +12,10 @@ from sqlalchemy import Connection, and_, exists, func, not_, select
 
 from cx_tasks.monitor.answers import answers_known
 from cx_tasks.monitor.digests import (
+    CASE_COLUMNS,
+    ESCALATION_COLUMNS,
+    INITIATIVE_COLUMNS,
+    OWNER_COLUMNS,
     SECTIONS,
     DigestData,
     DigestScope,
@@ -28,6 +32,8 @@ from cx_tasks.surveys.catalogue import survey_catalogue
 from cx_tasks.warehouse.db import engine_for
 from cx_tasks.warehouse.schema import (
     STAGING,
+    case_escalations,
+    cases,
     drilldown,
     events,
     feedback,
@@ -76,6 +82,57 @@ def _metric_trends(conn: Connection, as_of: date) -> pd.DataFrame:
     return out
 
 
+def implement_frames(conn: Connection, start: datetime, end: datetime) -> dict[str, Any]:
+    """The implement stage's part of ``DigestData`` for ``[start, end)``: cases and
+    initiatives as they stood at ``end`` (``implement.report``), the escalation steps taken
+    in the period and the report's figures per owner."""
+    from cx_tasks.feedback.acknowledgement import excerpt
+    from cx_tasks.implement.escalation import clock_due
+    from cx_tasks.implement.report import (
+        cases_as_at,
+        escalations_by_owner,
+        initiatives_as_at,
+        is_overdue,
+        is_stalled,
+        owner_figures,
+    )
+    from cx_tasks.implement.rules import implement_rules
+
+    rules = implement_rules()
+    clocks = rules.cases.clocks
+    found = cases_as_at(conn, end)
+    clients = STAGING["erp_clients"]
+    managers = dict(conn.execute(select(clients.c.client_id, clients.c.account_manager)).all())
+    said = dict(conn.execute(select(cases.c.feedback_id, feedback.c.text).join(
+        feedback, feedback.c.feedback_id == cases.c.feedback_id)).all())
+    case_frame = pd.DataFrame([(
+        c.case_id, c.client_id, c.trigger, c.owner, c.owner_person, c.status, c.opened_at,
+        clock_due(c, "acknowledge", clocks) if c.acknowledged_at is None else None,
+        clock_due(c, "close", clocks), is_overdue(c, clocks, end),
+        excerpt(said.get(c.feedback_id)), managers.get(c.client_id)) for c in found],
+        columns=list(CASE_COLUMNS))
+    steps = _frame(conn, select(case_escalations.c.case_id, cases.c.client_id, cases.c.owner,
+                                case_escalations.c.clock, case_escalations.c.step,
+                                case_escalations.c.recipient, case_escalations.c.escalated_at)
+                   .join(cases, cases.c.case_id == case_escalations.c.case_id)
+                   .where(case_escalations.c.escalated_at >= start,
+                          case_escalations.c.escalated_at < end))
+    owners = owner_figures(found, escalations_by_owner(conn, before=end), clocks, end)
+    owner_frame = pd.DataFrame([(o.owner, o.open, o.overdue, o.median_acknowledge,
+                                 o.median_close, o.share_within_clock, o.escalations)
+                                for o in owners], columns=list(OWNER_COLUMNS))
+    rows = []
+    for r in initiatives_as_at(conn, end):
+        ahead = [m for m in r.milestones if m.reached_on is None]
+        rows.append((r.initiative_id, r.title, r.owner, r.owner_person, r.status,
+                     ahead[0].title if ahead else None, ahead[0].planned_on if ahead else None,
+                     r.overdue, is_stalled(r, end, rules.initiatives.stalled_after_days),
+                     r.last_change))
+    return {"cases": case_frame, "escalations": steps[list(ESCALATION_COLUMNS)],
+            "case_owners": owner_frame,
+            "initiatives": pd.DataFrame(rows, columns=list(INITIATIVE_COLUMNS))}
+
+
 def load_digest_data(conn: Connection, start: datetime, end: datetime,
                      rules: MonitorRules) -> DigestData:
     """What every section builder reads for the period ``[start, end)`` (naive UTC)."""
@@ -122,7 +179,8 @@ def load_digest_data(conn: Connection, start: datetime, end: datetime,
                       link=_frame(conn, select(money_link).where(money_link.c.month <= as_of)),
                       metric_trends=_metric_trends(conn, as_of), pareto=pareto,
                       drilldown=drill, quality_failures=failed, events_awaiting=int(awaiting),
-                      acknowledgements_overdue=int(overdue), automatic_share=share, cake=cake)
+                      acknowledgements_overdue=int(overdue), automatic_share=share, cake=cake,
+                      **implement_frames(conn, start, end))
 
 
 def digest_scopes(kind: str, conn: Connection, day: date, rules: MonitorRules
@@ -137,8 +195,9 @@ def digest_scopes(kind: str, conn: Connection, day: date, rules: MonitorRules
     scopes = [DigestScope("weekly", "cx_team", f"CX weekly digest, week to {day:%Y-%m-%d}",
                           team)]
     for owner_id, owner in owners().owners.items():
-        scopes.append(DigestScope("owner", owner_id, f"Your CX findings, week to {day:%Y-%m-%d}"
-                                  f" ({owner.name['en']})", (owner.email,)))
+        scopes.append(DigestScope("owner", owner_id, "Your CX cases, findings and initiatives, "
+                                  f"week to {day:%Y-%m-%d} ({owner.name['en']})",
+                                  (owner.email,)))
     clients = STAGING["erp_clients"]
     managers = sorted(m for m in conn.scalars(select(clients.c.account_manager).distinct())
                       if m)
