@@ -42,6 +42,7 @@ from cx_tasks.demo.respondents import (
 from cx_tasks.demo.smtp_sink import SmtpSink
 from cx_tasks.loopback import free_port
 from cx_tasks.monitor.demo import monitor_demo_answers, monitor_demo_runs
+from cx_tasks.monitor.rules import monitor_rules
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 # The history load reads everything: clients, products and contacts predate the
@@ -290,7 +291,7 @@ def run_demo(
                 "drill-down, findings")
         run_in_airflow(config, plan, smtp, once("cx_analyze", now()), on_run)
         implement(config, plan, smtp, app_port, now, on_step, on_run)
-        for arguments, step in monitor_demo_runs(config, plan, now()):
+        for arguments, step in monitor_demo_runs(now(), monitor_rules().digests):
             on_step(step)
             run_in_airflow(config, plan, smtp, arguments, on_run)
     return config, answers, time.perf_counter() - started
