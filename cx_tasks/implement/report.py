@@ -103,7 +103,8 @@ class OwnerCases:
 
 
 def initiative_rows(conn: Connection, today: date) -> list[InitiativeRow]:
-    """Every initiative, newest proposal first, with its milestones and counts."""
+    """Every initiative, newest proposal first, with its milestones, counts and last
+    change."""
     complaints = dict(conn.execute(
         select(initiative_links.c.initiative_id, func.count())
         .where(initiative_links.c.kind == "feedback")
@@ -123,12 +124,15 @@ def initiative_rows(conn: Connection, today: date) -> list[InitiativeRow]:
         steps[m.initiative_id].append(MilestoneRow(
             m.milestone_id, m.title_en, m.planned_on, m.reached_on, bool(m.client_visible),
             overdue=m.reached_on is None and m.planned_on is not None and m.planned_on < today))
+    changed = dict(conn.execute(
+        select(initiative_history.c.initiative_id, func.max(initiative_history.c.changed_at))
+        .group_by(initiative_history.c.initiative_id)).all())
     return [InitiativeRow(
         initiative_id=r.initiative_id, title=r.title, owner=r.owner,
         owner_person=r.owner_person, status=r.status, proposed_on=r.proposed_on,
         complaints=complaints.get(r.initiative_id, 0), clients=clients.get(r.initiative_id, 0),
         progress_emails=emails.get(r.initiative_id, 0),
-        milestones=tuple(steps[r.initiative_id]))
+        milestones=tuple(steps[r.initiative_id]), last_change=changed.get(r.initiative_id))
         for r in conn.execute(select(initiatives).order_by(
             initiatives.c.proposed_on.desc(), initiatives.c.initiative_id))]
 
