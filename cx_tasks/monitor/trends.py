@@ -23,6 +23,7 @@ from __future__ import annotations
 import hashlib
 import inspect
 import sys
+from collections.abc import Iterable
 from datetime import date
 from typing import Any
 
@@ -42,6 +43,10 @@ RECORDS = {
     "payment_days_overdue": "invoices", "packaging_incident_rate": "shipments",
 }
 """Metrics whose denominator counts records, and what it counts: their ``n``."""
+TREND_METRICS = ("otif_line", "on_time", "in_full", "document_within_sla",
+                 "packaging_incident_rate", "payment_days_overdue", "order_frequency",
+                 "gross_margin_pct")
+"""The metrics the weekly digest and ``cx kpi trends`` show unless asked for others."""
 TREND_COLUMNS = ("metric", "segment", "period", "period_start", "period_end", "value", "n",
                  "counted", "clients")
 
@@ -204,3 +209,35 @@ def stored_trends(conn: Connection, as_of: date | None = None,
         rows = rows.where(metric_trends.c.period == period)
     return pd.read_sql(rows.order_by(metric_trends.c.metric, metric_trends.c.segment,
                                      metric_trends.c.period_start), conn)
+
+
+def _label(period: str, start: date, end: date) -> str:
+    """A period's column title: ``2026-11`` or ``2026 Q4``, ``(to MM-DD)`` when running."""
+    width = PERIOD_MONTHS[period]
+    name = f"{start:%Y-%m}" if width == 1 else f"{start.year} Q{(start.month - 1) // 3 + 1}"
+    return name if end >= _month_start(start, -width) else f"{name} (to {end:%m-%d})"
+
+
+def trend_table(trends: pd.DataFrame, last: int, metrics: Iterable[str] = TREND_METRICS,
+                segment: str | None = None) -> tuple[tuple[str, ...], list[tuple[str, ...]]]:
+    """Stored trends of one period kind as a table: metric, segment (one, or every one) and
+    the recalculation's ``last`` periods, each cell ``value (n <n> <counted>)`` (an em dash
+    where the metric has none)."""
+    if trends.empty:
+        return ("metric", "segment"), []
+    spans = trends.groupby("period_start")["period_end"].max().sort_index().tail(last)
+    period = str(trends["period"].iloc[0])
+    columns = ("metric", "segment", *(_label(period, s, e) for s, e in spans.items()))
+    shown = trends[trends["metric"].isin(list(metrics))]
+    if segment is not None:
+        shown = shown[shown["segment"] == segment]
+    rows = []
+    for (metric, group), part in shown.groupby(["metric", "segment"], sort=True):
+        by_start = {r.period_start: r for r in part.itertuples()}
+        cells = []
+        for start in spans.index:
+            r = by_start.get(start)
+            cells.append("—" if r is None or pd.isna(r.value)
+                         else f"{r.value:,.3f} (n {r.n} {r.counted})")
+        rows.append((str(metric), str(group), *cells))
+    return columns, rows

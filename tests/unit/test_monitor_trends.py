@@ -120,3 +120,29 @@ def test_a_recalculation_is_stored_once_per_version(staged: str) -> None:
     assert publish_trends(staged, AS_OF, RULES)["trend_new"] is False
     later = publish_trends(staged, date(2026, 12, 2), RULES)
     assert later["trend_new"] and later["trend_version"] != first["trend_version"]
+
+
+def test_cx_kpi_trends_prints_the_stored_months(tmp_path, monkeypatch) -> None:
+    from typer.testing import CliRunner
+
+    from cx_tasks.cli import app
+    from cx_tasks.warehouse.db import migrate
+
+    url = f"sqlite:///{tmp_path / 'warehouse.db'}"
+    monkeypatch.setenv("CX_DATA_DIR", str(tmp_path))
+    monkeypatch.setenv("CX_WAREHOUSE_URL", url)
+    migrate(engine_for(url))
+    runner = CliRunner()
+    assert runner.invoke(app, ["kpi", "trends"]).exit_code == 1  # nothing stored yet
+    for table, frame in _frames().items():
+        stage(url, table, frame_records(frame), loaded=datetime(2026, 11, 30, 2))
+    publish_trends(url, date(2026, 12, 7), TrendRules(months=3))
+    shown = runner.invoke(app, ["kpi", "trends", "--metric", "otif_line", "--segment",
+                                "metals"], env={"COLUMNS": "200"})
+    assert shown.exit_code == 0, shown.output
+    # October 1 of 3 lines, November 3 of 3; December so far has no line due
+    assert "2026-10" in shown.output and "2026-12 (to 12-07)" in shown.output
+    assert "0.333 (n 3 lines)" in shown.output and "1.000 (n 3 lines)" in shown.output
+    quarter = runner.invoke(app, ["kpi", "trends", "--period", "quarter", "--metric",
+                                  "otif_line", "--segment", "all"], env={"COLUMNS": "200"})
+    assert "2026 Q4 (to 12-07)" in quarter.output and "0.714 (n 7 lines)" in quarter.output
