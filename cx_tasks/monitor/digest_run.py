@@ -28,6 +28,7 @@ from cx_tasks.monitor.digests import (
 )
 from cx_tasks.monitor.history import latest_version, stored_figures
 from cx_tasks.monitor.rules import MonitorRules
+from cx_tasks.monitor.trends import stored_trends
 from cx_tasks.surveys.catalogue import survey_catalogue
 from cx_tasks.warehouse.db import engine_for
 from cx_tasks.warehouse.schema import (
@@ -41,7 +42,6 @@ from cx_tasks.warehouse.schema import (
     findings,
     kpi_values,
     layer_cake,
-    metric_values,
     money_link,
     pareto_causes,
     quality_runs,
@@ -49,37 +49,9 @@ from cx_tasks.warehouse.schema import (
     survey_skips,
 )
 
-TREND_METRICS = ("otif_line", "on_time", "in_full", "document_within_sla",
-                 "packaging_incident_rate", "payment_days_overdue", "order_frequency",
-                 "gross_margin_pct")
-"""The computable metrics whose weekly trend per segment the weekly digest shows."""
-
 
 def _frame(conn: Connection, query: Any) -> pd.DataFrame:
     return pd.read_sql(query, conn)
-
-
-def _metric_trends(conn: Connection, as_of: date) -> pd.DataFrame:
-    """Per metric and segment the mean over clients of the 30-day value at the latest
-    computation by ``as_of`` and a week before it."""
-    latest = conn.scalar(select(func.max(metric_values.c.as_of))
-                         .where(metric_values.c.as_of <= as_of))
-    if latest is None:
-        return pd.DataFrame()
-    clients = STAGING["erp_clients"]
-    query = (select(metric_values.c.metric, metric_values.c.as_of, metric_values.c.value,
-                    clients.c.segment)
-             .join(clients, clients.c.client_id == metric_values.c.client_id)
-             .where(metric_values.c.metric.in_(TREND_METRICS),
-                    metric_values.c.window_days == 30,
-                    metric_values.c.as_of.in_([latest, latest - timedelta(days=7)])))
-    values = _frame(conn, query)
-    means = values.groupby(["metric", "segment", "as_of"])["value"].mean().unstack("as_of")
-    out = pd.DataFrame({"now": means.get(latest)}).reset_index()
-    before = latest - timedelta(days=7)
-    out["week_before"] = means[before].to_numpy() if before in means.columns else float("nan")
-    out["change"] = out["now"] - out["week_before"]
-    return out
 
 
 def implement_frames(conn: Connection, start: datetime, end: datetime) -> dict[str, Any]:
@@ -177,7 +149,7 @@ def load_digest_data(conn: Connection, start: datetime, end: datetime,
     return DigestData(start=start, end=end, min_n=rules.kpi.min_n, answers=answers,
                       figures=figures, findings=found,
                       link=_frame(conn, select(money_link).where(money_link.c.month <= as_of)),
-                      metric_trends=_metric_trends(conn, as_of), pareto=pareto,
+                      metric_trends=stored_trends(conn, as_of, "month"), pareto=pareto,
                       drilldown=drill, quality_failures=failed, events_awaiting=int(awaiting),
                       acknowledgements_overdue=int(overdue), automatic_share=share, cake=cake,
                       **implement_frames(conn, start, end))

@@ -271,14 +271,16 @@ def kpi_summary(data: DigestData, scope: DigestScope) -> Section | None:
 
 
 def metric_trends(data: DigestData, scope: DigestScope) -> Section | None:
-    """The computable metrics per segment: the mean over clients now and a week before."""
-    trends = data.metric_trends
-    if trends.empty:
+    """OTIF and the other computable metrics per segment over the last three months, as
+    stored with the KPIs (``monitor.trends``)."""
+    from cx_tasks.monitor.trends import trend_table
+
+    columns, rows = trend_table(data.metric_trends, 3)
+    if not rows:
         return None
-    return Section("Computable metrics: OTIF and the others, per segment (30-day windows)",
-                   (), _table(trends, {"metric": "metric", "segment": "segment",
-                                       "now": "now", "week_before": "a week before",
-                                       "change": "change"}, places=3))
+    return Section("Computable metrics: OTIF and the others, per segment and month",
+                   ("Pooled over each segment's clients; n and what it counts in brackets.",),
+                   Table(columns, tuple(rows)))
 
 
 def pareto_chart(pareto: pd.DataFrame) -> Chart:

@@ -251,3 +251,13 @@ def test_the_weekly_pareto_is_one_window_the_longest(warehouse_url: str) -> None
         data = load_digest_data(conn, START, END, monitor_rules())
     # 90 days (from 2026-08-03) and 30 days (from 2026-10-02) end on 2026-11-01: one shown
     assert data.pareto["period_start"].tolist() == [day(2026, 8, 3)] * 2
+
+
+def test_the_weekly_trends_are_the_stored_months_per_segment() -> None:
+    weekly = _digest("weekly").text
+    assert "metric | segment | 2026-09 | 2026-10 | 2026-11 (to 11-02)" in weekly
+    assert ("otif_line | metals | 0.840 (n 320 lines) | 0.810 (n 300 lines) | 0.500 (n 2 "
+            "lines)") in weekly
+    # no gross margin stored for October: an em dash, never nan
+    assert "gross_margin_pct | metals | 18.200 (n 5 clients) | — | 17.000 (n 3 clients)" \
+        in weekly
