@@ -137,10 +137,15 @@ def initiative_rows(conn: Connection, today: date) -> list[InitiativeRow]:
             initiatives.c.proposed_on.desc(), initiatives.c.initiative_id))]
 
 
+UNPLANNED = ("proposed", "rejected")
+"""Statuses before an approval: milestones are planned when an initiative is approved."""
+
+
 def initiatives_as_at(conn: Connection, moment: datetime) -> list[InitiativeRow]:
     """The initiatives proposed before ``moment`` as they stood then (``initiative_rows`` of
     its day): the status of their last status change before it, the milestones reached
-    after it not reached yet, and ``last_change`` their last history row before it."""
+    after it not reached yet (nor planned before an approval), and ``last_change`` their
+    last history row before it."""
     status: dict[str, str] = {}
     changed: dict[str, datetime] = {}
     reached: set[tuple[str, str]] = set()
@@ -158,12 +163,24 @@ def initiatives_as_at(conn: Connection, moment: datetime) -> list[InitiativeRow]
     for row in initiative_rows(conn, moment.date()):
         if row.initiative_id not in changed:
             continue
-        steps = tuple(m if (row.initiative_id, m.milestone_id) in reached else replace(
-            m, reached_on=None, overdue=m.planned_on is not None and m.planned_on < moment.date())
-            for m in row.milestones)
-        out.append(replace(row, status=status.get(row.initiative_id, row.status),
-                           milestones=steps, last_change=changed[row.initiative_id]))
+        then = status.get(row.initiative_id, row.status)
+        steps = tuple(_milestone_as_at(m, (row.initiative_id, m.milestone_id) in reached,
+                                       then in UNPLANNED, moment.date())
+                      for m in row.milestones)
+        out.append(replace(row, status=then, milestones=steps,
+                           last_change=changed[row.initiative_id]))
     return out
+
+
+def _milestone_as_at(step: MilestoneRow, reached: bool, unplanned: bool, day: date
+                     ) -> MilestoneRow:
+    """A milestone as it stood on ``day``: not planned before its initiative's approval,
+    not reached before its history says so."""
+    if reached:
+        return step
+    planned = None if unplanned else step.planned_on
+    return replace(step, planned_on=planned, reached_on=None,
+                   overdue=planned is not None and planned < day)
 
 
 def is_stalled(row: InitiativeRow, now: datetime, stalled_after_days: int) -> bool:

@@ -173,12 +173,23 @@ def test_cases_and_initiatives_are_read_as_they_stood_at_the_periods_end(
             for i, (m, title, planned, reached) in enumerate((
                 ("root_cause", "Root cause found", date(2026, 10, 9), date(2026, 11, 2)),
                 ("fix_in_place", "Fix in place", date(2026, 11, 1), None)))])
+        # I2: proposed 10-30, approved after the end, its milestone planned then for 10-31
+        conn.execute(initiatives.insert(), {
+            "initiative_id": "I2", "title": "Fix documents", "process_class": "documents",
+            "segment": "metals", "owner": "documents", "status": "approved",
+            "proposed_on": date(2026, 10, 30), "evidence": "{}", "expected_effect": "{}"})
+        conn.execute(initiative_milestones.insert(), {
+            "initiative_id": "I2", "milestone_id": "root_cause", "position": 0,
+            "title_en": "Root cause found", "title_ru": "x", "planned_on": date(2026, 10, 31),
+            "reached_on": None, "client_visible": False})
         conn.execute(initiative_history.insert(), [
-            {"initiative_id": "I1", "changed_at": at, "status": status, "previous": None,
+            {"initiative_id": i, "changed_at": at, "status": status, "previous": None,
              "actor": "x", "channel": "cli", "note": None}
-            for at, status in ((t(2026, 10, 1, 12), "proposed"), (t(2026, 10, 2, 12), "approved"),
-                               (t(2026, 11, 2, 10), "milestone:root_cause"),
-                               (t(2026, 11, 2, 10, 1), "in_progress"))])
+            for i, at, status in (
+                ("I1", t(2026, 10, 1, 12), "proposed"), ("I1", t(2026, 10, 2, 12), "approved"),
+                ("I1", t(2026, 11, 2, 10), "milestone:root_cause"),
+                ("I1", t(2026, 11, 2, 10, 1), "in_progress"),
+                ("I2", t(2026, 10, 30), "proposed"), ("I2", t(2026, 11, 2, 9), "approved"))])
     with engine_for(warehouse_url).connect() as conn:
         data = load_digest_data(conn, START, END, monitor_rules())
     found = data.cases.set_index("case_id")
@@ -193,7 +204,9 @@ def test_cases_and_initiatives_are_read_as_they_stood_at_the_periods_end(
     # logistics: A open and overdue, C acknowledged after 3 h, closed after 20 h (<= 48 h)
     assert report.loc["logistics"].tolist() == [1, 1, 3.0, 20.0, 1.0, 1]
     assert report.loc["quality", "median_acknowledge_h"] == 2.0
-    (initiative,) = data.initiatives.itertuples()
+    initiative, proposal = data.initiatives.sort_values("initiative_id").itertuples()
+    # I2 was still a proposal at the end: nothing planned yet, nothing overdue
+    assert (proposal.status, proposal.next_planned, proposal.overdue) == ("proposed", None, 0)
     # at the end: approved (in progress only after it), no milestone reached, both planned
     # days passed; last change 10-02 12:00, 30.7 days before: stalled (21 days)
     assert (initiative.status, initiative.next_milestone, initiative.next_planned,
