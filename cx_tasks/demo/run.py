@@ -33,6 +33,7 @@ from pathlib import Path
 
 from cx_tasks.config import Settings, settings
 from cx_tasks.demo.respondents import (
+    AnswerClock,
     Answers,
     answer,
     respondent_rules,
@@ -225,8 +226,9 @@ def once(dag_id: str, at: datetime, conf: dict[str, object] | None = None) -> li
 def answer_surveys(config: Settings, plan: DemoPlan, port: int,
                    now: Callable[[], datetime]) -> Answers:
     """The simulated contacts answer the invitations in the mail folder through the
-    response app, served on ``port`` (``config.survey_base_url``) on the clock ``now``
-    while they do."""
+    response app, served on ``port`` (``config.survey_base_url``), each at a moment of the
+    last ``answer_within_hours`` before the demo's clock ``now``, after its sending
+    (``AnswerClock``)."""
     import httpx
 
     from cx_tasks.demo.smtp_sink import MailFolder
@@ -236,8 +238,10 @@ def answer_surveys(config: Settings, plan: DemoPlan, port: int,
     invitations = survey_invitations(MailFolder(config.mail_dir).messages(),
                                      config.survey_base_url)
     people = respondents(config.source_url, config.ground_truth_path)
-    with serving(create_app(config, now=now), port=port), httpx.Client(timeout=30) as http:
-        return answer(invitations, people, respondent_rules(), http, plan.seed)
+    rules = respondent_rules()
+    clock = AnswerClock(now, rules.answer_within_hours, plan.seed)
+    with serving(create_app(config, now=clock), port=port), httpx.Client(timeout=30) as http:
+        return answer(invitations, people, rules, http, plan.seed, clock.at)
 
 
 def run_demo(
