@@ -11,9 +11,10 @@ day with published metrics.
   `quarantine` with the rule they broke.
 - `monitor`: KPIs recalculated as of the day and stored under their version (definition
   hash, inputs fingerprint; a rerun with the same inputs writes nothing), the layer cake per
-  client and month, the satisfaction-margin link per segment and month, and findings: a
-  weakened or sign-changed link, satisfaction up but payments not, role gaps. Updates the
-  Asset `cx_kpis`.
+  client and month, the computable metrics per segment by month and quarter (stored under
+  their own version the same way), the satisfaction-margin link per segment and month, and
+  findings: a weakened or sign-changed link, satisfaction up but payments not, role gaps.
+  Updates the Asset `cx_kpis`.
 
 **Re-running** a day leaves the same state: figures once per version, everything else an
 upsert by its natural key. Connection: `cx_warehouse` (else `CX_WAREHOUSE_URL`).

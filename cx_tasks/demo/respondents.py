@@ -8,15 +8,17 @@ from __future__ import annotations
 
 import re
 import sqlite3
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from email.message import EmailMessage
+from email.utils import parsedate_to_datetime
 from html.parser import HTMLParser
 from pathlib import Path
 
 import httpx
 import numpy as np
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import text
 
 from cx_tasks.config import load_rules
@@ -33,6 +35,7 @@ class RespondentRules(BaseModel):
     comment_rate: dict[str, float]
     unhappy_below: float
     noise_points: float
+    answer_within_hours: float = Field(36, gt=0)
     factors: dict[str, tuple[str, ...]]
     comments: dict[str, dict[str, tuple[str, ...]]]
 
@@ -63,6 +66,28 @@ class Invitation:
     message_id: str
     recipient: str
     score_links: dict[int, str]
+    sent_at: datetime | None = None
+
+
+class AnswerClock:
+    """The response app's clock while the simulated contacts answer: ``at(invitation)`` sets
+    it to a moment drawn uniformly between the invitation's sending (or ``hours`` before
+    ``now()``, if later) and ``now()``; deterministic for a seed and the same invitations."""
+
+    def __init__(self, now: Callable[[], datetime], hours: float, seed: int) -> None:
+        self._now, self._hours = now, hours
+        self._rng = np.random.default_rng(seed)
+        self._moment: datetime | None = None
+
+    def at(self, invitation: Invitation) -> None:
+        end = self._now()
+        start = end - timedelta(hours=self._hours)
+        if invitation.sent_at is not None:
+            start = min(max(start, invitation.sent_at), end)
+        self._moment = start + (end - start) * float(self._rng.random())
+
+    def __call__(self) -> datetime:
+        return self._moment if self._moment is not None else self._now()
 
 
 @dataclass
@@ -118,7 +143,9 @@ def survey_invitations(messages: Iterable[EmailMessage], base_url: str) -> list[
         links = {int(m.group(1)): href for href in _Hrefs(body.get_content()).hrefs
                  if (m := score_link.match(href))}
         if links:
-            found.append(Invitation(str(message["Message-ID"]), str(message["To"]), links))
+            sent = message["Date"]
+            found.append(Invitation(str(message["Message-ID"]), str(message["To"]), links,
+                                    parsedate_to_datetime(str(sent)) if sent else None))
     return found
 
 
@@ -155,9 +182,11 @@ def _factor_truth(question: str, who: Respondent, rules: RespondentRules) -> flo
 
 
 def answer(invitations: list[Invitation], people: dict[str, Respondent], rules: RespondentRules,
-           http: httpx.Client, seed: int) -> Answers:
+           http: httpx.Client, seed: int,
+           before_answer: Callable[[Invitation], None] | None = None) -> Answers:
     """Let each invitation's contact decide and, if they answer, click and fill the form over
-    ``http`` (an ``httpx.Client``); deterministic for a seed and the same invitations."""
+    ``http`` (an ``httpx.Client``); deterministic for a seed and the same invitations.
+    ``before_answer`` hears each invitation about to be answered (``AnswerClock.at``)."""
     rng = np.random.default_rng(seed)
     done = Answers(invitations=len(invitations))
     # the outbox's Message-ID follows the idempotency key: the same order on every run,
@@ -168,6 +197,8 @@ def answer(invitations: list[Invitation], people: dict[str, Respondent], rules: 
             continue
         scale = sorted(invitation.score_links)
         score = score_on(scale, who.satisfaction, rules.noise_points, rng)
+        if before_answer is not None:
+            before_answer(invitation)
         page = http.get(invitation.score_links[score], follow_redirects=True)
         if page.status_code != 200:
             done.refused += 1

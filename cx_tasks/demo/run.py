@@ -40,6 +40,7 @@ from typing import TypeVar
 from cx_tasks.adjust.demo import adjust_demo_run
 from cx_tasks.config import Settings, settings
 from cx_tasks.demo.respondents import (
+    AnswerClock,
     Answers,
     answer,
     respondent_rules,
@@ -49,6 +50,7 @@ from cx_tasks.demo.respondents import (
 from cx_tasks.demo.smtp_sink import SmtpSink
 from cx_tasks.loopback import free_port
 from cx_tasks.monitor.demo import monitor_demo_answers, monitor_demo_runs
+from cx_tasks.monitor.rules import monitor_rules
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 # The history load reads everything: clients, products and contacts predate the
@@ -247,8 +249,9 @@ def once(dag_id: str, at: datetime, conf: dict[str, object] | None = None) -> li
 def answer_surveys(config: Settings, plan: DemoPlan, port: int,
                    now: Callable[[], datetime]) -> Answers:
     """The simulated contacts answer the invitations in the mail folder through the
-    response app, served on ``port`` (``config.survey_base_url``) on the clock ``now``
-    while they do."""
+    response app, served on ``port`` (``config.survey_base_url``), each at a moment of the
+    last ``answer_within_hours`` before the demo's clock ``now``, after its sending
+    (``AnswerClock``)."""
     import httpx
 
     from cx_tasks.demo.smtp_sink import MailFolder
@@ -258,8 +261,10 @@ def answer_surveys(config: Settings, plan: DemoPlan, port: int,
     invitations = survey_invitations(MailFolder(config.mail_dir).messages(),
                                      config.survey_base_url)
     people = respondents(config.source_url, config.ground_truth_path)
-    with serving(create_app(config, now=now), port=port), httpx.Client(timeout=30) as http:
-        return answer(invitations, people, respondent_rules(), http, plan.seed)
+    rules = respondent_rules()
+    clock = AnswerClock(now, rules.answer_within_hours, plan.seed)
+    with serving(create_app(config, now=clock), port=port), httpx.Client(timeout=30) as http:
+        return answer(invitations, people, rules, http, plan.seed, clock.at)
 
 
 def run_demo(
@@ -313,7 +318,7 @@ def run_demo(
                 "drill-down, findings")
         run_in_airflow(config, plan, smtp, once("cx_analyze", now()), on_run)
         implement(config, plan, smtp, app_port, now, on_step, on_run)
-        for arguments, step in monitor_demo_runs(config, plan, now()):
+        for arguments, step in monitor_demo_runs(now(), monitor_rules().digests):
             on_step(step)
             run_in_airflow(config, plan, smtp, arguments, on_run)
         arguments, step = adjust_demo_run(now())

@@ -57,6 +57,9 @@ OWNER_KIND = "initiative"
 """Outbox kind of the e-mail telling an owner their initiative was approved."""
 OPEN = ("proposed", "approved", "in_progress")
 """Statuses of an open initiative: at most one per process class and segment."""
+MILESTONE_PREFIX = "milestone:"
+"""The status of an ``initiative_history`` row recording a milestone reached:
+``milestone:<id>``."""
 Decision = Literal["approve", "reject", "drop"]
 Channel = Literal["pipeline", "airflow", "cli", "file", "link"]
 
@@ -312,8 +315,8 @@ def reach(conn: Connection, initiative_id: str, milestone_id: str, *, on: date, 
     conn.execute(update(initiative_milestones).where(
         initiative_milestones.c.initiative_id == initiative_id,
         initiative_milestones.c.milestone_id == milestone_id).values(reached_on=on))
-    _history(conn, initiative_id, now, f"milestone:{milestone_id}", current["status"], actor,
-             channel, on.isoformat())
+    _history(conn, initiative_id, now, f"{MILESTONE_PREFIX}{milestone_id}", current["status"],
+             actor, channel, on.isoformat())
     left = [m for m, reached in steps.items() if reached is None and m != milestone_id]
     status = "done" if not left else "in_progress"
     if status != current["status"]:

@@ -18,8 +18,9 @@ from __future__ import annotations
 
 import statistics
 from collections import Counter, defaultdict
-from dataclasses import dataclass, field
-from datetime import date, datetime
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field, replace
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -30,11 +31,14 @@ from cx_tasks.adjust.store import read_corrections, read_effects
 from cx_tasks.feedback.rules import Owners
 from cx_tasks.implement.cases import FINAL, Case
 from cx_tasks.implement.escalation import clock_due, within_clock
+from cx_tasks.implement.initiatives import MILESTONE_PREFIX, OPEN
 from cx_tasks.implement.rules import Clocks
 from cx_tasks.mail.render import RenderedMail, render_mail
 from cx_tasks.warehouse.schema import (
     case_escalations,
+    case_history,
     cases,
+    initiative_history,
     initiative_links,
     initiative_milestones,
     initiatives,
@@ -72,6 +76,7 @@ class InitiativeRow:
     milestones: tuple[MilestoneRow, ...]
     effects: tuple[Effect, ...] = ()
     correction: str | None = None
+    last_change: datetime | None = None
 
     @property
     def overdue(self) -> int:
@@ -111,8 +116,8 @@ class OwnerCases:
 
 
 def initiative_rows(conn: Connection, today: date) -> list[InitiativeRow]:
-    """Every initiative, newest proposal first, with its milestones, counts and the newest
-    effects and corrections measured by ``today`` (``adjust.store``)."""
+    """Every initiative, newest proposal first, with its milestones, counts, last change and
+    the newest effects and corrections measured by ``today`` (``adjust.store``)."""
     complaints = dict(conn.execute(
         select(initiative_links.c.initiative_id, func.count())
         .where(initiative_links.c.kind == "feedback")
@@ -136,15 +141,72 @@ def initiative_rows(conn: Connection, today: date) -> list[InitiativeRow]:
     for effect in read_effects(conn, today):
         effects[effect.initiative_id].append(effect)
     due = {c.initiative_id: c.reason for c in read_corrections(conn, today)}
+    changed = dict(conn.execute(
+        select(initiative_history.c.initiative_id, func.max(initiative_history.c.changed_at))
+        .group_by(initiative_history.c.initiative_id)).all())
     return [InitiativeRow(
         initiative_id=r.initiative_id, title=r.title, owner=r.owner,
         owner_person=r.owner_person, status=r.status, proposed_on=r.proposed_on,
         complaints=complaints.get(r.initiative_id, 0), clients=clients.get(r.initiative_id, 0),
         progress_emails=emails.get(r.initiative_id, 0),
         milestones=tuple(steps[r.initiative_id]),
-        effects=tuple(effects.get(r.initiative_id, ())), correction=due.get(r.initiative_id))
+        effects=tuple(effects.get(r.initiative_id, ())), correction=due.get(r.initiative_id),
+        last_change=changed.get(r.initiative_id))
         for r in conn.execute(select(initiatives).order_by(
             initiatives.c.proposed_on.desc(), initiatives.c.initiative_id))]
+
+
+UNPLANNED = ("proposed", "rejected")
+"""Statuses before an approval: milestones are planned when an initiative is approved."""
+
+
+def initiatives_as_at(conn: Connection, moment: datetime) -> list[InitiativeRow]:
+    """The initiatives proposed before ``moment`` as they stood then (``initiative_rows`` of
+    its day): the status of their last status change before it, the milestones reached
+    after it not reached yet (nor planned before an approval), and ``last_change`` their
+    last history row before it."""
+    status: dict[str, str] = {}
+    changed: dict[str, datetime] = {}
+    reached: set[tuple[str, str]] = set()
+    for initiative_id, at, what in conn.execute(
+            select(initiative_history.c.initiative_id, initiative_history.c.changed_at,
+                   initiative_history.c.status)
+            .where(initiative_history.c.changed_at < moment)
+            .order_by(initiative_history.c.initiative_id, initiative_history.c.changed_at)):
+        changed[initiative_id] = at
+        if what.startswith(MILESTONE_PREFIX):
+            reached.add((initiative_id, what.removeprefix(MILESTONE_PREFIX)))
+        else:
+            status[initiative_id] = what
+    out = []
+    for row in initiative_rows(conn, moment.date()):
+        if row.initiative_id not in changed:
+            continue
+        then = status.get(row.initiative_id, row.status)
+        steps = tuple(_milestone_as_at(m, (row.initiative_id, m.milestone_id) in reached,
+                                       then in UNPLANNED, moment.date())
+                      for m in row.milestones)
+        out.append(replace(row, status=then, milestones=steps,
+                           last_change=changed[row.initiative_id]))
+    return out
+
+
+def _milestone_as_at(step: MilestoneRow, reached: bool, unplanned: bool, day: date
+                     ) -> MilestoneRow:
+    """A milestone as it stood on ``day``: not planned before its initiative's approval,
+    not reached before its history says so."""
+    if reached:
+        return step
+    planned = None if unplanned else step.planned_on
+    return replace(step, planned_on=planned, reached_on=None,
+                   overdue=planned is not None and planned < day)
+
+
+def is_stalled(row: InitiativeRow, now: datetime, stalled_after_days: int) -> bool:
+    """An open initiative (proposed, approved, in progress) with no status change and no
+    milestone reached for ``stalled_after_days`` days before ``now``."""
+    return (row.status in OPEN and row.last_change is not None
+            and now - row.last_change >= timedelta(days=stalled_after_days))
 
 
 def stored_cases(conn: Connection, *, owner: str | None = None,
@@ -166,16 +228,58 @@ def is_overdue(case: Case, clocks: Clocks, now: datetime) -> bool:
             or clock_due(case, "close", clocks) < now)
 
 
+OwnerKey = tuple[str, str | None, str]
+"""A case owner as the report counts it: department, person (None for the team), address."""
+
+
+def cases_as_at(conn: Connection, moment: datetime) -> list[Case]:
+    """The cases opened before ``moment`` as they stood then, oldest first: the status of
+    their last history row before ``moment``, the clocks' stops after it undone (so a
+    report of a past moment reads the same whenever it is made)."""
+    statuses: dict[str, str] = {}
+    for case_id, status in conn.execute(
+            select(case_history.c.case_id, case_history.c.status)
+            .where(case_history.c.changed_at < moment)
+            .order_by(case_history.c.case_id, case_history.c.changed_at)):
+        statuses[case_id] = status
+    out = []
+    for case in stored_cases(conn):
+        if case.opened_at >= moment:
+            continue
+        acknowledged = case.acknowledged_at if (case.acknowledged_at is not None
+                                                and case.acknowledged_at < moment) else None
+        closed = case.closed_at if (case.closed_at is not None
+                                    and case.closed_at < moment) else None
+        out.append(replace(case, status=statuses.get(case.case_id, "open"),
+                           acknowledged_at=acknowledged, closed_at=closed,
+                           note=case.note if closed is not None else None))
+    return out
+
+
+def escalations_by_owner(conn: Connection, before: datetime | None = None
+                         ) -> Counter[OwnerKey]:
+    """Escalation steps taken per case owner: department, person and address (those taken
+    before ``before``, when given)."""
+    owner = (cases.c.owner, cases.c.owner_person, cases.c.owner_email)
+    query = (select(*owner, func.count()).select_from(case_escalations)
+             .join(cases, cases.c.case_id == case_escalations.c.case_id).group_by(*owner))
+    if before is not None:
+        query = query.where(case_escalations.c.escalated_at < before)
+    return Counter({(o, person, email): n for o, person, email, n in conn.execute(query)})
+
+
 def cases_by_owner(conn: Connection, clocks: Clocks, now: datetime) -> list[OwnerCases]:
     """Case figures per owner (module doc): per department, person and address, in that
     order (the team's own address first)."""
-    escalated = Counter({(owner, person, email): n for owner, person, email, n in conn.execute(
-        select(cases.c.owner, cases.c.owner_person, cases.c.owner_email, func.count())
-        .select_from(case_escalations)
-        .join(cases, cases.c.case_id == case_escalations.c.case_id)
-        .group_by(cases.c.owner, cases.c.owner_person, cases.c.owner_email))})
-    owners: dict[tuple[str, str | None, str], OwnerCases] = {}
-    for case in stored_cases(conn):
+    return owner_figures(stored_cases(conn), escalations_by_owner(conn), clocks, now)
+
+
+def owner_figures(found: Iterable[Case], escalated: Mapping[OwnerKey, int], clocks: Clocks,
+                  now: datetime) -> list[OwnerCases]:
+    """Case figures per owner (module doc) of ``found`` at ``now``, per department, person
+    and address; ``escalated``: escalation steps per the same key."""
+    owners: dict[OwnerKey, OwnerCases] = {}
+    for case in found:
         key = (case.owner, case.owner_person, case.owner_email)
         row = owners.setdefault(key, OwnerCases(*key))
         row.total += 1

@@ -101,6 +101,7 @@ class InitiativeRules(_Frozen):
     expected_effect_points: float = Field(5.0, gt=0)
     expected_effect_days: int = Field(90, gt=0)
     milestone_link_valid_days: int = Field(180, gt=0)
+    stalled_after_days: int = Field(21, gt=0)
 
 
 class KeyAccountSender(_Frozen):

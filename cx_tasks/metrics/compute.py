@@ -130,8 +130,15 @@ def compute_metrics(frames: Mapping[str, pd.DataFrame], as_of: date,
     value, numerator, denominator, note.
     """
     params = params or metric_parameters()
-    book = ledger(frames)
-    windows = Windows.ending(as_of, params.windows)
+    return ledger_metrics(ledger(frames), as_of, params.windows, params)
+
+
+def ledger_metrics(book: Ledger, as_of: date, days: tuple[int, ...],
+                   params: MetricParameters) -> pd.DataFrame:
+    """Every computable metric per client of ``book`` over the windows of ``days`` days
+    ending at ``as_of`` (``compute_metrics``' columns); the ledger built once serves several
+    days (the monitor's months and quarters)."""
+    windows = Windows.ending(as_of, days)
     families = run_all({family.__name__: partial(family, book, params, windows)
                         for family in METRIC_FAMILIES})
     results = [values for family in METRIC_FAMILIES for values in families[family.__name__]]

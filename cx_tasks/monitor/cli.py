@@ -100,3 +100,34 @@ def show(level: Annotated[str, typer.Option(help="all, segment, account_manager,
     min_n = monitor_rules().kpi.min_n
     console.print(kpi_table(frame, min_n, f"KPIs by {level}, {period} (version {version}; "
                                           "95% intervals; ▲▼ significant change)"))
+
+
+@kpi_app.command("trends")
+def trends(period: Annotated[str, typer.Option(help="month or quarter")] = "month",
+           segment: Annotated[str | None, typer.Option(help="one segment (all: every "
+                                                       "client); default every one")] = None,
+           metric: Annotated[list[str] | None, typer.Option(
+               help="a metric id (repeatable); default OTIF and the weekly digest's others")
+           ] = None,
+           as_of: Annotated[str | None, typer.Option(help="the latest recalculation as of "
+                                                     "this day (default: the latest)")] = None,
+           last: Annotated[int, typer.Option(help="periods shown, latest last")] = 3) -> None:
+    """Print the computable metrics per segment and month or quarter, with n (what it
+    counts in brackets), from the latest stored recalculation."""
+    from cx_tasks.config import settings
+    from cx_tasks.monitor.trends import TREND_METRICS, stored_trends, trend_table
+    from cx_tasks.warehouse.db import engine_for
+
+    with engine_for(settings().warehouse_url).connect() as conn:
+        frame = stored_trends(conn, parse_day(as_of, "--as-of") if as_of else None, period)
+    if frame.empty:
+        console.print("no trends stored yet: cx_monitor stores them with the KPIs")
+        raise typer.Exit(1)
+    columns, rows = trend_table(frame, last, metric or TREND_METRICS, segment)
+    table = Table(title=f"Computable metrics by {period} (version {frame['version'].iloc[0]}"
+                  f"; n and what it counts): {len(rows)} rows", title_justify="left")
+    for name in columns:
+        table.add_column(escape(name))
+    for row in rows:
+        table.add_row(*map(escape, row))
+    console.print(table)

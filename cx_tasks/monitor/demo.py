@@ -4,12 +4,13 @@ import, the monitor and digest runs through Airflow, and the report of what they
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from cx_tasks.config import Settings
     from cx_tasks.demo.run import DemoPlan
+    from cx_tasks.monitor.rules import DigestRules
 
 
 def monitor_demo_answers(config: Settings, plan: DemoPlan, on_step: Callable[[str], None]
@@ -26,51 +27,42 @@ def monitor_demo_answers(config: Settings, plan: DemoPlan, on_step: Callable[[st
             f"-> {path}")
 
 
-def daily_digest_day(config: Settings, plan: DemoPlan) -> date:
-    """The day whose daily digest the demo writes: the one after the latest detractor or
-    low score known (an imported past answer or a survey answer; the CX team's time zone),
-    so the digest has something to show; ``plan.end`` when there is none."""
+def last_digest_time(at: datetime, rules: DigestRules, weekday: int | None = None
+                     ) -> datetime:
+    """The latest digest time at or before ``at`` (aware): ``daily_hour`` in the CX team's
+    time zone, on ``weekday`` (0 Monday) when given; aware UTC."""
     from zoneinfo import ZoneInfo
 
-    from sqlalchemy import and_, func, or_, select
-
-    from cx_tasks.monitor.digests import LOW_SCORES
-    from cx_tasks.monitor.rules import monitor_rules
-    from cx_tasks.warehouse.db import engine_for
-    from cx_tasks.warehouse.schema import past_answers, survey_answers
-
-    moments = []
-    with engine_for(config.warehouse_url).connect() as conn:
-        for table, question in ((past_answers, past_answers.c.question),
-                                (survey_answers, survey_answers.c.question_id)):
-            low = or_(*(and_(question == q, table.c.score <= limit)
-                        for q, limit in LOW_SCORES.items()))
-            moments.append(conn.scalar(select(func.max(table.c.answered_at)).where(low)))
-    known = [m for m in moments if m is not None]
-    if not known:
-        return plan.end
-    zone = ZoneInfo(monitor_rules().digests.timezone)
-    return max(known).replace(tzinfo=UTC).astimezone(zone).date() + timedelta(days=1)
+    local = at.astimezone(ZoneInfo(rules.timezone))
+    tick = local.replace(hour=rules.daily_hour, minute=0, second=0, microsecond=0)
+    if tick > local:
+        tick -= timedelta(days=1)
+    if weekday is not None:
+        tick -= timedelta(days=(tick.weekday() - weekday) % 7)
+    return tick.astimezone(UTC)
 
 
-def monitor_demo_runs(config: Settings, plan: DemoPlan, at: datetime
-                      ) -> list[tuple[list[str], str]]:
+def monitor_demo_runs(at: datetime, rules: DigestRules) -> list[tuple[list[str], str]]:
     """The monitor's Airflow runs (arguments of ``cx_airflow.run_dag``, and what each does):
-    cx_monitor once at ``at`` (the demo's clock), the daily digest of the day after the
-    latest low score (08:00 in the CX team's time zone), the weekly digest of the week
-    ending the last Monday on or before ``plan.end`` (the demo's today)."""
+    cx_monitor once at ``at`` (the demo's clock), then the daily and the weekly digest whose
+    intervals end last at or before ``at`` (08:00 in the CX team's time zone; Monday for the
+    weekly): the demo's own day and week, no run dated after its clock."""
     from cx_tasks.demo.run import once
 
-    day = daily_digest_day(config, plan).isoformat()
-    monday = (plan.end - timedelta(days=plan.end.weekday())).isoformat()
+    daily = last_digest_time(at, rules)
+    weekly = last_digest_time(at, rules, rules.weekly_weekday)
+    # run_dag takes an interval's end by its UTC day: the tick on that day ends the interval
     return [
         (once("cx_monitor", at), "running cx_monitor: past answers imported, KPIs with "
                                  "intervals, layer cake, money link, findings"),
-        (["cx_monitor_daily_digest", "--first", day, "--last", day],
-         f"running cx_monitor_daily_digest for the day ending {day} 08:00 (CX team's time)"),
-        (["cx_monitor_weekly_digest", "--first", monday, "--last", monday],
-         f"running cx_monitor_weekly_digest for the week ending {monday} 08:00, with the "
-         "owners' and account managers' digests"),
+        (["cx_monitor_daily_digest", "--first", f"{daily:%Y-%m-%d}", "--last",
+          f"{daily:%Y-%m-%d}"],
+         f"running cx_monitor_daily_digest for the day ending {daily:%Y-%m-%d %H:%M} UTC "
+         f"({rules.daily_hour:02d}:00 CX team's time)"),
+        (["cx_monitor_weekly_digest", "--first", f"{weekly:%Y-%m-%d}", "--last",
+          f"{weekly:%Y-%m-%d}"],
+         f"running cx_monitor_weekly_digest for the week ending {weekly:%Y-%m-%d %H:%M} UTC, "
+         "with the owners' and account managers' digests"),
     ]
 
 

@@ -12,6 +12,10 @@ from sqlalchemy import Connection, and_, exists, func, not_, select
 
 from cx_tasks.monitor.answers import answers_known
 from cx_tasks.monitor.digests import (
+    CASE_COLUMNS,
+    ESCALATION_COLUMNS,
+    INITIATIVE_COLUMNS,
+    OWNER_COLUMNS,
     SECTIONS,
     DigestData,
     DigestScope,
@@ -24,10 +28,13 @@ from cx_tasks.monitor.digests import (
 )
 from cx_tasks.monitor.history import latest_version, stored_figures
 from cx_tasks.monitor.rules import MonitorRules
+from cx_tasks.monitor.trends import stored_trends
 from cx_tasks.surveys.catalogue import survey_catalogue
 from cx_tasks.warehouse.db import engine_for
 from cx_tasks.warehouse.schema import (
     STAGING,
+    case_escalations,
+    cases,
     drilldown,
     events,
     feedback,
@@ -35,7 +42,6 @@ from cx_tasks.warehouse.schema import (
     findings,
     kpi_values,
     layer_cake,
-    metric_values,
     money_link,
     pareto_causes,
     quality_runs,
@@ -43,37 +49,60 @@ from cx_tasks.warehouse.schema import (
     survey_skips,
 )
 
-TREND_METRICS = ("otif_line", "on_time", "in_full", "document_within_sla",
-                 "packaging_incident_rate", "payment_days_overdue", "order_frequency",
-                 "gross_margin_pct")
-"""The computable metrics whose weekly trend per segment the weekly digest shows."""
-
 
 def _frame(conn: Connection, query: Any) -> pd.DataFrame:
     return pd.read_sql(query, conn)
 
 
-def _metric_trends(conn: Connection, as_of: date) -> pd.DataFrame:
-    """Per metric and segment the mean over clients of the 30-day value at the latest
-    computation by ``as_of`` and a week before it."""
-    latest = conn.scalar(select(func.max(metric_values.c.as_of))
-                         .where(metric_values.c.as_of <= as_of))
-    if latest is None:
-        return pd.DataFrame()
+def implement_frames(conn: Connection, start: datetime, end: datetime) -> dict[str, Any]:
+    """The implement stage's part of ``DigestData`` for ``[start, end)``: cases and
+    initiatives as they stood at ``end`` (``implement.report``), the escalation steps taken
+    in the period and the report's figures per owner."""
+    from cx_tasks.feedback.acknowledgement import excerpt
+    from cx_tasks.implement.escalation import clock_due
+    from cx_tasks.implement.report import (
+        cases_as_at,
+        escalations_by_owner,
+        initiatives_as_at,
+        is_overdue,
+        is_stalled,
+        owner_figures,
+    )
+    from cx_tasks.implement.rules import implement_rules
+
+    rules = implement_rules()
+    clocks = rules.cases.clocks
+    found = cases_as_at(conn, end)
     clients = STAGING["erp_clients"]
-    query = (select(metric_values.c.metric, metric_values.c.as_of, metric_values.c.value,
-                    clients.c.segment)
-             .join(clients, clients.c.client_id == metric_values.c.client_id)
-             .where(metric_values.c.metric.in_(TREND_METRICS),
-                    metric_values.c.window_days == 30,
-                    metric_values.c.as_of.in_([latest, latest - timedelta(days=7)])))
-    values = _frame(conn, query)
-    means = values.groupby(["metric", "segment", "as_of"])["value"].mean().unstack("as_of")
-    out = pd.DataFrame({"now": means.get(latest)}).reset_index()
-    before = latest - timedelta(days=7)
-    out["week_before"] = means[before].to_numpy() if before in means.columns else float("nan")
-    out["change"] = out["now"] - out["week_before"]
-    return out
+    managers = dict(conn.execute(select(clients.c.client_id, clients.c.account_manager)).all())
+    said = dict(conn.execute(select(cases.c.feedback_id, feedback.c.text).join(
+        feedback, feedback.c.feedback_id == cases.c.feedback_id)).all())
+    case_frame = pd.DataFrame([(
+        c.case_id, c.client_id, c.trigger, c.owner, c.owner_person, c.status, c.opened_at,
+        clock_due(c, "acknowledge", clocks) if c.acknowledged_at is None else None,
+        clock_due(c, "close", clocks), is_overdue(c, clocks, end),
+        excerpt(said.get(c.feedback_id)), managers.get(c.client_id)) for c in found],
+        columns=list(CASE_COLUMNS))
+    steps = _frame(conn, select(case_escalations.c.case_id, cases.c.client_id, cases.c.owner,
+                                case_escalations.c.clock, case_escalations.c.step,
+                                case_escalations.c.recipient, case_escalations.c.escalated_at)
+                   .join(cases, cases.c.case_id == case_escalations.c.case_id)
+                   .where(case_escalations.c.escalated_at >= start,
+                          case_escalations.c.escalated_at < end))
+    owners = owner_figures(found, escalations_by_owner(conn, before=end), clocks, end)
+    owner_frame = pd.DataFrame([(o.owner, o.person, o.open, o.overdue, o.median_acknowledge,
+                                 o.median_close, o.share_within_clock, o.escalations)
+                                for o in owners], columns=list(OWNER_COLUMNS))
+    rows = []
+    for r in initiatives_as_at(conn, end):
+        ahead = [m for m in r.milestones if m.reached_on is None]
+        rows.append((r.initiative_id, r.title, r.owner, r.owner_person, r.status,
+                     ahead[0].title if ahead else None, ahead[0].planned_on if ahead else None,
+                     r.overdue, is_stalled(r, end, rules.initiatives.stalled_after_days),
+                     r.last_change))
+    return {"cases": case_frame, "escalations": steps[list(ESCALATION_COLUMNS)],
+            "case_owners": owner_frame,
+            "initiatives": pd.DataFrame(rows, columns=list(INITIATIVE_COLUMNS))}
 
 
 def load_digest_data(conn: Connection, start: datetime, end: datetime,
@@ -121,10 +150,11 @@ def load_digest_data(conn: Connection, start: datetime, end: datetime,
     return DigestData(start=start, end=end, min_n=rules.kpi.min_n, answers=answers,
                       figures=figures, findings=found,
                       link=_frame(conn, select(money_link).where(money_link.c.month <= as_of)),
-                      metric_trends=_metric_trends(conn, as_of), pareto=pareto,
+                      metric_trends=stored_trends(conn, as_of, "month"), pareto=pareto,
                       drilldown=drill, quality_failures=failed, events_awaiting=int(awaiting),
                       acknowledgements_overdue=int(overdue), automatic_share=share, cake=cake,
-                      effects=effects, corrections=corrections, at_risk=risks)
+                      effects=effects, corrections=corrections, at_risk=risks,
+                      **implement_frames(conn, start, end))
 
 
 def adjust_frames(conn: Connection, as_of: date
@@ -154,8 +184,9 @@ def digest_scopes(kind: str, conn: Connection, day: date, rules: MonitorRules
     scopes = [DigestScope("weekly", "cx_team", f"CX weekly digest, week to {day:%Y-%m-%d}",
                           team)]
     for owner_id, owner in owners().owners.items():
-        scopes.append(DigestScope("owner", owner_id, f"Your CX findings, week to {day:%Y-%m-%d}"
-                                  f" ({owner.name['en']})", (owner.email,)))
+        scopes.append(DigestScope("owner", owner_id, "Your CX cases, findings and initiatives, "
+                                  f"week to {day:%Y-%m-%d} ({owner.name['en']})",
+                                  (owner.email,)))
     clients = STAGING["erp_clients"]
     managers = sorted(m for m in conn.scalars(select(clients.c.account_manager).distinct())
                       if m)

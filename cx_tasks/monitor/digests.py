@@ -4,19 +4,24 @@ window and without CSS), also saved as HTML files, sent through the outbox.
 
 A digest is a list of sections; each section comes from a small *section builder*
 ``(DigestData, DigestScope) -> Section | None`` in the list of its kind (``SECTIONS``), so
-another stage adds its sections by appending builders (the implement stage's cases and
-initiatives go into ``daily``, ``weekly`` and ``owner`` that way).
+another stage adds its sections by appending its own builders.
 
 - ``daily`` (08:00 in the CX team's time zone, the interval since the day before): new
-  detractors and low scores, findings without an owner, data-quality failures, events
-  awaiting surveys, acknowledgements overdue, the at-risk lists (clients, account managers);
+  detractors and low scores, cases overdue and escalated, findings without an owner,
+  data-quality failures, events awaiting surveys, acknowledgements overdue, the at-risk lists
+  (clients, account managers);
 - ``weekly`` (Monday): NPS, CSAT, CES and CSI with their intervals and significant changes
   (chart), the computable metrics' trends per segment, the Pareto chart, the top
-  drill-downs, the satisfaction-money link, the monitor's findings, the share of
+  drill-downs, initiatives (status, overdue, stalled) and the implementation report's
+  cases per owner, the satisfaction-money link, the monitor's findings, the share of
   indicators collected automatically, the initiatives' measured effects and corrections due,
   the at-risk lists;
-- ``owner`` (weekly): that owner's findings, due dates first;
-- ``manager`` (weekly): the account manager's clients' scores and findings.
+- ``owner`` (weekly): that owner's open cases with their clocks, findings (due dates
+  first) and open initiatives;
+- ``manager`` (weekly): the account manager's clients' scores, open cases and findings.
+
+Cases and initiatives are read as they stood at the period's end (``implement.report``
+``cases_as_at``, ``initiatives_as_at``), so a rerun of a period says what the first run said.
 
 Exactly once per recipient and period: the outbox key is ``digest:<kind>:<scope>:<period
 start>:<recipient>``, created at the period's end. A digest whose sections say nothing is
@@ -111,6 +116,14 @@ class DigestData:
     effects: pd.DataFrame = field(default_factory=pd.DataFrame)
     corrections: pd.DataFrame = field(default_factory=pd.DataFrame)
     at_risk: pd.DataFrame = field(default_factory=pd.DataFrame)
+    cases: pd.DataFrame = field(default_factory=pd.DataFrame)
+    """Cases opened before ``end`` as they stood then (``CASE_COLUMNS``)."""
+    escalations: pd.DataFrame = field(default_factory=pd.DataFrame)
+    """Escalation steps taken in the period (``ESCALATION_COLUMNS``)."""
+    case_owners: pd.DataFrame = field(default_factory=pd.DataFrame)
+    """The implementation report's case figures per owner at ``end`` (``OWNER_COLUMNS``)."""
+    initiatives: pd.DataFrame = field(default_factory=pd.DataFrame)
+    """Initiatives proposed before ``end`` as they stood then (``INITIATIVE_COLUMNS``)."""
 
     @property
     def as_of(self) -> date:
@@ -263,14 +276,16 @@ def kpi_summary(data: DigestData, scope: DigestScope) -> Section | None:
 
 
 def metric_trends(data: DigestData, scope: DigestScope) -> Section | None:
-    """The computable metrics per segment: the mean over clients now and a week before."""
-    trends = data.metric_trends
-    if trends.empty:
+    """OTIF and the other computable metrics per segment over the last three months, as
+    stored with the KPIs (``monitor.trends``)."""
+    from cx_tasks.monitor.trends import trend_table
+
+    columns, rows = trend_table(data.metric_trends, 3)
+    if not rows:
         return None
-    return Section("Computable metrics: OTIF and the others, per segment (30-day windows)",
-                   (), _table(trends, {"metric": "metric", "segment": "segment",
-                                       "now": "now", "week_before": "a week before",
-                                       "change": "change"}, places=3))
+    return Section("Computable metrics: OTIF and the others, per segment and month",
+                   ("Pooled over each segment's clients; n and what it counts in brackets.",),
+                   Table(columns, tuple(rows)))
 
 
 def pareto_chart(pareto: pd.DataFrame) -> Chart:
@@ -475,18 +490,154 @@ def staff_at_risk(data: DigestData, scope: DigestScope) -> Section | None:
                                 r.reasons or "—") for r in mine.itertuples())))
 
 
+# --- the implement stage's sections: cases, initiatives, the implementation report ----------
+
+CASE_COLUMNS = ("case_id", "client_id", "trigger", "owner", "owner_person", "status",
+                "opened_at", "acknowledge_by", "close_by", "overdue", "said",
+                "account_manager")
+ESCALATION_COLUMNS = ("case_id", "client_id", "owner", "clock", "step", "recipient",
+                      "escalated_at")
+OWNER_COLUMNS = ("owner", "person", "open", "overdue", "median_acknowledge_h",
+                 "median_close_h", "within_clock", "escalations")
+INITIATIVE_COLUMNS = ("initiative_id", "title", "owner", "owner_person", "status",
+                      "next_milestone", "next_planned", "overdue", "stalled", "last_change")
+FINAL_CASES = ("closed", "dismissed")
+
+
+def _moment(value: Any) -> str:
+    """A time as ``YYYY-MM-DD HH:MM`` (UTC), missing as an em dash."""
+    return "—" if value is None or pd.isna(value) else f"{pd.Timestamp(value):%Y-%m-%d %H:%M}"
+
+
+def _open_cases(data: DigestData) -> pd.DataFrame:
+    """The cases still open at the period's end (not closed or dismissed)."""
+    found = data.cases
+    if found.empty:
+        return found
+    return found[~found["status"].isin(FINAL_CASES)]
+
+
+def _case_rows(found: pd.DataFrame, *columns: str) -> tuple[tuple[str, ...], ...]:
+    """Case rows as cells: the given columns, then status, acknowledge by, close by and
+    whether a clock ran out."""
+    return tuple((*(_cell(getattr(r, c)) for c in columns), r.status,
+                  _moment(r.acknowledge_by), _moment(r.close_by),
+                  "overdue" if r.overdue else "on time") for r in found.itertuples())
+
+
+def cases_overdue_and_escalated(data: DigestData, scope: DigestScope) -> Section | None:
+    """Cases with a clock run out at the period's end, and the escalation steps taken in
+    the period."""
+    overdue = _open_cases(data)
+    overdue = overdue[overdue["overdue"]] if not overdue.empty else overdue
+    steps = data.escalations
+    if overdue.empty and steps.empty:
+        return None
+    lines = [f"{len(overdue)} cases overdue at {_moment(data.end)} UTC; {len(steps)} "
+             "escalation steps taken in the period."]
+    lines += [f"{r.step.replace('_', ' ')} ({r.clock} clock) of {r.case_id} "
+              f"({r.client_id}, {r.owner}) to {r.recipient} at {_moment(r.escalated_at)}"
+              for r in steps.sort_values(["escalated_at", "case_id"]).head(20).itertuples()]
+    table = Table(("client", "trigger", "owner", "status", "acknowledge by", "close by",
+                   "clock"), _case_rows(overdue.sort_values("opened_at").head(50),
+                                        "client_id", "trigger", "owner"))
+    return Section("Cases overdue and escalated", tuple(lines), table)
+
+
+def initiatives_section(data: DigestData, scope: DigestScope) -> Section | None:
+    """Initiatives: how many per status, the open ones with their next milestone, overdue
+    milestones and whether they stalled."""
+    found = data.initiatives
+    if found.empty:
+        return None
+    counts = found["status"].value_counts()
+    lines = ["By status: " + ", ".join(f"{status} {counts[status]}"
+                                       for status in sorted(counts.index)) + ".",
+             f"{int((found['overdue'] > 0).sum())} with an overdue milestone, "
+             f"{int(found['stalled'].sum())} stalled."]
+    shown = found[found["status"].isin(("proposed", "approved", "in_progress"))]
+    rows = tuple((r.title, _cell(r.owner_person if isinstance(r.owner_person, str)
+                                 else r.owner), r.status,
+                  f"{_cell(r.next_milestone)} {_cell(r.next_planned)}",
+                  str(r.overdue), "stalled" if r.stalled else "—")
+                 for r in shown.sort_values(["status", "initiative_id"]).itertuples())
+    return Section("Initiatives: status, overdue, stalled", tuple(lines),
+                   Table(("initiative", "owner", "status", "next milestone", "overdue",
+                          "stalled"), rows))
+
+
+def implementation_report_section(data: DigestData, scope: DigestScope) -> Section | None:
+    """The implementation report's cases per owner: open, overdue, median hours to
+    acknowledge and to close, share closed within the clock, escalations."""
+    report = data.case_owners
+    if report.empty:
+        return None
+    rows = tuple((r.owner if pd.isna(r.person) else f"{r.owner} ({r.person})", str(r.open),
+                  str(r.overdue), _cell(r.median_acknowledge_h),
+                  _cell(r.median_close_h),
+                  "—" if pd.isna(r.within_clock) else f"{100 * r.within_clock:.0f}%",
+                  str(r.escalations)) for r in report.itertuples())
+    return Section("Implementation report: cases per owner",
+                   (f"{int(report['open'].sum())} cases open, {int(report['overdue'].sum())} "
+                    f"overdue at {_moment(data.end)} UTC.",),
+                   Table(("owner", "open", "overdue", "median h to acknowledge",
+                          "median h to close", "closed within clock", "escalations"), rows))
+
+
+def owner_cases(data: DigestData, scope: DigestScope) -> Section | None:
+    """The owner's open cases with their clocks, oldest first."""
+    mine = _open_cases(data)
+    mine = mine[mine["owner"] == scope.key] if not mine.empty else mine
+    if mine.empty:
+        return None
+    mine = mine.sort_values("opened_at")
+    return Section("Your cases", (f"{len(mine)} open, {int(mine['overdue'].sum())} with a "
+                                  "clock run out.",),
+                   Table(("client", "trigger", "what the client said", "status",
+                          "acknowledge by", "close by", "clock"),
+                         _case_rows(mine.head(50), "client_id", "trigger", "said")))
+
+
+def owner_initiatives(data: DigestData, scope: DigestScope) -> Section | None:
+    """The owner's open initiatives: status, next milestone, overdue, stalled."""
+    found = data.initiatives
+    if found.empty:
+        return None
+    mine = found[(found["owner"] == scope.key)
+                 & found["status"].isin(("proposed", "approved", "in_progress"))]
+    if mine.empty:
+        return None
+    return Section("Your initiatives", (), Table(
+        ("initiative", "status", "next milestone", "overdue", "stalled"),
+        tuple((r.title, r.status, f"{_cell(r.next_milestone)} {_cell(r.next_planned)}",
+               str(r.overdue), "stalled" if r.stalled else "—")
+              for r in mine.sort_values("initiative_id").itertuples())))
+
+
+def manager_open_cases(data: DigestData, scope: DigestScope) -> Section | None:
+    """Open cases of the manager's clients, with their clocks."""
+    found = _open_cases(data)
+    mine = found[found["account_manager"] == scope.key] if not found.empty else found
+    if mine.empty:
+        return None
+    return Section("Open cases of your clients", (), Table(
+        ("client", "trigger", "owner", "status", "acknowledge by", "close by", "clock"),
+        _case_rows(mine.sort_values(["client_id", "opened_at"]).head(50), "client_id",
+                   "trigger", "owner")))
+
+
 SECTIONS: dict[str, list[SectionBuilder]] = {
-    "daily": [new_detractors, unowned_findings, quality_failures, events_awaiting_surveys,
-              acknowledgements_overdue, clients_at_risk, staff_at_risk],
-    "weekly": [kpi_summary, metric_trends, pareto_section, top_drilldowns, money_link_section,
-               monitor_findings, automatic_share, initiative_effects_section,
-               clients_at_risk, staff_at_risk],
-    "owner": [owner_findings],
-    "manager": [manager_scores, manager_findings],
+    "daily": [new_detractors, cases_overdue_and_escalated, unowned_findings, quality_failures,
+              events_awaiting_surveys, acknowledgements_overdue, clients_at_risk,
+              staff_at_risk],
+    "weekly": [kpi_summary, metric_trends, pareto_section, top_drilldowns,
+               initiatives_section, implementation_report_section, initiative_effects_section,
+               money_link_section, monitor_findings, automatic_share, clients_at_risk,
+               staff_at_risk],
+    "owner": [owner_cases, owner_findings, owner_initiatives],
+    "manager": [manager_scores, manager_open_cases, manager_findings],
 }
-"""Each kind's section builders, in order. Another stage appends its own (the implement
-stage: cases overdue and escalated to ``daily``, initiatives to ``weekly``, an owner's
-cases and initiatives to ``owner``)."""
+"""Each kind's section builders, in order; each stage's builders are its own functions."""
 
 
 # --- rendering, saving, sending -------------------------------------------------------------

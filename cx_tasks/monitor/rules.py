@@ -58,6 +58,14 @@ class DigestRules(BaseModel):
     account_manager_address: str | None = None
 
 
+class TrendRules(BaseModel):
+    """How far back the computable metrics' trends per segment go."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    months: int = Field(18, ge=1, le=120)
+
+
 class MonitorRules(BaseModel):
     """``rules/monitor.yaml``."""
 
@@ -67,6 +75,7 @@ class MonitorRules(BaseModel):
     link: LinkRules
     role_gap: RoleGapRules
     digests: DigestRules
+    trends: TrendRules = TrendRules()
 
 
 def monitor_rules(rules_dir: Path | None = None) -> MonitorRules:

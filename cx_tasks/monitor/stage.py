@@ -1,6 +1,7 @@
-"""The monitor stage for one day (``dags/cx_monitor.py``): KPIs published under their version,
-the layer cake and the satisfaction-margin link stored, findings for the CX lead and the
-account teams (a weakened link, satisfaction up but payments not, role gaps).
+"""The monitor stage for one day (``dags/cx_monitor.py``): KPIs and the computable metrics'
+trends per segment and period published under their versions, the layer cake and the
+satisfaction-margin link stored, findings for the CX lead and the account teams (a weakened
+link, satisfaction up but payments not, role gaps).
 
 Everything is computed from what the warehouse knows before ``as_of`` and written by natural
 key (upserts; KPI figures once per version), so a rerun of a day leaves the same state and a
@@ -34,6 +35,7 @@ from cx_tasks.monitor.layers import (
     typed,
 )
 from cx_tasks.monitor.rules import MonitorRules, monitor_rules
+from cx_tasks.monitor.trends import publish_trends
 from cx_tasks.warehouse.db import engine_for, frame_records, upsert
 from cx_tasks.warehouse.frames import read_staging_tables
 from cx_tasks.warehouse.schema import STAGING
@@ -76,6 +78,7 @@ def monitor_day(warehouse_url: str, as_of: date, rules: MonitorRules | None = No
     rules = rules or monitor_rules()
     inputs = inputs or kpi_inputs(rules.kpi)
     kpis = publish_kpis(warehouse_url, as_of, inputs)
+    trends = publish_trends(warehouse_url, as_of, rules.trends)
     engine = engine_for(warehouse_url)
     with engine.connect() as conn:
         answers = answers_known(conn, as_of, inputs.catalogue)
@@ -102,6 +105,6 @@ def monitor_day(warehouse_url: str, as_of: date, rules: MonitorRules | None = No
             cake[[c.name for c in layer_cake_table.columns]]))
         upsert(conn, money_link_table, frame_records(link))
         stored = store_findings(conn, pd.DataFrame(found, columns=FINDING_COLUMNS))
-    return {**kpis, "layer_cake_rows": len(cake), "link_rows": int(link["slope"].notna().sum()),
-            "role_gaps": len(gaps), "satisfaction_up_payments_not": len(flagged),
-            "findings": stored}
+    return {**kpis, **trends, "layer_cake_rows": len(cake),
+            "link_rows": int(link["slope"].notna().sum()), "role_gaps": len(gaps),
+            "satisfaction_up_payments_not": len(flagged), "findings": stored}

@@ -35,6 +35,7 @@ from cx_tasks.warehouse.schema import (
     V5_TABLES,
     V7_TABLES,
     V9_TABLES,
+    V14_TABLES,
     feedback_classes,
     initiative_corrections,
     initiative_effects,
@@ -71,7 +72,7 @@ def began(bind: Engine | Connection) -> AbstractContextManager[Connection]:
 
 def _v1_initial(conn: Connection) -> None:
     later = (*V2_TABLES, *V3_TABLES, *V5_TABLES, *V7_TABLES, *V9_TABLES, *MONITOR_TABLES,
-             *ADJUST_TABLES, *RISK_TABLES)
+             *ADJUST_TABLES, *V14_TABLES, *RISK_TABLES)
     metadata.create_all(conn, tables=[t for t in metadata.sorted_tables if t not in later])
 
 
@@ -125,6 +126,10 @@ def _v11_adjust(conn: Connection) -> None:
     metadata.create_all(conn, tables=list(ADJUST_TABLES))
 
 
+def _v14_metric_trends(conn: Connection) -> None:
+    metadata.create_all(conn, tables=list(V14_TABLES))
+
+
 def _v15_at_risk(conn: Connection) -> None:
     metadata.create_all(conn, tables=list(RISK_TABLES))
     if conn.dialect.name == "postgresql":  # SQLite does not enforce a VARCHAR's length
@@ -150,6 +155,8 @@ MIGRATIONS: list[tuple[int, str, Callable[[Connection], None]]] = [
         "their links, milestones and history, progress notices", _v9_implement),
     (10, "monitor: past answers and their files, KPI runs and figures", _v10_monitor),
     (11, "adjust: initiative effects and corrections, model rounds", _v11_adjust),
+    (14, "monitor: the computable metrics' trends per segment and period, versioned",
+     _v14_metric_trends),
     (15, "adjust: at-risk lists; initiative effects and corrections take the register's "
          "initiative ids and owners", _v15_at_risk),
 ]

@@ -790,6 +790,41 @@ V9_TABLES = (cases, case_history, case_escalations, finding_states, finding_hist
              initiatives, initiative_links, initiative_milestones, initiative_history,
              progress_notices)
 
+# --- monitor: the computable metrics' trends per segment and period (issue 17, migration 14) ---
+
+metric_trend_runs = Table(
+    "metric_trend_runs", metadata,
+    Column("version", String(60), primary_key=True),
+    Column("as_of", Date, nullable=False),
+    Column("definition_hash", String(16), nullable=False),
+    Column("inputs_fingerprint", String(16), nullable=False),
+    Column("rows", Integer, nullable=False),
+    Column("sequence", Integer, nullable=False),
+)
+"""Every recalculation of the metrics' trends (``monitor.trends``): version
+``<as_of>:<definition hash>:<inputs fingerprint>`` as ``kpi_runs``; ``sequence`` orders the
+runs as stored (the latest of a day wins)."""
+
+metric_trends = Table(
+    "metric_trends", metadata,
+    Column("version", String(60), primary_key=True),
+    Column("metric", String(64), primary_key=True),
+    Column("segment", String(64), primary_key=True),
+    Column("period", String(8), primary_key=True),
+    Column("period_start", Date, primary_key=True),
+    Column("period_end", Date, nullable=False),
+    Column("value", Float),
+    Column("n", Integer, nullable=False),
+    Column("counted", String(16), nullable=False),
+    Column("clients", Integer, nullable=False),
+)
+"""A computable metric per segment (``all``: every client) and calendar month or quarter
+``[period_start, period_end)`` (the running one ends at the recalculation's day): the pooled
+value, n and what n counts (lines, documents, invoices, shipments, orders or clients), and
+the clients with a value."""
+
+V14_TABLES = (metric_trend_runs, metric_trends)
+
 schema_version = Table(
     "schema_version", metadata,
     Column("version", Integer, primary_key=True),

@@ -72,3 +72,28 @@ def test_the_demo_refuses_a_folder_it_did_not_make_before_touching_it(
     with pytest.raises(NotTheDemosFolder, match="did not make; not replacing it"):
         run_demo(DemoPlan(end=WALL.date()), lambda: WALL, steps.append, steps.append)
     assert steps == [] and (tmp_path / "warehouse.db").read_text() == "someone's"
+
+
+def test_the_demos_digests_are_of_its_own_day_and_week_never_after_its_clock() -> None:
+    from cx_tasks.monitor.demo import last_digest_time, monitor_demo_runs
+    from cx_tasks.monitor.rules import monitor_rules
+
+    rules = monitor_rules().digests  # Europe/Moscow (UTC+3), 08:00, Monday
+
+    # Tuesday 02:05 in Moscow: the daily digest of Monday 08:00 (05:00 UTC), same week
+    late = datetime(2026, 12, 7, 23, 5, tzinfo=UTC)
+    assert last_digest_time(late, rules) == datetime(2026, 12, 7, 5, tzinfo=UTC)
+    assert last_digest_time(late, rules, 0) == datetime(2026, 12, 7, 5, tzinfo=UTC)
+    # Monday 07:59 in Moscow: Sunday's daily digest and the Monday before's weekly one
+    early = datetime(2026, 12, 7, 4, 59, tzinfo=UTC)
+    assert last_digest_time(early, rules) == datetime(2026, 12, 6, 5, tzinfo=UTC)
+    assert last_digest_time(early, rules, 0) == datetime(2026, 11, 30, 5, tzinfo=UTC)
+    on_time = datetime(2026, 12, 7, 5, tzinfo=UTC)  # 08:00 sharp: that digest is due
+    assert last_digest_time(on_time, rules) == on_time
+    # UTC+10: Tuesday 09:05 there is Monday 23:05 UTC; its 08:00 is Monday 22:00 UTC
+    east = rules.model_copy(update={"timezone": "Asia/Vladivostok"})
+    assert last_digest_time(late, east) == datetime(2026, 12, 7, 22, tzinfo=UTC)
+    runs = [arguments for arguments, _ in monitor_demo_runs(late, rules)]
+    assert runs[1] == ["cx_monitor_daily_digest", "--first", "2026-12-07", "--last",
+                       "2026-12-07"]
+    assert runs[2][2] == "2026-12-07"

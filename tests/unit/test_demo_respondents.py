@@ -84,3 +84,24 @@ def test_a_contact_clicks_and_fills_the_form_through_the_app(tmp_path: Path) -> 
         comment = conn.scalar(select(survey_responses.c.comment))
     assert scores == {"csat": 4, "ces": 6, "availability": 4, "meeting_specifications": 1}
     assert comment in rules.comments["happy"]["en"]
+
+
+def test_an_invitation_keeps_its_sending_time_and_is_answered_after_it() -> None:
+    from datetime import timedelta
+
+    from cx_tasks.demo.respondents import AnswerClock
+
+    mail = _mail(f'<a href="{BASE}/r/tok?score=1">1</a>')
+    mail["Date"] = "Sun, 06 Dec 2026 02:00:10 GMT"
+    (found,) = survey_invitations([mail], BASE)
+    assert found.sent_at == datetime(2026, 12, 6, 2, 0, 10, tzinfo=UTC)
+    now = datetime(2026, 12, 7, 23, 0, tzinfo=UTC)
+    clock = AnswerClock(lambda: now, 36, seed=7)
+    assert clock() == now  # before any answer: the demo's clock
+    old = Invitation("<o@cx-loop>", "o@client.test", {}, datetime(2026, 12, 1, 2, tzinfo=UTC))
+    fresh = Invitation("<f@cx-loop>", "f@client.test", {}, datetime(2026, 12, 7, 22, tzinfo=UTC))
+    for _ in range(50):
+        clock.at(old)  # sent 6 days ago: within the 36 hours before now
+        assert now - timedelta(hours=36) <= clock() <= now
+        clock.at(fresh)  # sent an hour ago: after its sending
+        assert fresh.sent_at <= clock() <= now
