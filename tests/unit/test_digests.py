@@ -106,7 +106,7 @@ def test_the_implement_stages_sections_show_cases_with_their_clocks_and_initiati
     assert ("Order fulfilment <metals> | Petrov | approved | Root cause found 2026-10-08 | 1 "
             "| stalled") in weekly and "Payments in metals" not in weekly
     assert "2 cases open, 1 overdue at 2026-11-02 05:00 UTC." in weekly
-    assert "logistics | 1 | 1 | 3.0 | 20.0 | 100% | 1" in weekly
+    assert "logistics (Petrov) | 1 | 1 | 3.0 | 20.0 | 100% | 1" in weekly
     assert "quality | 1 | 0 | 2.5 | — | — | 0" in weekly
     owner = _digest("owner")  # logistics: case:fb1 open; case:fb3 closed; fb2 is quality's
     assert "1 open, 1 with a clock run out." in owner.text
