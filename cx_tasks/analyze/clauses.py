@@ -59,8 +59,8 @@ class PolarityRules(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    fine_before: float = Field(1.0, ge=0)
-    """Worsening weight of praise in the past before a complaint now."""
+    fine_before: float = Field(1.0, ge=0, description="worsening weight of praise of the past "
+                               "before a complaint now")
 
 
 @dataclass(frozen=True)
