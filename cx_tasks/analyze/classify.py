@@ -406,7 +406,8 @@ def classify(feedback: pd.DataFrame, context: pd.DataFrame, classifier: Classifi
     occurred_at), with its ``context`` (``CONTEXT_COLUMNS``, rows may be missing), the
     clients' earlier items ``history`` (client_id, cause, occurred_at; the items
     themselves always count) for the deterioration test, and the people's ``reviews``
-    (feedback_id, dissatisfaction_group, process_class) the learned model learns from;
+    (feedback_id, dissatisfaction_group, process_class; a review without a group is no
+    complaint and teaches it nothing) the learned model learns from;
     columns ``CLASS_COLUMNS``."""
     signals = (context.set_index("feedback_id")[CONTEXT_COLUMNS[1:]].to_dict("index")
                if len(context) else {})
@@ -415,7 +416,9 @@ def classify(feedback: pd.DataFrame, context: pd.DataFrame, classifier: Classifi
     if classifier.rules.learned.enabled:
         reviewed = {} if reviews is None else {
             r.feedback_id: (r.dissatisfaction_group, r.process_class)
-            for r in reviews.itertuples(index=False) if r.dissatisfaction_group != "deterioration"}
+            for r in reviews.itertuples(index=False)
+            if isinstance(r.dissatisfaction_group, str)  # a "no complaint" names no group
+            and r.dissatisfaction_group != "deterioration"}
         scored = consult_model(scored, [reviewed.get(f) for f in feedback["feedback_id"]],
                                classifier.rules.learned)
     out = pd.DataFrame({
