@@ -117,7 +117,8 @@ def _occurrences(keys: list[str], phrases: tuple[tuple[str, ...], ...]
             if tuple(keys[i:i + len(p)]) == p]
 
 
-def problems(lexicon: Lexicon, keys: list[str], praised: set[int]) -> tuple[bool, int]:
+def problems(lexicon: Lexicon, keys: list[str], praised: set[int],
+             complained: frozenset[int] = frozenset()) -> tuple[bool, int]:
     """Whether a clause names a problem, and how many problems it says are absent.
 
     A ``problems`` word names one unless an ``absence_before`` phrase ends among the
@@ -126,9 +127,13 @@ def problems(lexicon: Lexicon, keys: list[str], praised: set[int]) -> tuple[bool
     ("задержек не было", "брака нет"): then the problem is absent. A negator that cancels
     no problem names one ("не пришли", "did not arrive", "still no reply"), except the
     ``negators_not_alone`` ("без вопросов"). Words of praise terms (``praised``
-    positions: "no issues") name nothing."""
-    before = _occurrences(keys, lexicon.absence_before)
-    after = _occurrences(keys, lexicon.absence_after)
+    positions: "no issues") name nothing; words of cause terms matched without a gap
+    (``complained`` positions: "без ответа", "нет сертификата", "no reply") make nothing
+    absent: the absence is the complaint ("claim висит без ответа уже месяц")."""
+    before = [o for o in _occurrences(keys, lexicon.absence_before)
+              if not complained.intersection(range(*o))]
+    after = [o for o in _occurrences(keys, lexicon.absence_after)
+             if not complained.intersection(range(*o))]
     used: set[int] = set()
     named, absent = False, 0
     for i, k in enumerate(keys):
@@ -153,7 +158,10 @@ def _clause(lexicon: Lexicon, keys: list[str], question: bool, past: bool) -> Cl
     past_word = next((i for i in range(len(keys)) if i not in in_terms
                       and _ends_phrase(keys[:i + 1], lexicon.past)), None)
     praised = {p for m in matches if m.term.cause == PRAISE for p in m.positions}
-    named, absent = problems(lexicon, keys, praised)
+    complained = frozenset(p for m in matches if m.term.cause != PRAISE
+                           and m.positions[-1] - m.positions[0] == len(m.positions) - 1
+                           for p in m.positions)  # words of cause terms matched without a gap
+    named, absent = problems(lexicon, keys, praised, complained)
     praise = past_praise = courtesy = 0.0
     for m in matches:
         if m.term.cause != PRAISE:

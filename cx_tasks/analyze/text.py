@@ -68,8 +68,9 @@ def _stemmers() -> tuple[snowballstemmer.Stemmer, snowballstemmer.Stemmer]:
 
 
 def normalise(text: str) -> str:
-    """The text in NFKC, lower case, with ``ё`` as ``е``."""
-    return unicodedata.normalize("NFKC", text).lower().replace("ё", "е")
+    """The text in NFKC, lower case, with ``ё`` as ``е``; the numero sign ``№`` stays a
+    sign (NFKC would make it the word "No", read as an English "no")."""
+    return unicodedata.normalize("NFKC", text.replace("№", "#")).lower().replace("ё", "е")
 
 
 def script(word: str) -> str | None:

@@ -256,6 +256,25 @@ def test_a_question_or_request_is_neutral_unless_it_names_a_problem() -> None:
     assert (late.status, late.polarity) == ("review", None)
 
 
+def test_an_absence_word_inside_a_cause_term_makes_no_problem_absent() -> None:
+    lexicon = {**LEXICON, "causes": {**LEXICON["causes"], "late_document": {
+        **LEXICON["causes"]["late_document"],
+        "terms": {"ru": ["сертификат", "без сертификата"]}}}}
+    classifier = build_classifier(LexiconFile.model_validate(lexicon),
+                                  ClassifierRules.model_validate(RULES), "test-absence")
+    item = score_item(classifier, "Груз без сертификата, опоздание", {})
+    # "без" belongs to the cause term "без сертификата" (1.5): it does not make the problem
+    # "опоздание" (1) absent, so the clause complains: documents 1.5 + "сертификат" 1 (a
+    # term of the same cause reuses the word) vs delivery 1, (2.5 - 1) / (2.5 + 0.5) = 0.5
+    # < 0.6: review, but negative (read as praise before)
+    assert (item.status, item.polarity) == ("review", "negative")
+    assert item.confidence == pytest.approx(0.5)
+    plain = score_item(classifier, "Груз без опозданий", {})
+    # a lone "без" still makes the problem after it absent: praise 1, 1 / 1.5
+    assert (plain.status, plain.polarity) == ("no_complaint", "positive")
+    assert plain.confidence == pytest.approx(1 / 1.5)
+
+
 def test_fine_before_and_a_complaint_now_is_deterioration_not_the_reverse() -> None:
     feedback = pd.DataFrame({
         "feedback_id": ["claim:1", "claim:2"], "client_id": ["K1", "K2"],

@@ -17,6 +17,10 @@ from cx_tasks.analyze.text import (
 def test_normalise_folds_case_yo_and_compatibility_forms() -> None:
     # NFKC turns the ligature "ﬁ" into "fi"; "Ё" -> "ё" -> "е"
     assert normalise("ЁЖ ﬁle") == "еж file"
+    # NFKC would make "№" the word "No" (an English "no", an absence word): it stays a sign
+    assert normalise("Счёт № 771") == "счет # 771"
+    assert words("НДС в счёте № 771 посчитан неверно") == [
+        "ндс", "в", "счете", "посчитан", "неверно"]
 
 
 def test_words_drop_punctuation_numbers_and_identifiers() -> None:
