@@ -32,9 +32,10 @@ The text's **polarity**: ``negative`` when a clause that is not past complains, 
 ``positive`` when one praises, else ``neutral`` when one asks, else ``positive`` when one
 thanks and none names a problem ("Спасибо!"), else None (nothing known: the operational
 context, if any, decides).
-The past decides only through the worsening it shows: a past clause that praised ("раньше
-всегда вовремя", "used to be reliable") before a complaint now adds ``fine_before`` to the
-text's worsening cues.
+The past decides only through the worsening it shows: a past clause that did not complain
+("раньше всегда вовремя", "used to be reliable", "раньше отвечали за час") or praise of the
+past inside a clause, before a complaint now, adds ``fine_before`` to the text's worsening
+cues; a past that complained too ("раньше были задержки, теперь ещё и брак") shows none.
 """
 
 from __future__ import annotations
@@ -59,8 +60,8 @@ class PolarityRules(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    fine_before: float = Field(1.0, ge=0, description="worsening weight of praise of the past "
-                               "before a complaint now")
+    fine_before: float = Field(1.0, ge=0, description="worsening weight of a past that was "
+                               "fine (praised or did not complain) before a complaint now")
 
 
 @dataclass(frozen=True)
@@ -233,5 +234,5 @@ def read(lexicon: Lexicon, text: str) -> Reading:
     polarity = ("negative" if COMPLAINT in kinds else "positive" if PRAISED in kinds
                 else "neutral" if REQUEST in kinds else "positive" if polite else None)
     fine_before = polarity == "negative" and any(
-        (c.past and c.kind == PRAISED) or c.past_praise > 0 for c in clauses)
+        (c.past and c.kind != COMPLAINT) or c.past_praise > 0 for c in clauses)
     return Reading(all_keys, corrections, clauses, polarity, fine_before)

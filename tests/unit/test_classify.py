@@ -293,6 +293,22 @@ def test_fine_before_and_a_complaint_now_is_deterioration_not_the_reverse() -> N
         "no_complaint", None, "positive"]
 
 
+
+def test_a_past_that_did_not_complain_before_a_complaint_now_is_a_worsening() -> None:
+    feedback = pd.DataFrame({
+        "feedback_id": ["claim:1", "claim:2"], "client_id": ["K1", "K2"],
+        "text": ["Раньше везли за день, теперь опоздание", "Раньше опоздание, теперь повреждение"],
+        "occurred_at": pd.to_datetime(["2026-11-01", "2026-11-02"])})
+    out = classify(feedback, pd.DataFrame(columns=["feedback_id"]), make_classifier(), AS_OF)
+    rows = out.set_index("feedback_id")
+    # the past clause "раньше везли за день" names no problem: fine before, fine_before 1.0
+    assert rows.loc["claim:1", ["dissatisfaction_group", "process_class", "deterioration"]
+                    ].tolist() == ["deterioration", "delivery_planning", "worsening"]
+    # the past complained too ("раньше опоздание"): another problem now, no worsening
+    assert rows.loc["claim:2", ["dissatisfaction_group", "process_class", "deterioration"]
+                    ].tolist() == ["quality", "order_fulfilment", None]
+
+
 def test_the_shipped_classifier_reads_the_issue_s_examples() -> None:
     shipped = load_classifier()
     feedback = pd.DataFrame({
