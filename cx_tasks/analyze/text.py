@@ -107,12 +107,16 @@ def words(text: str) -> list[str]:
 @lru_cache(maxsize=200_000)
 def word_key(word: str) -> str:
     """The comparable key of a normalised word: Snowball stem of the pymorphy3 lemma for
-    Cyrillic, English Snowball stem for Latin, the word itself otherwise."""
+    Cyrillic (of the word itself for a comparative: "хуже", "дольше", "позже" say a change
+    and keep apart from "плохо", "долг", "поздно"), English Snowball stem for Latin, the word
+    itself otherwise."""
     russian, english = _stemmers()
     kind = script(word)
     if kind == "ru":
-        lemma = normalise(_morph().parse(word)[0].normal_form)
-        return russian.stemWord(lemma)
+        parse = _morph().parse(word)[0]
+        if "COMP" in parse.tag:
+            return russian.stemWord(word)
+        return russian.stemWord(normalise(parse.normal_form))
     if kind == "en":
         return english.stemWord(word)
     return word

@@ -101,3 +101,11 @@ def test_known_words_in_both_languages() -> None:
     assert known_word("labelling") and known_word("labeling")  # British and American
     assert not known_word("certifcate")
     assert not known_word("12345")  # neither script
+
+
+def test_a_russian_comparative_keeps_its_own_key() -> None:
+    # pymorphy3's lemma of "хуже" is "плохой", of "дольше" "долгий": the comparative says a
+    # change ("всё хуже", "ждём всё дольше") and is keyed by its own stem, apart from
+    # "плохо" and "долг" (a debt)
+    assert [word_key(w) for w in ("хуже", "плохо", "дольше", "долг", "позже", "поздно")] == [
+        "хуж", "плох", "дольш", "долг", "позж", "поздн"]
