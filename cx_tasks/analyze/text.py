@@ -104,12 +104,17 @@ def words(text: str) -> list[str]:
     return out
 
 
+ENGLISH_OWN_KEYS = frozenset({"lately", "shortly"})
+"""English words the Snowball stemmer joins to a word of another meaning ("lately" ->
+"late", "shortly" -> "short": a late delivery, a short shipment): keyed as written."""
+
+
 @lru_cache(maxsize=200_000)
 def word_key(word: str) -> str:
     """The comparable key of a normalised word: Snowball stem of the pymorphy3 lemma for
     Cyrillic (of the word itself for a comparative: "хуже", "дольше", "позже" say a change
-    and keep apart from "плохо", "долг", "поздно"), English Snowball stem for Latin, the word
-    itself otherwise."""
+    and keep apart from "плохо", "долг", "поздно"), English Snowball stem for Latin (but
+    ``ENGLISH_OWN_KEYS`` as written), the word itself otherwise."""
     russian, english = _stemmers()
     kind = script(word)
     if kind == "ru":
@@ -118,7 +123,7 @@ def word_key(word: str) -> str:
             return russian.stemWord(word)
         return russian.stemWord(normalise(parse.normal_form))
     if kind == "en":
-        return english.stemWord(word)
+        return word if word in ENGLISH_OWN_KEYS else english.stemWord(word)
     return word
 
 

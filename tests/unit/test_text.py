@@ -109,3 +109,10 @@ def test_a_russian_comparative_keeps_its_own_key() -> None:
     # "плохо" and "долг" (a debt)
     assert [word_key(w) for w in ("хуже", "плохо", "дольше", "долг", "позже", "поздно")] == [
         "хуж", "плох", "дольш", "долг", "позж", "поздн"]
+
+
+def test_lately_and_shortly_are_not_late_and_short() -> None:
+    # Snowball stems "lately" to "late" and "shortly" to "short": a late delivery and a
+    # short shipment in "lately it comes a week after" and "we will ship shortly"
+    assert [word_key(w) for w in ("lately", "late", "shortly", "short", "delayed")] == [
+        "lately", "late", "shortly", "short", "delay"]
