@@ -10,7 +10,8 @@ matched (:func:`cx_tasks.analyze.lexicon.match_terms`), with ``cause`` and ``pra
 weights found, and the clause is
 
 - ``complaint`` when it has cause terms and either neither praise nor a request, or a
-  **problem** (:func:`problems`) and cause terms outweighing its praise: "вышлите
+  **problem** (:func:`problems`) and cause terms at least as heavy as its praise
+  ("delivery late на 2-3 дня, стабильно"): "вышлите
   сертификат" names a document without complaining about it, "сертификат так и не
   прислали" complains; a problem the clause says is absent ("задержек не было", "no
   damage") counts as praise weighing 1;
@@ -177,7 +178,7 @@ def _clause(lexicon: Lexicon, keys: list[str], question: bool, past: bool) -> Cl
     cause = sum(m.term.weight for m in matches if m.term.cause != PRAISE)
     asks = question or bool(match_terms(lexicon, lexicon.requests, keys))
     plain_complaint = cause > 0 and praise == 0 and not asks
-    if plain_complaint or (cause > praise and named):
+    if plain_complaint or (0 < cause >= praise and named):
         kind = COMPLAINT
     elif praise > courtesy:
         kind = PRAISED

@@ -254,6 +254,12 @@ def test_a_question_or_request_is_neutral_unless_it_names_a_problem() -> None:
     assert (thanks.status, thanks.polarity) == ("no_complaint", "positive")
     late = score_item(make_classifier(), "Груз так и не пришёл. Спасибо.", {})
     assert (late.status, late.polarity) == ("review", None)
+    tied = score_item(make_classifier(), "Опоздание, спасибо", {})
+    # one clause: the problem "опоздание" (cause 1) names a problem and weighs as much as the
+    # praise "спасибо" (1): it complains, late_delivery 1 alone, 1 / 1.5
+    assert (tied.status, tied.group, tied.polarity) == (
+        "classified", "delivery_discipline", "negative")
+    assert tied.confidence == pytest.approx(1 / 1.5)
 
 
 def test_an_absence_word_inside_a_cause_term_makes_no_problem_absent() -> None:
