@@ -172,6 +172,84 @@ def journey_map_table() -> str:
                  cells) + summary
 
 
+LIST_EXAMPLES = 6
+"""How many terms per language a word list of the lexicon table shows."""
+
+
+def _written(term: Any) -> str:
+    """A lexicon term as the docs show it: the words, and a weight other than the default."""
+    if isinstance(term, dict):
+        (words, weight), = term.items()
+        return f"{words} {shown(weight)}"
+    return str(term)
+
+
+def _terms_shown(lists: Any) -> str:
+    """A word list per language: how many terms, and the first ``LIST_EXAMPLES`` of each."""
+    parts = []
+    for language in ("ru", "en"):
+        terms = getattr(lists, language)
+        if terms:
+            more = ", ..." if len(terms) > LIST_EXAMPLES else ""
+            parts.append(f"{language} {len(terms)}: "
+                         + ", ".join(_written(t) for t in terms[:LIST_EXAMPLES]) + more)
+    return "; ".join(parts) or "none"
+
+
+def lexicon_causes() -> str:
+    """``lexicon.yaml`` causes: group, process class and how many terms per language."""
+    from cx_tasks.analyze.lexicon import LexiconFile
+    from cx_tasks.config import parse_yaml, rules_text
+
+    lexicon = LexiconFile.model_validate(parse_yaml(rules_text("lexicon", SHIPPED)))
+    rows = [(f"`{name}`", c.group, c.process_class, len(c.terms.ru), len(c.terms.en),
+             c.description) for name, c in lexicon.causes.items()]
+    return table(["cause", "group", "process class", "terms ru", "terms en", "description"],
+                 rows)
+
+
+def lexicon_settings() -> str:
+    """``lexicon.yaml``: the matching settings, then every word list (size and first terms)."""
+    from cx_tasks.analyze.lexicon import LexiconFile, TermLists
+    from cx_tasks.config import parse_yaml, rules_text
+
+    lexicon = LexiconFile.model_validate(parse_yaml(rules_text("lexicon", SHIPPED)))
+    rows = []
+    for name, field in LexiconFile.model_fields.items():
+        value = getattr(lexicon, name)
+        if name == "causes":
+            value = f"{len(value)} causes (table above)"
+        elif name == "topics":
+            value = "; ".join(f"{pc} ({_terms_shown(lists)})" for pc, lists in value.items())
+        elif isinstance(value, TermLists):
+            value = _terms_shown(value)
+        else:
+            value = shown(value)
+        rows.append((f"`{name}`", value, field.description or ""))
+    return table(["key", "shipped", "meaning"], rows)
+
+
+def classifier_settings() -> str:
+    """``classifier.yaml``: every setting but the calibration table (which has its own)."""
+    from cx_tasks.analyze.classify import load_classifier
+
+    rules = load_classifier(SHIPPED).rules
+    rows = [row for row in settings_rows(rules) if not row[0].startswith("`confidence")]
+    return table(["key", "shipped", "meaning"], rows)
+
+
+def classifier_confidence() -> str:
+    """``classifier.yaml`` ``confidence``: the margin -> probability table and its fit."""
+    from cx_tasks.analyze.classify import load_classifier
+
+    fitted = load_classifier(SHIPPED).rules.confidence
+    if fitted is None:
+        return "No table shipped: the confidence is the raw margin.\n"
+    return (table(["margin from", *(shown(m) for m in fitted.margin)],
+                  [["P(right)", *(shown(p) for p in fitted.probability)]])
+            + f"\nFitted on {fitted.fitted_on} ({fitted.items} items).\n")
+
+
 BLOCKS: dict[str, Callable[[], str]] = {
     "findings-settings": findings_settings,
     "findings-thresholds": findings_thresholds,
@@ -182,6 +260,10 @@ BLOCKS: dict[str, Callable[[], str]] = {
     "journey-map": journey_map_table,
     "contact-rules": contact_rules_settings,
     "feedback-settings": feedback_settings,
+    "lexicon-causes": lexicon_causes,
+    "lexicon-settings": lexicon_settings,
+    "classifier-settings": classifier_settings,
+    "classifier-confidence": classifier_confidence,
 }
 """Every generated block by name."""
 

@@ -8,7 +8,10 @@ and the reviews made by then, and upserts one ``feedback_classes`` row per item
 A person's review overrides the classifier: status ``reviewed``, the reviewer's group and
 process class, confidence 1, polarity ``negative`` (a person chose a group of
 dissatisfaction), the classifier's cause kept only when its process class is the reviewer's,
-the classifier's own evidence kept after the review's.
+the classifier's own evidence kept after the review's. A review that says "no complaint"
+(polarity ``positive`` or ``neutral``) gives status ``no_complaint``: no group, cause or
+deterioration, not recurring, the process class the person named or else the classifier's,
+confidence 1; like the classifier's own ``no_complaint`` it is never a complaint downstream.
 """
 
 from __future__ import annotations
@@ -30,13 +33,18 @@ from cx_tasks.analyze.classify import (
 )
 from cx_tasks.analyze.confidence import ConfidenceMap, fit_confidence_map, outcomes
 from cx_tasks.analyze.context import day_end, read_context
-from cx_tasks.analyze.taxonomy import DISSATISFACTION_GROUPS, PROCESS_CLASSES
+from cx_tasks.analyze.taxonomy import (
+    DISSATISFACTION_GROUPS,
+    NO_COMPLAINT_POLARITIES,
+    PROCESS_CLASSES,
+)
 from cx_tasks.warehouse.db import began, upsert
 from cx_tasks.warehouse.schema import feedback, feedback_classes, feedback_reviews
 
 FEEDBACK_COLUMNS = ["feedback_id", "source", "client_id", "text", "occurred_at"]
 REVIEW_COLUMNS = ["feedback_id", "dissatisfaction_group", "process_class", "reviewer",
-                  "reviewed_at"]
+                  "reviewed_at", "polarity"]
+
 
 
 @dataclass
@@ -93,18 +101,27 @@ def apply_reviews(classes: pd.DataFrame, reviews: pd.DataFrame) -> pd.DataFrame:
         review = by_id.loc[out.at[i, "feedback_id"]]
         said = (f"classifier said {out.at[i, 'status']} {out.at[i, 'dissatisfaction_group']}/"
                 f"{out.at[i, 'process_class']}")
-        if out.at[i, "process_class"] != review["process_class"]:
-            out.at[i, "cause"] = None
-        out.at[i, "status"] = "reviewed"
-        out.at[i, "dissatisfaction_group"] = review["dissatisfaction_group"]
-        out.at[i, "process_class"] = review["process_class"]
+        by_person = (f"reviewed by {review['reviewer']} on "
+                     f"{pd.Timestamp(review['reviewed_at']).date()}")
         out.at[i, "confidence"] = 1.0
-        out.at[i, "polarity"] = "negative"
-        out.at[i, "deterioration"] = ("review" if review["dissatisfaction_group"]
-                                      == "deterioration" else None)
-        out.at[i, "evidence"] = (f"reviewed by {review['reviewer']} on "
-                                 f"{pd.Timestamp(review['reviewed_at']).date()} ({said}); "
-                                 + out.at[i, "evidence"])
+        out.at[i, "polarity"] = review["polarity"]
+        if review["polarity"] in NO_COMPLAINT_POLARITIES:
+            if isinstance(review["process_class"], str):
+                out.at[i, "process_class"] = review["process_class"]
+            out.at[i, "status"] = "no_complaint"
+            out.at[i, "dissatisfaction_group"] = None
+            out.at[i, "cause"] = out.at[i, "deterioration"] = None
+            out.at[i, "recurring"] = False
+            by_person += f" as no complaint ({review['polarity']})"
+        else:
+            if out.at[i, "process_class"] != review["process_class"]:
+                out.at[i, "cause"] = None
+            out.at[i, "status"] = "reviewed"
+            out.at[i, "dissatisfaction_group"] = review["dissatisfaction_group"]
+            out.at[i, "process_class"] = review["process_class"]
+            out.at[i, "deterioration"] = ("review" if review["dissatisfaction_group"]
+                                          == "deterioration" else None)
+        out.at[i, "evidence"] = f"{by_person} ({said}); " + out.at[i, "evidence"]
     return out
 
 
@@ -155,20 +172,44 @@ def review_queue(conn: Connection) -> pd.DataFrame:
 
 def record_review(conn: Connection, feedback_id: str, group: str, process_class: str,
                   reviewer: str, reviewed_at: datetime) -> None:
-    """Store (or replace) a person's label for a feedback item; the next classification run
-    applies it. Raises ValueError for an unknown item, group or process class."""
+    """Store (or replace) a person's label for a feedback item: a complaint of ``group`` and
+    ``process_class``; the next classification run applies it. Raises ValueError for an
+    unknown item, group or process class."""
     if group not in DISSATISFACTION_GROUPS:
         raise ValueError(f"group {group!r} is not one of {', '.join(DISSATISFACTION_GROUPS)}")
     if process_class not in PROCESS_CLASSES:
         raise ValueError(f"process class {process_class!r} is not one of "
                          f"{', '.join(PROCESS_CLASSES)}")
+    _store_review(conn, feedback_id, group, process_class, "negative", reviewer, reviewed_at)
+
+
+def record_no_complaint(conn: Connection, feedback_id: str, polarity: str,
+                        process_class: str | None, reviewer: str,
+                        reviewed_at: datetime) -> None:
+    """Store (or replace) a person's "no complaint" for a feedback item: praise
+    (``positive``) or a question, request or information (``neutral``), about
+    ``process_class`` (None: the classifier's stays); the next classification run applies it.
+    Raises ValueError for an unknown item, polarity or process class."""
+    if polarity not in NO_COMPLAINT_POLARITIES:
+        raise ValueError(f"polarity {polarity!r} is not one of "
+                         f"{', '.join(NO_COMPLAINT_POLARITIES)}")
+    if process_class is not None and process_class not in PROCESS_CLASSES:
+        raise ValueError(f"process class {process_class!r} is not one of "
+                         f"{', '.join(PROCESS_CLASSES)}")
+    _store_review(conn, feedback_id, None, process_class, polarity, reviewer, reviewed_at)
+
+
+def _store_review(conn: Connection, feedback_id: str, group: str | None,
+                  process_class: str | None, polarity: str, reviewer: str,
+                  reviewed_at: datetime) -> None:
     if not reviewer.strip():
         raise ValueError("reviewer is empty")
     known = conn.scalar(select(feedback.c.feedback_id).where(feedback.c.feedback_id == feedback_id))
     if known is None:
         raise ValueError(f"no feedback {feedback_id!r}")
     upsert(conn, feedback_reviews, [{"feedback_id": feedback_id, "dissatisfaction_group": group,
-                                     "process_class": process_class, "reviewer": reviewer.strip(),
+                                     "process_class": process_class, "polarity": polarity,
+                                     "reviewer": reviewer.strip(),
                                      "reviewed_at": reviewed_at}])
 
 

@@ -80,9 +80,14 @@ class ContextWeights(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    otif_miss: dict[str, float] = Field(default_factory=dict)
-    document_delay: dict[str, float] = Field(default_factory=dict)
-    packaging_incident: dict[str, dict[str, float]] = Field(default_factory=dict)
+    otif_miss: dict[str, float] = Field(
+        default_factory=dict, description="cause -> weight when the item's order missed OTIF")
+    document_delay: dict[str, float] = Field(
+        default_factory=dict,
+        description="cause -> weight when a document of the item's order was late")
+    packaging_incident: dict[str, dict[str, float]] = Field(
+        default_factory=dict, description="incident type -> cause -> weight when the claim's "
+        "shipment had a packaging incident")
 
 
 class LearnedModel(BaseModel):
@@ -90,11 +95,15 @@ class LearnedModel(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    enabled: bool = True
-    learn_from_rules: bool = True
-    min_training_items: int = Field(50, ge=2)
-    min_probability: float = Field(0.6, gt=0, le=1)
-    regularisation: float = Field(1.0, gt=0)
+    enabled: bool = Field(True, description="consult the model for items the rules send to "
+                          "review")
+    learn_from_rules: bool = Field(
+        True, description="learn from the rules' confident decisions too, not only from reviews")
+    min_training_items: int = Field(50, ge=2, description="fewer examples than this: no model")
+    min_probability: float = Field(0.6, gt=0, le=1,
+                                   description="probability of the best label needed to decide")
+    regularisation: float = Field(1.0, gt=0,
+                                  description="inverse regularisation strength C")
 
 
 class ClassifierRules(BaseModel):
@@ -103,10 +112,13 @@ class ClassifierRules(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    threshold: float = Field(0.6, ge=0, le=1)
-    smoothing: float = Field(0.5, gt=0)
-    confidence: ConfidenceMap | None = None
-    """Margin -> probability of being right; None: the confidence is the raw margin."""
+    threshold: float = Field(0.6, ge=0, le=1, description="confidence needed to classify "
+                             "without a person (left out: 0.6)")
+    smoothing: float = Field(0.5, gt=0, description="shrinks thin evidence in the margin "
+                             "(L1 - L2) / (L1 + smoothing)")
+    confidence: ConfidenceMap | None = Field(None, description=(
+        "margin -> probability of being right (the calibration table); left out: the "
+        "confidence is the raw margin"))
     context: ContextWeights = Field(default_factory=ContextWeights)
     deterioration: DeteriorationRules = Field(default_factory=DeteriorationRules)
     polarity: PolarityRules = Field(default_factory=PolarityRules)
@@ -394,7 +406,8 @@ def classify(feedback: pd.DataFrame, context: pd.DataFrame, classifier: Classifi
     occurred_at), with its ``context`` (``CONTEXT_COLUMNS``, rows may be missing), the
     clients' earlier items ``history`` (client_id, cause, occurred_at; the items
     themselves always count) for the deterioration test, and the people's ``reviews``
-    (feedback_id, dissatisfaction_group, process_class) the learned model learns from;
+    (feedback_id, dissatisfaction_group, process_class; a review without a group is no
+    complaint and teaches it nothing) the learned model learns from;
     columns ``CLASS_COLUMNS``."""
     signals = (context.set_index("feedback_id")[CONTEXT_COLUMNS[1:]].to_dict("index")
                if len(context) else {})
@@ -403,7 +416,9 @@ def classify(feedback: pd.DataFrame, context: pd.DataFrame, classifier: Classifi
     if classifier.rules.learned.enabled:
         reviewed = {} if reviews is None else {
             r.feedback_id: (r.dissatisfaction_group, r.process_class)
-            for r in reviews.itertuples(index=False) if r.dissatisfaction_group != "deterioration"}
+            for r in reviews.itertuples(index=False)
+            if isinstance(r.dissatisfaction_group, str)  # a "no complaint" names no group
+            and r.dissatisfaction_group != "deterioration"}
         scored = consult_model(scored, [reviewed.get(f) for f in feedback["feedback_id"]],
                                classifier.rules.learned)
     out = pd.DataFrame({

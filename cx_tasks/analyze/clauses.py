@@ -10,7 +10,8 @@ matched (:func:`cx_tasks.analyze.lexicon.match_terms`), with ``cause`` and ``pra
 weights found, and the clause is
 
 - ``complaint`` when it has cause terms and either neither praise nor a request, or a
-  **problem** (:func:`problems`) and cause terms outweighing its praise: "вышлите
+  **problem** (:func:`problems`) and cause terms at least as heavy as its praise
+  ("delivery late на 2-3 дня, стабильно"): "вышлите
   сертификат" names a document without complaining about it, "сертификат так и не
   прислали" complains; a problem the clause says is absent ("задержек не было", "no
   damage") counts as praise weighing 1;
@@ -32,9 +33,10 @@ The text's **polarity**: ``negative`` when a clause that is not past complains, 
 ``positive`` when one praises, else ``neutral`` when one asks, else ``positive`` when one
 thanks and none names a problem ("Спасибо!"), else None (nothing known: the operational
 context, if any, decides).
-The past decides only through the worsening it shows: a past clause that praised ("раньше
-всегда вовремя", "used to be reliable") before a complaint now adds ``fine_before`` to the
-text's worsening cues.
+The past decides only through the worsening it shows: a past clause that did not complain
+("раньше всегда вовремя", "used to be reliable", "раньше отвечали за час") or praise of the
+past inside a clause, before a complaint now, adds ``fine_before`` to the text's worsening
+cues; a past that complained too ("раньше были задержки, теперь ещё и брак") shows none.
 """
 
 from __future__ import annotations
@@ -59,8 +61,8 @@ class PolarityRules(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    fine_before: float = Field(1.0, ge=0)
-    """Worsening weight of praise in the past before a complaint now."""
+    fine_before: float = Field(1.0, ge=0, description="worsening weight of a past that was "
+                               "fine (praised or did not complain) before a complaint now")
 
 
 @dataclass(frozen=True)
@@ -117,7 +119,8 @@ def _occurrences(keys: list[str], phrases: tuple[tuple[str, ...], ...]
             if tuple(keys[i:i + len(p)]) == p]
 
 
-def problems(lexicon: Lexicon, keys: list[str], praised: set[int]) -> tuple[bool, int]:
+def problems(lexicon: Lexicon, keys: list[str], praised: set[int],
+             complained: frozenset[int] = frozenset()) -> tuple[bool, int]:
     """Whether a clause names a problem, and how many problems it says are absent.
 
     A ``problems`` word names one unless an ``absence_before`` phrase ends among the
@@ -126,9 +129,13 @@ def problems(lexicon: Lexicon, keys: list[str], praised: set[int]) -> tuple[bool
     ("задержек не было", "брака нет"): then the problem is absent. A negator that cancels
     no problem names one ("не пришли", "did not arrive", "still no reply"), except the
     ``negators_not_alone`` ("без вопросов"). Words of praise terms (``praised``
-    positions: "no issues") name nothing."""
-    before = _occurrences(keys, lexicon.absence_before)
-    after = _occurrences(keys, lexicon.absence_after)
+    positions: "no issues") name nothing; words of cause terms matched without a gap
+    (``complained`` positions: "без ответа", "нет сертификата", "no reply") make nothing
+    absent: the absence is the complaint ("claim висит без ответа уже месяц")."""
+    before = [o for o in _occurrences(keys, lexicon.absence_before)
+              if not complained.intersection(range(*o))]
+    after = [o for o in _occurrences(keys, lexicon.absence_after)
+             if not complained.intersection(range(*o))]
     used: set[int] = set()
     named, absent = False, 0
     for i, k in enumerate(keys):
@@ -153,7 +160,10 @@ def _clause(lexicon: Lexicon, keys: list[str], question: bool, past: bool) -> Cl
     past_word = next((i for i in range(len(keys)) if i not in in_terms
                       and _ends_phrase(keys[:i + 1], lexicon.past)), None)
     praised = {p for m in matches if m.term.cause == PRAISE for p in m.positions}
-    named, absent = problems(lexicon, keys, praised)
+    complained = frozenset(p for m in matches if m.term.cause != PRAISE
+                           and m.positions[-1] - m.positions[0] == len(m.positions) - 1
+                           for p in m.positions)  # words of cause terms matched without a gap
+    named, absent = problems(lexicon, keys, praised, complained)
     praise = past_praise = courtesy = 0.0
     for m in matches:
         if m.term.cause != PRAISE:
@@ -168,7 +178,7 @@ def _clause(lexicon: Lexicon, keys: list[str], question: bool, past: bool) -> Cl
     cause = sum(m.term.weight for m in matches if m.term.cause != PRAISE)
     asks = question or bool(match_terms(lexicon, lexicon.requests, keys))
     plain_complaint = cause > 0 and praise == 0 and not asks
-    if plain_complaint or (cause > praise and named):
+    if plain_complaint or (0 < cause >= praise and named):
         kind = COMPLAINT
     elif praise > courtesy:
         kind = PRAISED
@@ -225,5 +235,5 @@ def read(lexicon: Lexicon, text: str) -> Reading:
     polarity = ("negative" if COMPLAINT in kinds else "positive" if PRAISED in kinds
                 else "neutral" if REQUEST in kinds else "positive" if polite else None)
     fine_before = polarity == "negative" and any(
-        (c.past and c.kind == PRAISED) or c.past_praise > 0 for c in clauses)
+        (c.past and c.kind != COMPLAINT) or c.past_praise > 0 for c in clauses)
     return Reading(all_keys, corrections, clauses, polarity, fine_before)

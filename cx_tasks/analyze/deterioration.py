@@ -38,8 +38,8 @@ class WorseningRule(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    enabled: bool = True
-    min_score: float = Field(1.0, gt=0)
+    enabled: bool = Field(True, description="rule 1 on")
+    min_score: float = Field(1.0, gt=0, description="worsening cues' weight that fires it")
 
 
 class RecurringRule(BaseModel):
@@ -48,10 +48,12 @@ class RecurringRule(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    enabled: bool = True
-    min_score: float = Field(1.0, gt=0)
-    window_days: int = Field(30, ge=1)
-    min_previous: int = Field(1, ge=1)
+    enabled: bool = Field(True, description="the recurring flag on")
+    min_score: float = Field(1.0, gt=0, description="recurrence cues' weight that flags it")
+    window_days: int = Field(30, ge=1, description="days before the item searched for the "
+                             "client's earlier items of the cause")
+    min_previous: int = Field(1, ge=1, description="earlier items of the cause in that window "
+                              "that flag it")
 
 
 class RateTest(BaseModel):
@@ -59,11 +61,12 @@ class RateTest(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    enabled: bool = True
-    recent_days: int = Field(30, ge=1)
-    baseline_days: int = Field(150, ge=1)
-    alpha: float = Field(0.01, gt=0, lt=1)
-    min_recent: int = Field(4, ge=1)
+    enabled: bool = Field(True, description="rule 2 on")
+    recent_days: int = Field(30, ge=1, description="the recent period up to the item")
+    baseline_days: int = Field(150, ge=1, description="the baseline period before it")
+    alpha: float = Field(0.01, gt=0, lt=1, description="fires when the one-sided p-value is "
+                         "below this")
+    min_recent: int = Field(4, ge=1, description="and at least this many recent items")
 
 
 class DeteriorationRules(BaseModel):

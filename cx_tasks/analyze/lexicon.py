@@ -83,27 +83,39 @@ class LexiconFile(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    phrase_weight_per_extra_word: float = Field(0.5, ge=0)
-    max_gap: int = Field(2, ge=0)
-    negation_reach: int = Field(2, ge=1)
-    typo_min_length: int = Field(6, ge=3)
-    negators: TermLists
-    causes: dict[str, CauseEntry] = Field(min_length=1)
-    worsening: TermLists
-    recurrence: TermLists = TermLists()
-    no_complaint: TermLists
-    requests: TermLists = TermLists()
-    problems: TermLists = TermLists()
-    topics: dict[str, TermLists] = Field(default_factory=dict)
-    """Process class -> words that name it without complaining ("вовремя", "invoice"): what
-    praise or a question speaks about."""
-    courtesy: TermLists = TermLists()
-    absence_before: TermLists = TermLists()
-    absence_after: TermLists = TermLists()
-    negators_not_alone: TermLists = TermLists()
-    contrast: TermLists = TermLists()
-    past: TermLists = TermLists()
-    turn: TermLists = TermLists()
+    phrase_weight_per_extra_word: float = Field(
+        0.5, ge=0, description="extra weight of a phrase per word after the first")
+    max_gap: int = Field(2, ge=0, description="other words allowed inside a phrase match, in "
+                         "total")
+    negation_reach: int = Field(2, ge=1,
+                                description="words before a praise term searched for a negator")
+    typo_min_length: int = Field(6, ge=3, description="shortest word read as a misspelling")
+    negators: TermLists = Field(description="words negating praise (and, alone, naming a "
+                                "problem)")
+    causes: dict[str, CauseEntry] = Field(min_length=1, description="cause -> group, process "
+                                          "class, description, terms")
+    worsening: TermLists = Field(description="worsening cues: a problem getting worse than it "
+                                 "was (a regression)")
+    recurrence: TermLists = Field(TermLists(), description="recurrence cues: a problem that "
+                                  "happened before (a repeat: the flag recurring)")
+    no_complaint: TermLists = Field(description="praise terms")
+    requests: TermLists = Field(TermLists(), description="a question, a request or plain "
+                                "information")
+    problems: TermLists = Field(TermLists(), description="words that name a problem")
+    topics: dict[str, TermLists] = Field(default_factory=dict, description=(
+        "process class -> words that name it without complaining: what praise or a question "
+        "speaks about"))
+    courtesy: TermLists = Field(TermLists(), description="praise that is mere politeness")
+    absence_before: TermLists = Field(TermLists(), description="words before a problem that "
+                                      "make it absent (praise)")
+    absence_after: TermLists = Field(TermLists(), description="words after a problem that "
+                                     "make it absent (praise)")
+    negators_not_alone: TermLists = Field(TermLists(), description="negators that name no "
+                                          "problem on their own")
+    contrast: TermLists = Field(TermLists(), description="words that start a new clause")
+    past: TermLists = Field(TermLists(), description="words that start the past")
+    turn: TermLists = Field(TermLists(), description="words that start the present after a "
+                            "past word")
 
     @model_validator(mode="after")
     def _reserved(self) -> LexiconFile:

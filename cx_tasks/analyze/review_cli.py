@@ -2,7 +2,9 @@
 
 ``list`` shows the queue (each text cut with ``…``), ``show`` one item whole: its text, the
 classifier's evidence one reason a line, and the candidate classes it weighed, so that a
-reviewer can ``label`` it; ``refit`` fits the confidence table from the reviews so far.
+reviewer can ``label`` it (a complaint of a group and process class) or say it is
+``no-complaint`` (praise or a question); ``refit`` fits the confidence table from the reviews
+so far.
 """
 
 from __future__ import annotations
@@ -15,7 +17,11 @@ from rich.console import Console
 from rich.markup import escape
 from rich.text import Text
 
-from cx_tasks.analyze.taxonomy import DISSATISFACTION_GROUPS, PROCESS_CLASSES
+from cx_tasks.analyze.taxonomy import (
+    DISSATISFACTION_GROUPS,
+    NO_COMPLAINT_POLARITIES,
+    PROCESS_CLASSES,
+)
 from cx_tasks.cli_format import MISSING, fail, frame_table, require, shorten, wall_clock, warehouse
 
 app = typer.Typer(help="The manual review queue of feedback the classifier did not decide.",
@@ -108,7 +114,10 @@ def review_show(
         console.print("  none: no lexicon term and no operational signal")
     console.print(Text(f"\nlabel it: cx review label {feedback_id} GROUP PROCESS_CLASS "
                        f"--reviewer NAME\n  groups: {', '.join(DISSATISFACTION_GROUPS)}\n"
-                       f"  process classes: {', '.join(PROCESS_CLASSES)}"))
+                       f"  process classes: {', '.join(PROCESS_CLASSES)}\n"
+                       f"or, praise or a question: cx review no-complaint {feedback_id} "
+                       f"{'|'.join(NO_COMPLAINT_POLARITIES)} [--process-class PROCESS_CLASS] "
+                       "--reviewer NAME"))
 
 
 @app.command("refit")
@@ -149,3 +158,30 @@ def review_label(
     except ValueError as error:
         fail(str(error))
     console.print(escape(f"{feedback_id}: {group} / {process_class} by {reviewer}"))
+
+
+@app.command("no-complaint")
+def review_no_complaint(
+    feedback_id: Annotated[str, typer.Argument(help="the item, e.g. claim:CL-000123")],
+    polarity: Annotated[str, typer.Argument(
+        help="positive (praise) | neutral (a question, request or information)")],
+    reviewer: Annotated[str, typer.Option(help="who decided")],
+    process_class: Annotated[str | None, typer.Option(
+        help="the process it speaks about (" + " | ".join(PROCESS_CLASSES)
+        + "); left out: the classifier's")] = None,
+) -> None:
+    """Say an item is no complaint; the next cx_analyze run applies it (status
+    no_complaint: no group, never counted as a complaint)."""
+    from cx_tasks.analyze.classification import record_no_complaint
+    from cx_tasks.config import settings
+
+    try:
+        with warehouse(settings()).begin() as conn:
+            # the CLI is the edge: a review is stamped with when the person made it
+            record_no_complaint(conn, feedback_id, polarity, process_class, reviewer,
+                                wall_clock().replace(tzinfo=None))
+    except ValueError as error:
+        fail(str(error))
+    console.print(escape(f"{feedback_id}: no complaint ({polarity}"
+                         + (f", {process_class}" if process_class else "")
+                         + f") by {reviewer}"))

@@ -17,3 +17,7 @@ PROCESS_CLASSES = (
     "payments",
 )
 """The supplier's client-facing processes, in the order of the customer journey."""
+
+NO_COMPLAINT_POLARITIES = ("positive", "neutral")
+"""What a text says when it is no complaint: praise, or a question, request or plain
+information."""

@@ -68,8 +68,9 @@ def _stemmers() -> tuple[snowballstemmer.Stemmer, snowballstemmer.Stemmer]:
 
 
 def normalise(text: str) -> str:
-    """The text in NFKC, lower case, with ``ё`` as ``е``."""
-    return unicodedata.normalize("NFKC", text).lower().replace("ё", "е")
+    """The text in NFKC, lower case, with ``ё`` as ``е``; the numero sign ``№`` stays a
+    sign (NFKC would make it the word "No", read as an English "no")."""
+    return unicodedata.normalize("NFKC", text.replace("№", "#")).lower().replace("ё", "е")
 
 
 def script(word: str) -> str | None:
@@ -103,17 +104,26 @@ def words(text: str) -> list[str]:
     return out
 
 
+ENGLISH_OWN_KEYS = frozenset({"lately", "shortly"})
+"""English words the Snowball stemmer joins to a word of another meaning ("lately" ->
+"late", "shortly" -> "short": a late delivery, a short shipment): keyed as written."""
+
+
 @lru_cache(maxsize=200_000)
 def word_key(word: str) -> str:
     """The comparable key of a normalised word: Snowball stem of the pymorphy3 lemma for
-    Cyrillic, English Snowball stem for Latin, the word itself otherwise."""
+    Cyrillic (of the word itself for a comparative: "хуже", "дольше", "позже" say a change
+    and keep apart from "плохо", "долг", "поздно"), English Snowball stem for Latin (but
+    ``ENGLISH_OWN_KEYS`` as written), the word itself otherwise."""
     russian, english = _stemmers()
     kind = script(word)
     if kind == "ru":
-        lemma = normalise(_morph().parse(word)[0].normal_form)
-        return russian.stemWord(lemma)
+        parse = _morph().parse(word)[0]
+        if "COMP" in parse.tag:
+            return russian.stemWord(word)
+        return russian.stemWord(normalise(parse.normal_form))
     if kind == "en":
-        return english.stemWord(word)
+        return word if word in ENGLISH_OWN_KEYS else english.stemWord(word)
     return word
 
 

@@ -39,6 +39,7 @@ from cx_tasks.warehouse.schema import (
     feedback_classes,
     initiative_corrections,
     initiative_effects,
+    feedback_reviews,
     metadata,
     outbox,
     schema_version,
@@ -126,6 +127,27 @@ def _v11_adjust(conn: Connection) -> None:
     metadata.create_all(conn, tables=list(ADJUST_TABLES))
 
 
+def _v12_reviews_without_complaint(conn: Connection) -> None:
+    """``feedback_reviews`` gains ``polarity`` (earlier reviews: ``negative``) and may leave
+    the group and process class empty (a person's "no complaint")."""
+    if "polarity" in {c["name"] for c in inspect(conn).get_columns(feedback_reviews.name)}:
+        return  # created by migration 5 with today's definition
+    if conn.dialect.name == "postgresql":
+        conn.execute(text("ALTER TABLE feedback_reviews ALTER COLUMN dissatisfaction_group "
+                          "DROP NOT NULL, ALTER COLUMN process_class DROP NOT NULL, "
+                          "ADD COLUMN polarity VARCHAR(16) NOT NULL DEFAULT 'negative'"))
+        conn.execute(text("ALTER TABLE feedback_reviews ALTER COLUMN polarity DROP DEFAULT"))
+        return
+    # SQLite cannot drop NOT NULL: the table is rebuilt under its definition
+    conn.execute(text("ALTER TABLE feedback_reviews RENAME TO feedback_reviews_v11"))
+    feedback_reviews.create(conn)
+    conn.execute(text("INSERT INTO feedback_reviews (feedback_id, dissatisfaction_group, "
+                      "process_class, reviewer, reviewed_at, polarity) SELECT feedback_id, "
+                      "dissatisfaction_group, process_class, reviewer, reviewed_at, 'negative' "
+                      "FROM feedback_reviews_v11"))
+    conn.execute(text("DROP TABLE feedback_reviews_v11"))
+
+
 def _v14_metric_trends(conn: Connection) -> None:
     metadata.create_all(conn, tables=list(V14_TABLES))
 
@@ -155,6 +177,8 @@ MIGRATIONS: list[tuple[int, str, Callable[[Connection], None]]] = [
         "their links, milestones and history, progress notices", _v9_implement),
     (10, "monitor: past answers and their files, KPI runs and figures", _v10_monitor),
     (11, "adjust: initiative effects and corrections, model rounds", _v11_adjust),
+    (12, "feedback reviews: polarity, a person's 'no complaint' (issue 15)",
+     _v12_reviews_without_complaint),
     (14, "monitor: the computable metrics' trends per segment and period, versioned",
      _v14_metric_trends),
     (15, "adjust: at-risk lists; initiative effects and corrections take the register's "

@@ -306,13 +306,17 @@ lists the terms and operational signals behind the decision."""
 feedback_reviews = Table(
     "feedback_reviews", metadata,
     Column("feedback_id", String(240), primary_key=True),
-    Column("dissatisfaction_group", String(32), nullable=False),
-    Column("process_class", String(32), nullable=False),
+    Column("dissatisfaction_group", String(32)),
+    Column("process_class", String(32)),
     Column("reviewer", String(120), nullable=False),
     Column("reviewed_at", DateTime, nullable=False),
+    Column("polarity", String(16), nullable=False),
 )
 """A person's label for an item of the manual review queue (``cx review``); it overrides
-the classifier and is what a learned model trains on."""
+the classifier and is what a learned model trains on. ``polarity`` ``negative``: a complaint
+with its group and process class; ``positive`` (praise) or ``neutral`` (a question, request
+or information): no complaint, no group, the process class spoken of if the person named
+one (since migration 12; before, every review was a complaint)."""
 
 pareto_causes = Table(
     "pareto_causes", metadata,

@@ -9,10 +9,11 @@ from datetime import date, datetime
 
 import pytest
 from fixtures.feedback_world import stage
-from sqlalchemy import select
+from sqlalchemy import select, text
 
 from cx_tasks.analyze.classification import (
     classify_feedback,
+    record_no_complaint,
     record_review,
     refit_confidence,
     review_queue,
@@ -20,8 +21,10 @@ from cx_tasks.analyze.classification import (
 from cx_tasks.analyze.classify import ClassifierRules, build_classifier
 from cx_tasks.analyze.context import read_context
 from cx_tasks.analyze.lexicon import LexiconFile
-from cx_tasks.warehouse.db import engine_for
-from cx_tasks.warehouse.schema import events, feedback, feedback_classes
+from cx_tasks.analyze.pareto import classified_items, complaints_only
+from cx_tasks.warehouse import db
+from cx_tasks.warehouse.db import engine_for, migrate
+from cx_tasks.warehouse.schema import events, feedback, feedback_classes, schema_version
 
 AS_OF = date(2026, 11, 10)
 NIGHT = datetime(2026, 11, 10, 2, 0)
@@ -176,6 +179,76 @@ def test_classify_store_review_and_rerun(warehouse_url: str,
                       datetime(2026, 11, 11, 9))
     classify_feedback(engine, AS_OF, CLASSIFIER)
     assert stored(warehouse_url)["claim:CL1"]["status"] == "classified"
+
+
+def test_a_person_says_no_complaint(warehouse_url: str) -> None:
+    seed(warehouse_url)
+    engine = engine_for(warehouse_url)
+    classify_feedback(engine, AS_OF, CLASSIFIER)
+    with engine.begin() as conn:
+        with pytest.raises(ValueError, match="polarity 'negative' is not one of positive, "
+                                             "neutral"):
+            record_no_complaint(conn, "claim:CL3", "negative", None, "anna", NIGHT)
+        with pytest.raises(ValueError, match="process class 'invoicing'"):
+            record_no_complaint(conn, "claim:CL3", "neutral", "invoicing", "anna", NIGHT)
+        with pytest.raises(ValueError, match="no feedback"):
+            record_no_complaint(conn, "claim:CL9", "neutral", None, "anna", NIGHT)
+        # CL3 "Задержка, цена" waited in the queue (a tie): a question about the price;
+        # CL2, which the context decided (quality / order_fulfilment, cause damaged_goods),
+        # is praise in the person's eyes, its process class kept
+        record_no_complaint(conn, "claim:CL3", "neutral", "pricing", "anna",
+                            datetime(2026, 11, 10, 12))
+        record_no_complaint(conn, "claim:CL2", "positive", None, "boris",
+                            datetime(2026, 11, 10, 13))
+        assert review_queue(conn).empty
+    summary = classify_feedback(engine, AS_OF, CLASSIFIER)
+    assert dict(summary.by_status) == {"classified": 1, "no_complaint": 3}
+    assert dict(summary.by_polarity) == {"negative": 1, "positive": 2, "neutral": 1}
+    assert dict(summary.by_group) == {"delivery_discipline": 1}
+    rows = stored(warehouse_url)
+    columns = ("status", "dissatisfaction_group", "process_class", "cause", "confidence",
+               "deterioration", "polarity", "recurring")
+    assert tuple(rows["claim:CL3"][c] for c in columns) == (
+        "no_complaint", None, "pricing", None, 1.0, None, "neutral", False)
+    assert tuple(rows["claim:CL2"][c] for c in columns) == (
+        "no_complaint", None, "order_fulfilment", None, 1.0, None, "positive", False)
+    assert rows["claim:CL3"]["evidence"].startswith(
+        "reviewed by anna on 2026-11-10 as no complaint (neutral) (classifier said review "
+        "None/None); ")
+    # downstream: the Pareto's complaints are CL1 alone, nothing waits for review
+    with engine.connect() as conn:
+        complaints, waiting = complaints_only(classified_items(conn, date(2026, 11, 1), AS_OF))
+    assert (complaints["feedback_id"].tolist(), waiting) == (["claim:CL1"], 0)
+    # a later complaint label replaces the "no complaint"
+    with engine.begin() as conn:
+        record_review(conn, "claim:CL3", "service", "pricing", "anna",
+                      datetime(2026, 11, 10, 14))
+    classify_feedback(engine, AS_OF, CLASSIFIER)
+    assert (stored(warehouse_url)["claim:CL3"]["status"],
+            stored(warehouse_url)["claim:CL3"]["polarity"]) == ("reviewed", "negative")
+
+
+def test_migration_12_keeps_earlier_reviews_as_complaints(warehouse_url: str) -> None:
+    seed(warehouse_url)
+    engine = engine_for(warehouse_url)
+    with engine.begin() as conn:  # feedback_reviews as migration 5 shipped it, one review
+        conn.execute(text("DROP TABLE feedback_reviews"))
+        conn.execute(text(
+            "CREATE TABLE feedback_reviews (feedback_id VARCHAR(240) PRIMARY KEY, "
+            "dissatisfaction_group VARCHAR(32) NOT NULL, process_class VARCHAR(32) NOT NULL, "
+            "reviewer VARCHAR(120) NOT NULL, reviewed_at TIMESTAMP NOT NULL)"))
+        conn.execute(text("INSERT INTO feedback_reviews VALUES ('claim:CL3', 'service', "
+                          "'pricing', 'anna', '2026-11-10 12:00:00')"))
+        conn.execute(schema_version.delete().where(schema_version.c.version == 12))
+    assert migrate(engine) == 12 == max(v for v, _, _ in db.MIGRATIONS)
+    with engine.begin() as conn:
+        assert [tuple(r) for r in conn.execute(text(
+            "SELECT feedback_id, dissatisfaction_group, process_class, reviewer, polarity "
+            "FROM feedback_reviews"))] == [("claim:CL3", "service", "pricing", "anna",
+                                            "negative")]
+        record_no_complaint(conn, "claim:CL4", "positive", None, "boris", NIGHT)
+    summary = classify_feedback(engine, AS_OF, CLASSIFIER)
+    assert dict(summary.by_status) == {"classified": 2, "reviewed": 1, "no_complaint": 1}
 
 
 def test_refit_confidence_from_the_people_s_reviews(warehouse_url: str) -> None:

@@ -254,6 +254,31 @@ def test_a_question_or_request_is_neutral_unless_it_names_a_problem() -> None:
     assert (thanks.status, thanks.polarity) == ("no_complaint", "positive")
     late = score_item(make_classifier(), "Груз так и не пришёл. Спасибо.", {})
     assert (late.status, late.polarity) == ("review", None)
+    tied = score_item(make_classifier(), "Опоздание, спасибо", {})
+    # one clause: the problem "опоздание" (cause 1) names a problem and weighs as much as the
+    # praise "спасибо" (1): it complains, late_delivery 1 alone, 1 / 1.5
+    assert (tied.status, tied.group, tied.polarity) == (
+        "classified", "delivery_discipline", "negative")
+    assert tied.confidence == pytest.approx(1 / 1.5)
+
+
+def test_an_absence_word_inside_a_cause_term_makes_no_problem_absent() -> None:
+    lexicon = {**LEXICON, "causes": {**LEXICON["causes"], "late_document": {
+        **LEXICON["causes"]["late_document"],
+        "terms": {"ru": ["сертификат", "без сертификата"]}}}}
+    classifier = build_classifier(LexiconFile.model_validate(lexicon),
+                                  ClassifierRules.model_validate(RULES), "test-absence")
+    item = score_item(classifier, "Груз без сертификата, опоздание", {})
+    # "без" belongs to the cause term "без сертификата" (1.5): it does not make the problem
+    # "опоздание" (1) absent, so the clause complains: documents 1.5 + "сертификат" 1 (a
+    # term of the same cause reuses the word) vs delivery 1, (2.5 - 1) / (2.5 + 0.5) = 0.5
+    # < 0.6: review, but negative (read as praise before)
+    assert (item.status, item.polarity) == ("review", "negative")
+    assert item.confidence == pytest.approx(0.5)
+    plain = score_item(classifier, "Груз без опозданий", {})
+    # a lone "без" still makes the problem after it absent: praise 1, 1 / 1.5
+    assert (plain.status, plain.polarity) == ("no_complaint", "positive")
+    assert plain.confidence == pytest.approx(1 / 1.5)
 
 
 def test_fine_before_and_a_complaint_now_is_deterioration_not_the_reverse() -> None:
@@ -272,6 +297,22 @@ def test_fine_before_and_a_complaint_now_is_deterioration_not_the_reverse() -> N
     # a complaint about the past and praise now is praise
     assert rows.loc["claim:2", ["status", "dissatisfaction_group", "polarity"]].tolist() == [
         "no_complaint", None, "positive"]
+
+
+
+def test_a_past_that_did_not_complain_before_a_complaint_now_is_a_worsening() -> None:
+    feedback = pd.DataFrame({
+        "feedback_id": ["claim:1", "claim:2"], "client_id": ["K1", "K2"],
+        "text": ["Раньше везли за день, теперь опоздание", "Раньше опоздание, теперь повреждение"],
+        "occurred_at": pd.to_datetime(["2026-11-01", "2026-11-02"])})
+    out = classify(feedback, pd.DataFrame(columns=["feedback_id"]), make_classifier(), AS_OF)
+    rows = out.set_index("feedback_id")
+    # the past clause "раньше везли за день" names no problem: fine before, fine_before 1.0
+    assert rows.loc["claim:1", ["dissatisfaction_group", "process_class", "deterioration"]
+                    ].tolist() == ["deterioration", "delivery_planning", "worsening"]
+    # the past complained too ("раньше опоздание"): another problem now, no worsening
+    assert rows.loc["claim:2", ["dissatisfaction_group", "process_class", "deterioration"]
+                    ].tolist() == ["quality", "order_fulfilment", None]
 
 
 def test_the_shipped_classifier_reads_the_issue_s_examples() -> None:

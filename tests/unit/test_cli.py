@@ -144,6 +144,28 @@ def test_a_label_echoes_the_reviewer_as_text(warehouse_env) -> None:
     assert "claim:1: quality / order_fulfilment by [/]Ann" in result.output
 
 
+def test_a_person_says_an_item_is_no_complaint(warehouse_env) -> None:
+    from sqlalchemy import select
+
+    from cx_tasks.warehouse.schema import feedback_reviews
+
+    assert "cx review no-complaint claim:1 positive|neutral" in run(
+        "review", "show", "claim:1").output
+    result = run("review", "no-complaint", "claim:1", "neutral", "--process-class",
+                 "documents", "--reviewer", "[/]Ann")
+    assert result.exit_code == 0, result.output
+    assert "claim:1: no complaint (neutral, documents) by [/]Ann" in result.output
+    assert run("review", "no-complaint", "claim:2", "positive", "--reviewer", "Bo").exit_code == 0
+    with engine_for(warehouse_env).connect() as conn:
+        stored = conn.execute(select(
+            feedback_reviews.c.feedback_id, feedback_reviews.c.dissatisfaction_group,
+            feedback_reviews.c.process_class, feedback_reviews.c.polarity,
+            feedback_reviews.c.reviewer).order_by(feedback_reviews.c.feedback_id)).all()
+    assert [tuple(r) for r in stored] == [("claim:1", None, "documents", "neutral", "[/]Ann"),
+                                          ("claim:2", None, None, "positive", "Bo")]
+    assert "0 items wait for review" in run("review", "list").output
+
+
 @pytest.mark.parametrize(("args", "says"), [
     (("explain", "C99999"), "unknown client 'C99999': known are C00001"),
     (("explain", "C00001", "--as-of", "yesterday"),
@@ -155,6 +177,8 @@ def test_a_label_echoes_the_reviewer_as_text(warehouse_env) -> None:
     (("review", "show", "claim:9"), "unknown review item 'claim:9': known are claim:1, claim:2"),
     (("review", "label", "claim:1", "nonsense", "pricing", "--reviewer", "a"),
      "group 'nonsense' is not one of"),
+    (("review", "no-complaint", "claim:1", "negative", "--reviewer", "a"),
+     "polarity 'negative' is not one of positive, neutral"),
     (("simulate", "--end", "yesterday"), "--end 'yesterday' is not a date"),
 ])
 def test_bad_input_is_one_line_and_exit_code_2(warehouse_env, args, says) -> None:

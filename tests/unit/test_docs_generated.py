@@ -37,3 +37,12 @@ def test_a_hand_edited_default_is_caught_and_rewritten() -> None:
 def test_an_unknown_block_name_is_an_error() -> None:
     with pytest.raises(KeyError, match="no-such-block"):
         render("<!-- generated:no-such-block -->\nx\n<!-- /generated -->\n")
+
+
+def test_a_hand_edited_classifier_default_is_caught_and_rewritten() -> None:
+    doc = (ROOT / "docs" / "classification.md").read_text(encoding="utf-8")
+    # classifier.yaml ships the threshold 0.65 (the model's default when left out is 0.6)
+    shipped = "| `threshold` | 0.65 |"
+    drifted = doc.replace(shipped, "| `threshold` | 0.6 |")
+    assert drifted != doc
+    assert render(drifted) == doc

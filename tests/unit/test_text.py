@@ -17,6 +17,10 @@ from cx_tasks.analyze.text import (
 def test_normalise_folds_case_yo_and_compatibility_forms() -> None:
     # NFKC turns the ligature "ﬁ" into "fi"; "Ё" -> "ё" -> "е"
     assert normalise("ЁЖ ﬁle") == "еж file"
+    # NFKC would make "№" the word "No" (an English "no", an absence word): it stays a sign
+    assert normalise("Счёт № 771") == "счет # 771"
+    assert words("НДС в счёте № 771 посчитан неверно") == [
+        "ндс", "в", "счете", "посчитан", "неверно"]
 
 
 def test_words_drop_punctuation_numbers_and_identifiers() -> None:
@@ -97,3 +101,18 @@ def test_known_words_in_both_languages() -> None:
     assert known_word("labelling") and known_word("labeling")  # British and American
     assert not known_word("certifcate")
     assert not known_word("12345")  # neither script
+
+
+def test_a_russian_comparative_keeps_its_own_key() -> None:
+    # pymorphy3's lemma of "хуже" is "плохой", of "дольше" "долгий": the comparative says a
+    # change ("всё хуже", "ждём всё дольше") and is keyed by its own stem, apart from
+    # "плохо" and "долг" (a debt)
+    assert [word_key(w) for w in ("хуже", "плохо", "дольше", "долг", "позже", "поздно")] == [
+        "хуж", "плох", "дольш", "долг", "позж", "поздн"]
+
+
+def test_lately_and_shortly_are_not_late_and_short() -> None:
+    # Snowball stems "lately" to "late" and "shortly" to "short": a late delivery and a
+    # short shipment in "lately it comes a week after" and "we will ship shortly"
+    assert [word_key(w) for w in ("lately", "late", "shortly", "short", "delayed")] == [
+        "lately", "late", "shortly", "short", "delay"]
