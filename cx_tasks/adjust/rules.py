@@ -8,7 +8,6 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from cx_tasks.analyze.model import ScaleMap
 from cx_tasks.config import load_rules
 
 
@@ -35,7 +34,6 @@ class RoundRules(_Strict):
     first_round_after: int = Field(ge=1)
     alignment: Literal["none", "residual"]
     shrinkage: float = Field(ge=0)
-    answer_scales: dict[Literal["nps", "csat", "ces"], ScaleMap]
 
 
 class RiskRules(_Strict):

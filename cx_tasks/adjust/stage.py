@@ -16,7 +16,7 @@ import pandas as pd
 from sqlalchemy import Connection, Engine, func, select
 
 from cx_tasks.adjust.effect import Effect, Initiative, corrections, initiative_effects
-from cx_tasks.adjust.inputs import headline_answers, round_answers
+from cx_tasks.adjust.inputs import response_csi, round_answers, survey_answers_before
 from cx_tasks.adjust.packs import build_pack, meetings_due, print_pdf, render_pack, send_pack
 from cx_tasks.adjust.rounds import run_rounds
 from cx_tasks.adjust.rules import AdjustRules, adjust_rules
@@ -60,14 +60,17 @@ def model_rounds(
 def outcome_panel(conn: Connection, until: date, satisfaction: SatisfactionRules
                   ) -> pd.DataFrame:
     """Per client and whole month before ``until``: NPS of its answers (the mean of +100 per
-    promoter, -100 per detractor, 0 per passive) and its reported satisfaction 0-100."""
-    answers = headline_answers(conn, until, satisfaction)
-    nps = answers["kind"] == "nps"
-    score = answers["score"].astype(float)
-    answers = answers.assign(
-        nps=(100.0 * (score >= 9) - 100.0 * (score <= 6)).where(nps))
-    panel = (answers.groupby(["client_id", "segment", "period_start"], as_index=False)
-             .agg(nps=("nps", "mean"), reported=("reported", "mean")))
+    promoter, -100 per detractor, 0 per passive) and CSI (the mean of its responses' CSI,
+    ``inputs.response_csi``); NaN where the month has none."""
+    answers = survey_answers_before(conn, until).dropna(subset=["segment"])
+    nps = answers[answers["question_id"].map(satisfaction.question_kinds) == "nps"]
+    nps = nps.assign(nps=100.0 * (nps["score"] >= 9) - 100.0 * (nps["score"] <= 6))
+    csi = response_csi(answers, satisfaction).rename(columns={"y": "csi"})
+    keys = ["client_id", "segment", "period_start"]
+    per = [frame.assign(period_start=pd.to_datetime(frame["answered_at"])
+                        .astype("datetime64[us]").dt.to_period("M").dt.start_time)
+           .groupby(keys)[metric].mean() for frame, metric in ((nps, "nps"), (csi, "csi"))]
+    panel = pd.concat(per, axis=1).reset_index()
     return panel.assign(period_end=panel["period_start"] + pd.offsets.MonthBegin(1))
 
 
