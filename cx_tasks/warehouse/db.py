@@ -29,6 +29,7 @@ from cx_tasks.warehouse.schema import (
     OUTBOX_CLAIM_INDEX,
     OUTBOX_V2_COLUMNS,
     OUTBOX_V6_COLUMNS,
+    STAFF_TABLES,
     V2_TABLES,
     V3_TABLES,
     V5_TABLES,
@@ -68,7 +69,7 @@ def began(bind: Engine | Connection) -> AbstractContextManager[Connection]:
 
 def _v1_initial(conn: Connection) -> None:
     later = (*V2_TABLES, *V3_TABLES, *V5_TABLES, *V7_TABLES, *V9_TABLES, *MONITOR_TABLES,
-             *ADJUST_TABLES)
+             *ADJUST_TABLES, *STAFF_TABLES)
     metadata.create_all(conn, tables=[t for t in metadata.sorted_tables if t not in later])
 
 
@@ -122,6 +123,10 @@ def _v11_adjust(conn: Connection) -> None:
     metadata.create_all(conn, tables=list(ADJUST_TABLES))
 
 
+def _v16_staff(conn: Connection) -> None:
+    metadata.create_all(conn, tables=list(STAFF_TABLES))
+
+
 MIGRATIONS: list[tuple[int, str, Callable[[Connection], None]]] = [
     (1, "staging, quarantine, load log, quality runs, metrics, events, outbox", _v1_initial),
     (2, "survey invitations, skips, responses, answers, unsubscribes, feedback; outbox "
@@ -137,6 +142,8 @@ MIGRATIONS: list[tuple[int, str, Callable[[Connection], None]]] = [
         "their links, milestones and history, progress notices", _v9_implement),
     (10, "monitor: past answers and their files, KPI runs and figures", _v10_monitor),
     (11, "adjust: initiative effects and corrections, model rounds", _v11_adjust),
+    (16, "staff layer: staged HR staff and workload, staff pulse answers, staff risk",
+     _v16_staff),
 ]
 
 
