@@ -30,7 +30,6 @@ from cx_tasks.warehouse.times import midnight
 
 SCORES = range(1, 6)
 OPTED_OUT = "pulse_opted_out"
-LINK_VALID_DAYS = 30
 QUESTION = {
     "ru": "Как вы оцениваете свою работу в этом квартале? (1 - очень плохо, 5 - отлично)",
     "en": "How do you feel about your work this quarter? (1 - very bad, 5 - very good)",
@@ -61,12 +60,14 @@ def pulse_link(base_url: str, secret: bytes, staff_id: str, quarter: date, score
     return f"{base_url.rstrip('/')}/p/{sign(claims, secret)}?score={score}"
 
 
-def send_pulse(conn: Connection, day: date, base_url: str, secret: bytes) -> dict[str, Any]:
+def send_pulse(conn: Connection, day: date, base_url: str, secret: bytes,
+               link_days: int = 30) -> dict[str, Any]:
     """Enqueue the pulse e-mail of ``day``'s quarter to every staff member in post on
-    ``day`` (module doc); return how many were queued, suppressed and already there."""
+    ``day`` (module doc), its links valid ``link_days``; return how many were queued,
+    suppressed and already there."""
     quarter = quarter_of(day)
     now = midnight(day)
-    expires = now + timedelta(days=LINK_VALID_DAYS)
+    expires = now + timedelta(days=link_days)
     staff = in_post(read_staging(conn, "hr_staff", [
         "staff_id", "full_name", "email", "language", "hired_on", "left_on",
         "pulse_opted_out"]), day)

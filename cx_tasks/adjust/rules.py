@@ -42,6 +42,14 @@ class RiskRules(_Strict):
     staff_model: Literal["logistic", "boosting"]
     client_model: Literal["logistic", "boosting"]
     reasons: int = Field(ge=1)
+    overloaded_hours: float = Field(gt=0)
+
+
+class StaffRunRules(_Strict):
+    """When the quarterly staff pulse survey goes out and how long its links work."""
+
+    pulse_months: tuple[int, ...] = Field(min_length=1)
+    pulse_link_days: int = Field(ge=1)
 
 
 class PackRules(_Strict):
@@ -58,6 +66,7 @@ class AdjustRules(_Strict):
     effects: EffectRules
     rounds: RoundRules
     risk: RiskRules
+    staff: StaffRunRules
     packs: PackRules
 
 

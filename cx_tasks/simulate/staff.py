@@ -45,7 +45,6 @@ class StaffRules(BaseModel):
     overtime_per_load: float
     overtime_per_stress: float
     overtime_noise: float = Field(ge=0)
-    overloaded_hours: float
     pulse_per_load: float
     pulse_per_stress: float
     pulse_per_overtime: float
