@@ -25,7 +25,7 @@ from cx_tasks.simulate import keys
 from cx_tasks.simulate.names import person
 from cx_tasks.simulate.parameters import simulation_rules
 from cx_tasks.simulate.rows import SourceRows, Texts
-from cx_tasks.simulate.world import build_world, clock, rng_for
+from cx_tasks.simulate.world import World, build_world, clock, rng_for
 
 DEFAULT_END = date(2026, 11, 1)
 """The day after the history the bench and the tests simulate (any day works)."""
@@ -103,11 +103,13 @@ def _logistic(x: np.ndarray) -> np.ndarray:
 
 
 def staff_history(clients: int = 2000, seed: int = 7, rules: StaffRules | None = None,
-                  end: date = DEFAULT_END) -> StaffHistory:
+                  end: date = DEFAULT_END, world: World | None = None) -> StaffHistory:
     """The simulated staff and client history of ``clients`` clients over ``rules.months``
-    whole months before ``end``'s month (month 0 the earliest, ``month_start`` its day)."""
+    whole months before ``end``'s month (month 0 the earliest, ``month_start`` its day), for
+    the clients and managers of ``world`` (default: one drawn for the history)."""
     rules = rules if rules is not None else staff_rules()
-    world = build_world(simulation_rules(), clients, clock(end, rules.months * 30), seed)
+    world = world if world is not None else build_world(
+        simulation_rules(), clients, clock(end, rules.months * 30), seed)
     rng = rng_for(seed, "staff history")
     n, months = clients, rules.months
     slots = max(4, n // rules.clients_per_manager)
