@@ -39,13 +39,14 @@ from cx_tasks.simulate.staff import staff_history, staff_rules
 
 def samples(seed: int, clients: int) -> tuple[pd.DataFrame, pd.DataFrame, list[int]]:
     rules = staff_rules()
+    overloaded = adjust_rules().risk.overloaded_hours
     history = staff_history(clients, seed, rules)
     origins = list(range(5, rules.months - HORIZON, 3))
     staff, accounts = [], []
     for origin in origins:
         features = manager_features(history.managers, history.clients, origin)
         staff.append(features.join(staff_targets(history.managers, origin,
-                                                 rules.overloaded_hours)).assign(origin=origin))
+                                                 overloaded)).assign(origin=origin))
         mine = client_features(history.clients, history.managers, origin)
         target = client_targets(history.clients, origin).reindex(mine.index)
         accounts.append(mine.assign(at_risk=target.to_numpy(), origin=origin))

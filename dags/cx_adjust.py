@@ -26,6 +26,21 @@ adjusted (`as_of`) is the interval's end (a manual run without an interval: its 
 **Re-running** a week rewrites the same rounds and pack files; the outbox keys
 (`pack:<client>:<meeting>`) send a pack once. Connection: `cx_warehouse` (else
 `CX_WAREHOUSE_URL`).
+
+### cx_adjust_staff: the staff layer, monthly
+
+Monthly, on the 1st at 05:00 UTC, for the month that ended (`CronDataIntervalTimetable`);
+`as_of` is the interval's end (the new month's first day).
+
+- `staff_pulse`: in the runs of `staff.pulse_months` (`adjust.yaml`), the quarterly pulse
+  survey to every staff member in post (`hr_staff`) through the outbox, one question with
+  one-click links; a person who opted out gets it recorded as suppressed.
+- `staff_predictions`: per account manager in post, the probability of leaving and of being
+  overloaded next quarter with its top reasons and the clients of their portfolio, from the
+  HR tables of the data contract and the pulse answers; stored in `staff_risk` for `as_of`.
+
+**Re-running** a month replaces its predictions with the same rows; the outbox key
+`pulse:<staff_id>:<quarter>` sends a person's pulse once a quarter.
 """
 
 from __future__ import annotations
@@ -95,3 +110,42 @@ def cx_adjust() -> None:
 
 
 cx_adjust()
+
+
+@dag(
+    dag_id="cx_adjust_staff",
+    schedule=CronDataIntervalTimetable("0 5 1 * *", timezone="UTC"),
+    start_date=NO_CATCHUP_START,
+    description="Monthly: the staff pulse survey (quarterly) and the staff predictions",
+    catchup=False,
+    max_active_runs=1,
+    default_args=default_args(),
+    tags=tags("adjust", "monthly"),
+    doc_md=__doc__,
+)
+def cx_adjust_staff() -> None:
+    @task
+    def staff_pulse() -> dict[str, Any]:
+        """The quarterly pulse e-mail to the staff in post, once per person and quarter."""
+        from cx_airflow.connections import warehouse_url
+        from cx_tasks.adjust.stage import staff_pulse as send
+        from cx_tasks.config import settings
+        from cx_tasks.warehouse.db import engine_for
+
+        config = settings()
+        return send(engine_for(warehouse_url()), _as_of(), config.survey_base_url,
+                    config.survey_secret)
+
+    @task
+    def staff_predictions() -> dict[str, Any]:
+        """Leaving and overload risk per account manager for the next quarter."""
+        from cx_airflow.connections import warehouse_url
+        from cx_tasks.adjust.stage import staff_predictions as predict
+        from cx_tasks.warehouse.db import engine_for
+
+        return predict(engine_for(warehouse_url()), _as_of())
+
+    staff_pulse() >> staff_predictions()
+
+
+cx_adjust_staff()

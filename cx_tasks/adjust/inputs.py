@@ -1,63 +1,99 @@
-"""What the model rounds read from the warehouse: each headline answer with its respondent,
-its period and the factor scores its client had when it was given.
+"""What the model rounds and the effects read from the warehouse: each survey response's
+reported satisfaction with its respondent, its period and the factor scores its client had
+when it was given.
 
-An answer's reported satisfaction is its headline score mapped to 0-100 by its kind's scale
-(``adjust.yaml`` ``rounds.answer_scales``); its period the calendar month it was given in; its
-factor scores those of the latest ``factor_scores`` day on or before the answer's day (the
-role's own score of a factor where it has one, else the score every role shares).
+A response's reported satisfaction is the model's target (``model.yaml`` ``target``, DOMAIN.md):
+its CSI, the importance-weighted mean of its relationship-survey factor ratings on 0-100
+(``monitor.kpis.csi_of_responses``, the one definition), or with ``measure: question`` its
+answer to the named overall-satisfaction question mapped by ``target.rating``. NPS and CSAT
+answers are reported as themselves, never as satisfaction. A response's moment is its first
+answer, its period the calendar month of that moment, its factor scores those of the latest
+``factor_scores`` day on or before that day (the role's own score of a factor where it has one,
+else the score every role shares). Answers stored under a legacy question id count as the
+current question's (``survey_catalogue.yaml`` ``legacy_questions``).
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from datetime import date
 
 import numpy as np
 import pandas as pd
 from sqlalchemy import Connection, select
 
-from cx_tasks.adjust.rules import adjust_rules
 from cx_tasks.analyze.factors import ANY_ROLE
-from cx_tasks.analyze.model import SatisfactionRules, ScaleMap
+from cx_tasks.analyze.model import SatisfactionRules
 from cx_tasks.analyze.satisfaction import read_segments
+from cx_tasks.monitor.history import importance_rows
+from cx_tasks.monitor.kpis import csi_of_responses
+from cx_tasks.surveys.catalogue import SurveyCatalogue, survey_catalogue
 from cx_tasks.warehouse.schema import factor_scores, survey_answers, survey_responses
 from cx_tasks.warehouse.times import midnight
 
+RESPONSE_KEYS = ["response", "respondent_id", "client_id", "segment", "role", "answered_at"]
 ANSWER_COLUMNS = ["respondent_id", "client_id", "segment", "role", "period_start", "reported"]
 
 
-def headline_answers(conn: Connection, until: date, rules: SatisfactionRules,
-                     scales: Mapping[str, ScaleMap] | None = None) -> pd.DataFrame:
-    """Every headline answer given before ``until`` (midnight): respondent (contact), client,
-    role, day, period (its month) and reported satisfaction 0-100 (its kind's scale of
-    ``scales``, by default ``adjust.yaml``'s)."""
+def survey_answers_before(conn: Connection, until: date,
+                          catalogue: SurveyCatalogue | None = None) -> pd.DataFrame:
+    """Every survey answer given before ``until`` (midnight): response (its invitation),
+    respondent_id (contact), client_id, segment (NaN: none), role, survey_id, question_id
+    (current id), score, answered_at (the response's first answer)."""
+    catalogue = catalogue or survey_catalogue()
     joined = survey_answers.join(
         survey_responses, survey_answers.c.invitation_id == survey_responses.c.invitation_id)
     rows = conn.execute(
-        select(survey_responses.c.contact_id, survey_responses.c.client_id,
-               survey_responses.c.role, survey_answers.c.question_id, survey_answers.c.score,
-               survey_answers.c.answered_at)
+        select(survey_answers.c.invitation_id, survey_responses.c.contact_id,
+               survey_responses.c.client_id, survey_responses.c.role,
+               survey_responses.c.survey_id, survey_answers.c.question_id,
+               survey_answers.c.score, survey_answers.c.answered_at)
         .select_from(joined).where(survey_answers.c.answered_at < midnight(until))).all()
-    frame = pd.DataFrame(rows, columns=["respondent_id", "client_id", "role", "question_id",
-                                        "score", "answered_at"])
-    kind = frame["question_id"].map(rules.question_kinds)
-    maps = scales if scales is not None else adjust_rules().rounds.answer_scales
-    frame = frame[kind.isin(list(maps))].assign(kind=kind)
-    zero = frame["kind"].map({k: m.zero for k, m in maps.items()}).astype(float)
-    full = frame["kind"].map({k: m.full for k, m in maps.items()}).astype(float)
+    frame = pd.DataFrame(rows, columns=["response", "respondent_id", "client_id", "role",
+                                        "survey_id", "question_id", "score", "answered_at"])
     answered = pd.to_datetime(frame["answered_at"]).astype("datetime64[us]")
     return frame.assign(
-        reported=100.0 * (frame["score"].astype(float) - zero) / (full - zero),
-        day=answered.dt.normalize(),
-        period_start=answered.dt.to_period("M").dt.start_time,
-        segment=frame["client_id"].map(read_segments(conn)),
-    ).dropna(subset=["segment"])
+        question_id=frame["question_id"].map(catalogue.current_question),
+        score=frame["score"].astype(float),
+        answered_at=answered.groupby(frame["response"]).transform("min"),
+        segment=frame["client_id"].map(read_segments(conn)))
+
+
+def response_csi(answers: pd.DataFrame, rules: SatisfactionRules) -> pd.DataFrame:
+    """Per relationship-survey response with factor ratings: ``RESPONSE_KEYS`` and y, its CSI
+    (``csi_of_responses`` with ``importance.yaml``'s weights)."""
+    rated = answers[(answers["survey_id"].map(rules.survey_kinds) == "relationship")
+                    & (answers["question_id"].map(rules.question_kinds) == "factor")]
+    rated = rated[[*RESPONSE_KEYS, "score"]].assign(
+        factor=rated["question_id"].map(rules.question_factors))
+    if rated.empty:
+        return pd.DataFrame(columns=[*RESPONSE_KEYS, "y"])
+    return csi_of_responses(rated, importance_rows(rules.importance))
+
+
+def reported_responses(answers: pd.DataFrame, rules: SatisfactionRules) -> pd.DataFrame:
+    """Per response with a reported satisfaction (module doc): ``RESPONSE_KEYS``, reported
+    (0-100), day and period_start (the month)."""
+    target = rules.model.target
+    if target.measure == "question":
+        rows = answers[answers["question_id"] == target.question]
+        points = 100.0 * (rows["score"] - target.rating.zero) / (
+            target.rating.full - target.rating.zero)
+        reported = (rows.assign(reported=points)
+                    .groupby(RESPONSE_KEYS, as_index=False, dropna=False)["reported"].mean())
+    else:
+        reported = response_csi(answers, rules).rename(columns={"y": "reported"})
+    moment = pd.to_datetime(reported["answered_at"]).astype("datetime64[us]")
+    return reported.assign(reported=reported["reported"].astype(float),
+                           day=moment.dt.normalize(),
+                           period_start=moment.dt.to_period("M").dt.start_time)
 
 
 def round_answers(conn: Connection, until: date, rules: SatisfactionRules) -> pd.DataFrame:
-    """The rounds' input: ``ANSWER_COLUMNS`` and one column per measured factor."""
+    """The rounds' input: per response with a reported satisfaction and a segment,
+    ``ANSWER_COLUMNS`` and one column per measured factor."""
     factors = list(rules.factors.layout().factors)
-    answers = headline_answers(conn, until, rules)
+    answers = reported_responses(survey_answers_before(conn, until), rules).dropna(
+        subset=["segment"]).reset_index(drop=True)
     stored = pd.DataFrame(
         conn.execute(select(factor_scores.c.client_id, factor_scores.c.role,
                             factor_scores.c.factor, factor_scores.c.as_of,

@@ -43,6 +43,9 @@ STAFF_FEATURES = (
     "tenure_months", "clients", "clients_nps", "clients_claims",
 )
 
+STAFF_TARGETS = ("leaves", "overloaded")
+"""What the staff predictions foresee for the next quarter (``staff_targets``)."""
+
 
 def _window(panel: pd.DataFrame, first: int, last: int) -> pd.DataFrame:
     return panel[(panel["month"] >= first) & (panel["month"] <= last)]

@@ -8,7 +8,6 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from cx_tasks.analyze.model import ScaleMap
 from cx_tasks.config import load_rules
 
 
@@ -41,7 +40,6 @@ class RoundRules(_Strict):
     first_round_after: int = Field(ge=1)
     alignment: Literal["none", "residual"]
     shrinkage: float = Field(ge=0)
-    answer_scales: dict[Literal["nps", "csat", "ces"], ScaleMap]
 
 
 class RiskRules(_Strict):
@@ -50,6 +48,14 @@ class RiskRules(_Strict):
     staff_model: Literal["logistic", "boosting"]
     client_model: Literal["logistic", "boosting"]
     reasons: int = Field(ge=1)
+    overloaded_hours: float = Field(gt=0)
+
+
+class StaffRunRules(_Strict):
+    """When the quarterly staff pulse survey goes out and how long its links work."""
+
+    pulse_months: tuple[int, ...] = Field(min_length=1)
+    pulse_link_days: int = Field(ge=1)
 
 
 class AtRiskRules(_Strict):
@@ -74,6 +80,7 @@ class AdjustRules(_Strict):
     rounds: RoundRules
     risk: RiskRules
     at_risk: AtRiskRules
+    staff: StaffRunRules
     packs: PackRules
 
 

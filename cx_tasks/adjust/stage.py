@@ -13,21 +13,33 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
-from sqlalchemy import Connection, Engine, select
+from sqlalchemy import Connection, Engine, delete
 
 from cx_tasks.adjust.at_risk import listed
 from cx_tasks.adjust.effect import Initiative, corrections, initiative_effects
-from cx_tasks.adjust.inputs import headline_answers, round_answers
+from cx_tasks.adjust.inputs import response_csi, round_answers, survey_answers_before
 from cx_tasks.adjust.packs import build_pack, meetings_due, print_pdf, render_pack, send_pack
+from cx_tasks.adjust.pulse import send_pulse
 from cx_tasks.adjust.register import complaint_panel, register_initiatives
+from cx_tasks.adjust.risk import (
+    FOLDS,
+    HORIZON,
+    STAFF_FEATURES,
+    STAFF_TARGETS,
+    fit,
+    manager_features,
+    predict,
+    staff_targets,
+)
 from cx_tasks.adjust.rounds import run_rounds
 from cx_tasks.adjust.rules import AdjustRules, adjust_rules
+from cx_tasks.adjust.staff import staff_panel
 from cx_tasks.adjust.store import read_at_risk, read_effects, write_effects, write_rounds
 from cx_tasks.analyze.model import SatisfactionRules, satisfaction_rules, seed_weights
 from cx_tasks.feedback.rules import owners
-from cx_tasks.warehouse.db import began
+from cx_tasks.warehouse.db import began, upsert
 from cx_tasks.warehouse.frames import read_staging
-from cx_tasks.warehouse.schema import layer_cake
+from cx_tasks.warehouse.schema import staff_risk
 from cx_tasks.warehouse.times import midnight
 
 
@@ -62,21 +74,17 @@ def model_rounds(
 def outcome_panel(conn: Connection, until: date, satisfaction: SatisfactionRules
                   ) -> pd.DataFrame:
     """Per client and whole month before ``until``: NPS of its answers (the mean of +100 per
-    promoter, -100 per detractor, 0 per passive), its reported satisfaction 0-100 and its CSI
-    of the month (the monitor's layer cake; NaN without one)."""
-    answers = headline_answers(conn, until, satisfaction)
-    nps = answers["kind"] == "nps"
-    score = answers["score"].astype(float)
-    answers = answers.assign(
-        nps=(100.0 * (score >= 9) - 100.0 * (score <= 6)).where(nps))
-    panel = (answers.groupby(["client_id", "segment", "period_start"], as_index=False)
-             .agg(nps=("nps", "mean"), reported=("reported", "mean")))
-    csi = pd.DataFrame(conn.execute(
-        select(layer_cake.c.client_id, layer_cake.c.month, layer_cake.c.csi)
-        .where(layer_cake.c.month < until, layer_cake.c.csi.is_not(None))).all(),
-        columns=["client_id", "period_start", "csi"])
-    csi["period_start"] = pd.to_datetime(csi["period_start"]).astype("datetime64[us]")
-    panel = panel.merge(csi, on=["client_id", "period_start"], how="left")
+    promoter, -100 per detractor, 0 per passive) and CSI (the mean of its responses' CSI,
+    ``inputs.response_csi``); NaN where the month has none."""
+    answers = survey_answers_before(conn, until).dropna(subset=["segment"])
+    nps = answers[answers["question_id"].map(satisfaction.question_kinds) == "nps"]
+    nps = nps.assign(nps=100.0 * (nps["score"] >= 9) - 100.0 * (nps["score"] <= 6))
+    csi = response_csi(answers, satisfaction).rename(columns={"y": "csi"})
+    keys = ["client_id", "segment", "period_start"]
+    per = [frame.assign(period_start=pd.to_datetime(frame["answered_at"])
+                        .astype("datetime64[us]").dt.to_period("M").dt.start_time)
+           .groupby(keys)[metric].mean() for frame, metric in ((nps, "nps"), (csi, "csi"))]
+    panel = pd.concat(per, axis=1).reset_index()
     return panel.assign(period_end=panel["period_start"] + pd.offsets.MonthBegin(1))
 
 
@@ -168,3 +176,56 @@ def working_group_packs(
                 sent += send_pack(conn, pack, mail, pdf, team, midnight(as_of))
                 made.append(str(pdf))
     return {"as_of": as_of.isoformat(), "packs": len(made), "sent": sent, "files": made}
+
+
+def staff_pulse(warehouse: Engine | Connection, as_of: date, base_url: str, secret: bytes,
+                rules: AdjustRules | None = None) -> dict[str, Any]:
+    """In a run of ``staff.pulse_months``: the quarterly pulse e-mail to the staff in post
+    on ``as_of`` (``pulse.send_pulse``, once per person and quarter); otherwise nothing."""
+    rules = rules or adjust_rules()
+    if as_of.month not in rules.staff.pulse_months:
+        return {"as_of": as_of.isoformat(), "pulse": "not a pulse month"}
+    with began(warehouse) as conn:
+        return {"as_of": as_of.isoformat(),
+                **send_pulse(conn, as_of, base_url, secret, rules.staff.pulse_link_days)}
+
+
+def staff_predictions(warehouse: Engine | Connection, as_of: date,
+                      rules: AdjustRules | None = None) -> dict[str, Any]:
+    """Per account manager in post in the last whole month before ``as_of`` and target
+    (``leaves``, ``overloaded`` next quarter): the calibrated probability from a model fitted
+    on every earlier month whose next quarter is over (``risk.py``), its top reasons and the
+    manager's clients; replaces the rows of ``as_of`` in ``staff_risk``. A target with too
+    few outcomes of either kind to fit (``risk.FOLDS``) is left out and named. The client
+    signals of a manager's portfolio (``clients_nps``, ``clients_claims``) read 0 until the
+    client panel comes from the warehouse too."""
+    rules = rules or adjust_rules()
+    with began(warehouse) as conn:
+        panel = staff_panel(conn, as_of)
+        conn.execute(delete(staff_risk).where(staff_risk.c.as_of == as_of))
+        if panel.empty:
+            return {"as_of": as_of.isoformat(), "managers": 0, "stored": 0, "skipped": []}
+        clients = pd.DataFrame(columns=["client_id", "month", "manager_id", "nps", "claims"])
+        last = int(panel["month"].max())
+        origins = range(int(panel["month"].min()) + 5, last - HORIZON + 1)
+        frames = [manager_features(panel, clients, o).join(
+            staff_targets(panel, o, rules.risk.overloaded_hours)) for o in origins]
+        samples = (pd.concat(frames) if frames
+                   else pd.DataFrame(columns=[*STAFF_FEATURES, *STAFF_TARGETS]))
+        gone = panel.loc[(panel["month"] == last) & panel["left"], "manager_id"]
+        now = manager_features(panel, clients, last).drop(index=gone)
+        rows, skipped = [], []
+        for target in STAFF_TARGETS:
+            counts = samples[target].value_counts()
+            if len(counts) < 2 or counts.min() < FOLDS:
+                skipped.append(target)
+                continue
+            model = fit(samples, STAFF_FEATURES, target, rules.risk.staff_model)
+            predicted = predict(model, now, rules.risk.reasons)
+            rows += [{"as_of": as_of, "staff_id": staff, "target": target,
+                      "probability": float(p), "reasons": reasons,
+                      "clients": int(now.loc[staff, "clients"])}
+                     for staff, p, reasons in predicted.itertuples()]
+        upsert(conn, staff_risk, rows)
+    return {"as_of": as_of.isoformat(), "managers": len(now), "stored": len(rows),
+            "skipped": skipped}

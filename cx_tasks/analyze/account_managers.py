@@ -55,5 +55,6 @@ def read_managers(conn: Connection) -> dict[str, str | None]:
 def manager_ratings(conn: Connection, start: date, end: date | datetime,
                     catalogue: SurveyCatalogue | None = None) -> pd.DataFrame:
     """``ratings_by_manager`` over the answers given in ``[start, end)``."""
-    questions = rating_questions(catalogue or survey_catalogue())
-    return ratings_by_manager(read_answers(conn, start, end), read_managers(conn), questions)
+    catalogue = catalogue or survey_catalogue()
+    return ratings_by_manager(read_answers(conn, start, end, catalogue), read_managers(conn),
+                              rating_questions(catalogue))

@@ -39,6 +39,7 @@ from cx_tasks.analyze.model import (
     with_reported,
 )
 from cx_tasks.collect.contract import ROLES
+from cx_tasks.surveys.catalogue import SurveyCatalogue, survey_catalogue
 from cx_tasks.warehouse import schema
 from cx_tasks.warehouse.db import began, upsert
 from cx_tasks.warehouse.schema import (
@@ -76,9 +77,11 @@ def read_metric_values(conn: Connection, as_of: date, window_days: int) -> pd.Da
     return frame.astype({"value": "float64"})
 
 
-def read_answers(conn: Connection, start: date, end: date | datetime) -> pd.DataFrame:
+def read_answers(conn: Connection, start: date, end: date | datetime,
+                 catalogue: SurveyCatalogue | None = None) -> pd.DataFrame:
     """client_id, role, survey_id, question_id, score, answered_at of every survey answer
-    given in ``[start, end)`` (a day ``end`` means its midnight)."""
+    given in ``[start, end)`` (a day ``end`` means its midnight); an answer stored under a
+    legacy question id carries the current one (``catalogue``, default the rule table's)."""
     joined = survey_answers.join(survey_responses,
                                  survey_answers.c.invitation_id == survey_responses.c.invitation_id)
     rows = conn.execute(
@@ -89,7 +92,9 @@ def read_answers(conn: Connection, start: date, end: date | datetime) -> pd.Data
         .where(survey_answers.c.answered_at >= midnight(start),
                survey_answers.c.answered_at < _until(end))).all()
     frame = pd.DataFrame(rows, columns=ANSWER_COLUMNS)
-    return frame.astype({"score": "float64", "answered_at": "datetime64[us]"})
+    current = (catalogue or survey_catalogue()).current_question
+    return frame.astype({"score": "float64", "answered_at": "datetime64[us]"}).assign(
+        question_id=frame["question_id"].map(current))
 
 
 def _since(answers: pd.DataFrame, as_of: date, days: int) -> pd.DataFrame:

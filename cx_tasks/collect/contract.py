@@ -64,6 +64,9 @@ LANGUAGES = ("ru", "en")
 SIZE_CLASSES = ("A", "B", "C", "D")
 DOC_TYPES = ("quality_certificate", "invoice", "waybill", "specification")
 PACKAGING_INCIDENT_TYPES = ("damaged", "wrong_labelling", "wrong_packaging")
+STAFF_POSITIONS = ("account_manager", "process_team")
+"""An account manager carries a portfolio of clients; a process team member works for the
+process named in ``hr_staff.process`` (the process classes of the taxonomy)."""
 
 _UPDATED = Column("updated_at", "timestamp")
 
@@ -256,6 +259,41 @@ SOURCE_TABLES: tuple[SourceTable, ...] = (
             Reference("order_id", "erp_orders"),
         ),
         description="Support tickets with free text.",
+    ),
+    SourceTable(
+        "hr_staff", "HR", "staff_id",
+        (
+            Column("staff_id", "text"),
+            Column("full_name", "text"),
+            Column("email", "text"),
+            Column("language", "text", allowed=LANGUAGES),
+            Column("position", "text", allowed=STAFF_POSITIONS),
+            Column("process", "text", required=False),
+            Column("hired_on", "date"),
+            Column("left_on", "date", required=False),
+            Column("capacity_orders", "float", required=False, non_negative=True),
+            Column("pulse_opted_out", "boolean"),
+            _UPDATED,
+        ),
+        description="Staff: account managers and the teams behind each process, hire and "
+                    "leaving days, the orders a month one handles without overtime (the "
+                    "workload norm), opt-out of the staff pulse survey.",
+    ),
+    SourceTable(
+        "hr_workload", "HR", "workload_id",
+        (
+            Column("workload_id", "text"),
+            Column("staff_id", "text"),
+            Column("month", "date"),
+            Column("clients", "integer", non_negative=True),
+            Column("orders", "integer", non_negative=True),
+            Column("overtime_hours", "float", non_negative=True),
+            _UPDATED,
+        ),
+        references=(Reference("staff_id", "hr_staff"),),
+        description="Per staff member and month (the month's first day): the clients of "
+                    "their portfolio and those clients' orders (the CRM's portfolio report), "
+                    "mean overtime hours a week (timesheets).",
     ),
 )
 

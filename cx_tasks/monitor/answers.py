@@ -1,5 +1,7 @@
 """Every scored survey answer known by a day: the past answers imported and the answers
-given through CX Loop's own surveys, one frame, with the client's segment and manager."""
+given through CX Loop's own surveys, one frame, with the client's segment and manager; an
+answer stored under a legacy question id carries the current one (the survey catalogue's
+``legacy_questions``)."""
 
 from __future__ import annotations
 
@@ -48,6 +50,7 @@ def answers_known(conn: Connection, as_of: date, catalogue: SurveyCatalogue) -> 
     frame = frame.merge(accounts, on="client_id", how="left")
     frame[["segment", "account_manager"]] = frame[["segment", "account_manager"]].fillna(
         "unknown")
+    frame["question"] = frame["question"].map(catalogue.current_question)
     scored = frame["question"].isin([q for q, question in catalogue.questions.items()
                                      if question.scale is not None])
     return frame[scored][list(ANSWER_COLUMNS)].reset_index(drop=True)

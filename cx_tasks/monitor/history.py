@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 from sqlalchemy import Connection, func, select
@@ -31,6 +31,9 @@ from cx_tasks.warehouse.db import engine_for, frame_records, insert_if_absent
 from cx_tasks.warehouse.schema import kpi_figures as kpi_figures_table
 from cx_tasks.warehouse.schema import kpi_runs
 
+if TYPE_CHECKING:
+    from cx_tasks.analyze.model import ImportanceRules
+
 STORED = ("kpi", "level", "group_key", "period", "period_start", "period_end", "n",
           "clusters", "value", "low", "high", "change")
 
@@ -39,7 +42,11 @@ def importance_table(rules_dir: Any = None) -> pd.DataFrame:
     """``importance.yaml`` as rows: segment, role, factor, weight."""
     from cx_tasks.analyze.model import satisfaction_rules
 
-    importance = satisfaction_rules(rules_dir).importance
+    return importance_rows(satisfaction_rules(rules_dir).importance)
+
+
+def importance_rows(importance: ImportanceRules) -> pd.DataFrame:
+    """Importance per segment, role and factor as rows: segment, role, factor, weight."""
     return pd.DataFrame(
         [(segment, role, factor, float(weight))
          for segment, spec in importance.segments.items()

@@ -115,7 +115,8 @@ def check_answer(raw: Mapping[str, Any], known: Directory, catalogue: SurveyCata
     kind = cells["survey_kind"]
     if kind is not None and kind not in SURVEY_KINDS:
         problems.append(("unknown_survey_kind", f"{kind!r} is not one of {list(SURVEY_KINDS)}"))
-    question = catalogue.questions.get(cells["question"] or "")
+    asked = catalogue.current_question(cells["question"] or "")
+    question = catalogue.questions.get(asked)
     scale = question.scale if question is not None else None
     if cells["question"] is not None and scale is None:
         problems.append(("unknown_question",
@@ -124,7 +125,7 @@ def check_answer(raw: Mapping[str, Any], known: Directory, catalogue: SurveyCata
     moment = _answered_at(cells["answered_at"], now, problems)
     if problems or found is None or role is None or score is None or moment is None:
         return CheckedAnswer(None, problems)
-    return CheckedAnswer({"contact_id": found.contact_id, "question": cells["question"],
+    return CheckedAnswer({"contact_id": found.contact_id, "question": asked,
                           "answered_at": moment, "survey_kind": kind,
                           "client_id": client, "role": role, "score": score,
                           "comment": cells["comment"]}, [])

@@ -1,9 +1,11 @@
-"""The simulated supplier (``cx simulate``): its 13 source tables and a separate answer key.
+"""The simulated supplier (``cx simulate``): its source tables and a separate answer key.
 
 ``simulate`` draws a world (clients, contacts, products, persistent and worsening process
 problems), runs the supplier's operations over the period, lets clients write claims and
 tickets about what happened, derives each client's latent satisfaction and prices its
-lines so margin follows satisfaction, injects a few malformed rows, and writes everything.
+lines so margin follows satisfaction, injects a few malformed rows, adds the HR system's
+tables of the staff layer (``staff.py``: the account managers' months before ``end``), and
+writes everything.
 Deterministic for a seed: the same seed gives byte-identical tables.
 """
 
@@ -21,6 +23,7 @@ from cx_tasks.simulate.defects import inject_defects
 from cx_tasks.simulate.feedback import collect_feedback
 from cx_tasks.simulate.parameters import SimulationRules, simulation_rules
 from cx_tasks.simulate.rows import source_rows
+from cx_tasks.simulate.staff import staff_history, staff_source_rows
 from cx_tasks.simulate.world import build_world, clock, rng_for
 from cx_tasks.simulate.writer import (
     is_sqlite,
@@ -103,6 +106,7 @@ def simulate(
     )
     step()
     tables = source_rows(world, ops, feedback, rules)
+    tables += staff_source_rows(staff_history(clients, seed, end=end, world=world))
     defects = inject_defects(
         tables, ops, clients, rules.defect_share, is_sqlite(source_url), rng_for(seed, "defects")
     )

@@ -13,6 +13,7 @@ the predictions see only the observable columns (the ones marked truth below are
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
 from pathlib import Path
 
 import numpy as np
@@ -21,8 +22,13 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from cx_tasks.config import load_rules
 from cx_tasks.simulate import keys
+from cx_tasks.simulate.names import person
 from cx_tasks.simulate.parameters import simulation_rules
-from cx_tasks.simulate.world import build_world, clock, rng_for
+from cx_tasks.simulate.rows import SourceRows, Texts
+from cx_tasks.simulate.world import World, build_world, clock, rng_for
+
+DEFAULT_END = date(2026, 11, 1)
+"""The day after the history the bench and the tests simulate (any day works)."""
 
 ORDER_VALUE = 1_000.0
 """Revenue of one order in the staff history (currency units)."""
@@ -39,7 +45,6 @@ class StaffRules(BaseModel):
     overtime_per_load: float
     overtime_per_stress: float
     overtime_noise: float = Field(ge=0)
-    overloaded_hours: float
     pulse_per_load: float
     pulse_per_stress: float
     pulse_per_overtime: float
@@ -66,6 +71,7 @@ class StaffRules(BaseModel):
     nps_answer_share: float = Field(ge=0, le=1)
     nps_bias_sd: float = Field(ge=0)
     nps_noise: float = Field(ge=0)
+    pulse_opt_out_share: float = Field(ge=0, le=1)
 
 
 def staff_rules(rules_dir: Path | None = None) -> StaffRules:
@@ -83,18 +89,27 @@ class StaffHistory:
 
     clients: pd.DataFrame
     managers: pd.DataFrame
+    end: date = DEFAULT_END
+
+    def month_start(self, month: int) -> date:
+        """The first day of month ``month`` (0: ``months`` whole months before ``end``'s)."""
+        first = self.end.year * 12 + self.end.month - 1 - int(self.managers["month"].max()) - 1
+        index = first + month
+        return date(index // 12, index % 12 + 1, 1)
 
 
 def _logistic(x: np.ndarray) -> np.ndarray:
     return 1.0 / (1.0 + np.exp(-x))
 
 
-def staff_history(clients: int = 2000, seed: int = 7, rules: StaffRules | None = None
-                  ) -> StaffHistory:
-    """The simulated staff and client history of ``clients`` clients over ``rules.months``."""
+def staff_history(clients: int = 2000, seed: int = 7, rules: StaffRules | None = None,
+                  end: date = DEFAULT_END, world: World | None = None) -> StaffHistory:
+    """The simulated staff and client history of ``clients`` clients over ``rules.months``
+    whole months before ``end``'s month (month 0 the earliest, ``month_start`` its day), for
+    the clients and managers of ``world`` (default: one drawn for the history)."""
     rules = rules if rules is not None else staff_rules()
-    world = build_world(simulation_rules(), clients, clock(pd.Timestamp("2026-11-01").date(),
-                                                           rules.months * 30), seed)
+    world = world if world is not None else build_world(
+        simulation_rules(), clients, clock(end, rules.months * 30), seed)
     rng = rng_for(seed, "staff history")
     n, months = clients, rules.months
     slots = max(4, n // rules.clients_per_manager)
@@ -113,6 +128,9 @@ def staff_history(clients: int = 2000, seed: int = 7, rules: StaffRules | None =
     volume = np.ones(n)
     since_departure = np.full(n, 99)
     felt_trouble = np.zeros(n, bool)
+    hires = rng_for(seed, "staff names")
+    names = list(world.managers[:slots]) + [
+        _person(hires) for _ in range(slots - len(world.managers))]
     client_rows, manager_rows = [], []
     for month in range(months):
         starts = (trouble_left == 0) & (rng.random(n) < rules.trouble_share)
@@ -161,7 +179,8 @@ def staff_history(clients: int = 2000, seed: int = 7, rules: StaffRules | None =
             "manager_id": ids, "month": month, "clients": np.bincount(slot, minlength=slots),
             "orders": np.bincount(slot, weights=orders, minlength=slots), "load": load,
             "overtime": overtime, "pulse": np.where(pulse_seen, pulse, np.nan),
-            "tenure_months": tenure.copy(), "left": leaves, "stress": stress.copy()}))
+            "tenure_months": tenure.copy(), "left": leaves, "capacity": capacity,
+            "full_name": list(names), "stress": stress.copy()}))
         trouble_left = np.maximum(trouble_left - 1, 0)
         felt_trouble = trouble
         volume = np.where(leaving, volume * rules.churn_decay, volume)
@@ -169,5 +188,79 @@ def staff_history(clients: int = 2000, seed: int = 7, rules: StaffRules | None =
         tenure = np.where(leaves, 0.0, tenure + 1)
         stress = np.where(leaves, rng.normal(0, 1, slots), stress)
         hire = hire + leaves
+        names = [_person(hires) if gone else name
+                 for name, gone in zip(names, leaves.tolist(), strict=True)]
     return StaffHistory(pd.concat(client_rows, ignore_index=True),
-                        pd.concat(manager_rows, ignore_index=True))
+                        pd.concat(manager_rows, ignore_index=True), end)
+
+
+def _person(rng: np.random.Generator) -> str:
+    """A new hire's name as the ERP writes a manager's (``Иванов И.И.``)."""
+    surname, first, patronymic = person("ru", rng).full_name.split()
+    return f"{surname} {first[0]}.{patronymic[0]}."
+
+
+def staff_source_rows(history: StaffHistory, rules: StaffRules | None = None
+                      ) -> list[SourceRows]:
+    """The HR system's tables of the history (observable columns only): ``hr_staff``, one
+    row per manager ever in post (hired ``tenure`` months before they are first seen, or on
+    the first day after their predecessor left; ``left_on`` the last day of the month they
+    left), and ``hr_workload``, one row per manager and month, changed on the month's last
+    evening. ``rules.pulse_opt_out_share`` of managers opted out of the pulse survey."""
+    rules = rules if rules is not None else staff_rules()
+    managers = history.managers
+    first = managers.sort_values("month").drop_duplicates("manager_id")
+    last = managers[managers["left"]].set_index("manager_id")["month"]
+    starts = {m: history.month_start(m) for m in range(int(managers["month"].max()) + 2)}
+    hired = [_months_before(starts[m], int(t)) for m, t in
+             zip(first["month"].tolist(), first["tenure_months"].tolist(), strict=True)]
+    left = [starts[int(last[m]) + 1] - timedelta(days=1) if m in last.index else None
+            for m in first["manager_id"]]
+    changed = [f"{(gone or came).isoformat()} {'18:00:00' if gone else '09:00:00'}"
+               for came, gone in zip(hired, left, strict=True)]
+    opted = rng_for(0, "pulse opt-out").random(len(first)) < rules.pulse_opt_out_share
+    ids = first["manager_id"].tolist()
+    evening = [f"{(starts[m + 1] - timedelta(days=1)).isoformat()} 20:00:00"
+               for m in managers["month"].tolist()]
+    return [
+        SourceRows("hr_staff", len(first), {
+            "staff_id": Texts(ids),
+            "full_name": Texts(first["full_name"].tolist()),
+            "email": Texts([f"{i.lower()}@staff.supplier.example" for i in ids]),
+            "language": Texts(["ru"] * len(ids)),
+            "position": Texts(["account_manager"] * len(ids)),
+            "process": Texts([None] * len(ids)),
+            "hired_on": Texts([d.isoformat() for d in hired]),
+            "left_on": Texts([d.isoformat() if d else None for d in left]),
+            "capacity_orders": Texts(first["capacity"].round(2).tolist()),
+            "pulse_opted_out": Texts(opted.tolist()),
+            "updated_at": Texts(changed),
+        }),
+        SourceRows("hr_workload", len(managers), {
+            "workload_id": Texts([f"{i}:{starts[m]:%Y-%m}" for i, m in
+                                  zip(managers["manager_id"], managers["month"], strict=True)]),
+            "staff_id": Texts(managers["manager_id"].tolist()),
+            "month": Texts([starts[m].isoformat() for m in managers["month"].tolist()]),
+            "clients": Texts(managers["clients"].astype(int).tolist()),
+            "orders": Texts(managers["orders"].astype(int).tolist()),
+            "overtime_hours": Texts(managers["overtime"].round(2).tolist()),
+            "updated_at": Texts(evening),
+        }),
+    ]
+
+
+def pulse_answers(history: StaffHistory) -> pd.DataFrame:
+    """The pulse answers the history's managers gave: staff_id, score 1-5, answered_at (the
+    15th of the month they answered in, 10:00)."""
+    asked = history.managers[history.managers["pulse"].notna()]
+    return pd.DataFrame({
+        "staff_id": asked["manager_id"].to_numpy(),
+        "score": asked["pulse"].astype(int).to_numpy(),
+        "answered_at": [datetime.combine(history.month_start(m).replace(day=15), time(10))
+                        for m in asked["month"].astype(int).tolist()],
+    })
+
+
+def _months_before(day: date, months: int) -> date:
+    index = day.year * 12 + day.month - 1 - months
+    return date(index // 12, index % 12 + 1, 1)

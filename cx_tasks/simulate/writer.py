@@ -4,7 +4,7 @@ SQLite (the default) is written into a fresh temporary file with journaling off,
 transaction and one ``executemany`` per table, indexes built after the data, and then
 moved over the target in one rename; a big simulation writes half its tables in a forked
 helper process into a second file that is merged with ``INSERT ... SELECT``. Other
-databases (PostgreSQL) get the 13 tables dropped and recreated from
+databases (PostgreSQL) get the contract's tables dropped and recreated from
 ``sql/source/schema.sql`` and filled through SQLAlchemy.
 """
 
@@ -68,7 +68,7 @@ def sqlite_path(url: str) -> Path:
 
 
 def write_source(url: str, tables: list[SourceRows], progress: Progress | None = None) -> None:
-    """(Re)create the supplier's 13 tables at ``url`` and fill them with ``tables``."""
+    """(Re)create the supplier's contract tables at ``url`` and fill them with ``tables``."""
     if is_sqlite(url):
         _write_sqlite(sqlite_path(url), tables, progress)
     else:

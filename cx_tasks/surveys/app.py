@@ -30,6 +30,7 @@ from sqlalchemy import Connection
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from cx_tasks.adjust.pulse_page import add_pulse_routes
 from cx_tasks.collect.contract import LANGUAGES
 from cx_tasks.config import Settings
 from cx_tasks.implement.one_touch import add_one_touch_routes
@@ -207,6 +208,7 @@ def create_app(settings: Settings, on_feedback: FeedbackListener | None = None, 
         return pages.render("unsubscribed", request.state.language)
 
     add_one_touch_routes(app, settings, catalogue, pages.render, now)
+    add_pulse_routes(app, settings, pages.render, now)
     return app
 
 

@@ -85,9 +85,14 @@ class SurveyCatalogue(BaseModel):
     link_valid_days: int = Field(30, ge=1, description="days an e-mailed answer link works")
     unsubscribe_valid_days: int = Field(365, ge=1, description="days an unsubscribe link works")
     comment_max_chars: int = Field(2000, ge=1, description="longest comment a response keeps")
+    legacy_questions: dict[str, str] = Field(
+        default_factory=dict,
+        description="a question id answers were stored under before a remap -> the current "
+        "question that asks for the same factor (its answers count as that question's)")
 
     @model_validator(mode="after")
     def _complete(self) -> SurveyCatalogue:
+        self._check_legacy()
         for survey in self.surveys:
             self._check_shape(survey)
         events = [s.event_type for s in self.surveys if s.kind == "transactional"]
@@ -100,6 +105,18 @@ class SurveyCatalogue(BaseModel):
         if len(set(ids)) != len(ids):
             raise ValueError(f"survey ids listed more than once: {ids}")
         return self
+
+    def _check_legacy(self) -> None:
+        for old, current in self.legacy_questions.items():
+            if old in self.questions:
+                raise ValueError(f"legacy_questions: {old!r} is a current question id")
+            if current not in self.questions or self.questions[current].scale is None:
+                raise ValueError(f"legacy_questions: {old!r} -> {current!r}, which is no "
+                                 "scored question of the catalogue")
+
+    def current_question(self, question_id: str) -> str:
+        """The current id of a question: a legacy id's (``legacy_questions``), else itself."""
+        return self.legacy_questions.get(question_id, question_id)
 
     def _check_shape(self, survey: Survey) -> None:
         if not survey.roles and not survey.event_contact:

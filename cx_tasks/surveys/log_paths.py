@@ -2,8 +2,9 @@
 
 A survey or unsubscribe link carries its signed token in the path (``/r/<token>``,
 ``/u/<token>``), and so do an owner's one-touch links (``/c/<token>`` for a case,
-``/m/<token>`` for a milestone); a token is a key: whoever reads it can answer or
-unsubscribe for the client, or close a case for its owner. Access logs write the request's
+``/m/<token>`` for a milestone) and a staff member's pulse links (``/p/<token>``); a token
+is a key: whoever reads it can answer or unsubscribe for the client, close a case for its
+owner or answer the pulse for a colleague. Access logs write the request's
 path from the ASGI scope: uvicorn's (``cx serve-surveys``) when the response starts,
 Airflow's ``HttpAccessLogMiddleware`` (the plugin in the api-server) when the request ends.
 ``TokenFreePaths`` rewrites the scope's path once routing is done, at the start of the
@@ -16,14 +17,14 @@ from __future__ import annotations
 import re
 from typing import Any
 
-TOKEN_SEGMENT = re.compile(r"(/[rucm]/)[^/?]+")
+TOKEN_SEGMENT = re.compile(r"(/[rucmp]/)[^/?]+")
 PLACEHOLDER = "redacted"
 """What a log shows instead of a token (left as is by the URL quoting of access logs)."""
 
 
 def token_free(path: str) -> str:
-    """``path`` with the token segment of every ``/r/``, ``/u/``, ``/c/`` and ``/m/``
-    replaced."""
+    """``path`` with the token segment of every ``/r/``, ``/u/``, ``/c/``, ``/m/`` and
+    ``/p/`` replaced."""
     return TOKEN_SEGMENT.sub(rf"\g<1>{PLACEHOLDER}", path)
 
 

@@ -18,7 +18,7 @@ from dataclasses import asdict, dataclass
 from datetime import datetime
 from typing import Literal
 
-Purpose = Literal["answer", "unsubscribe", "case", "milestone"]
+Purpose = Literal["answer", "unsubscribe", "case", "milestone", "pulse"]
 """What a token allows. A one-touch link of the implement stage reuses the claims' fields:
 ``invitation_id`` holds the case (or initiative) id, ``contact_id`` the owner it was sent
 to, ``survey_id`` the action (``cx_tasks.implement.links``)."""

@@ -30,6 +30,7 @@ from cx_tasks.warehouse.schema import (
     OUTBOX_V2_COLUMNS,
     OUTBOX_V6_COLUMNS,
     RISK_TABLES,
+    STAFF_TABLES,
     V2_TABLES,
     V3_TABLES,
     V5_TABLES,
@@ -73,7 +74,7 @@ def began(bind: Engine | Connection) -> AbstractContextManager[Connection]:
 
 def _v1_initial(conn: Connection) -> None:
     later = (*V2_TABLES, *V3_TABLES, *V5_TABLES, *V7_TABLES, *V9_TABLES, *MONITOR_TABLES,
-             *ADJUST_TABLES, *V14_TABLES, *RISK_TABLES)
+             *ADJUST_TABLES, *V14_TABLES, *RISK_TABLES, *STAFF_TABLES)
     metadata.create_all(conn, tables=[t for t in metadata.sorted_tables if t not in later])
 
 
@@ -162,6 +163,10 @@ def _v15_at_risk(conn: Connection) -> None:
                               f"{table.c[column].type.compile(dialect=conn.dialect)}"))
 
 
+def _v16_staff(conn: Connection) -> None:
+    metadata.create_all(conn, tables=list(STAFF_TABLES))
+
+
 MIGRATIONS: list[tuple[int, str, Callable[[Connection], None]]] = [
     (1, "staging, quarantine, load log, quality runs, metrics, events, outbox", _v1_initial),
     (2, "survey invitations, skips, responses, answers, unsubscribes, feedback; outbox "
@@ -183,6 +188,8 @@ MIGRATIONS: list[tuple[int, str, Callable[[Connection], None]]] = [
      _v14_metric_trends),
     (15, "adjust: at-risk lists; initiative effects and corrections take the register's "
          "initiative ids and owners", _v15_at_risk),
+    (16, "staff layer: staged HR staff and workload, staff pulse answers, staff risk",
+     _v16_staff),
 ]
 
 

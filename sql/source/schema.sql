@@ -154,3 +154,33 @@ CREATE TABLE IF NOT EXISTS sd_tickets (
     updated_at TIMESTAMP NOT NULL
 );
 CREATE INDEX IF NOT EXISTS ix_sd_tickets_updated_at ON sd_tickets (updated_at);
+
+-- HR: Staff: account managers and the teams behind each process, hire and leaving days, the
+-- orders a month one handles without overtime (the workload norm), opt-out of the staff pulse survey.
+CREATE TABLE IF NOT EXISTS hr_staff (
+    staff_id TEXT PRIMARY KEY,
+    full_name TEXT NOT NULL,
+    email TEXT NOT NULL,
+    language TEXT NOT NULL,
+    position TEXT NOT NULL,
+    process TEXT,
+    hired_on DATE NOT NULL,
+    left_on DATE,
+    capacity_orders DOUBLE PRECISION,
+    pulse_opted_out BOOLEAN NOT NULL,
+    updated_at TIMESTAMP NOT NULL
+);
+CREATE INDEX IF NOT EXISTS ix_hr_staff_updated_at ON hr_staff (updated_at);
+
+-- HR: Per staff member and month (the month's first day): the clients of their portfolio and
+-- those clients' orders (the CRM's portfolio report), mean overtime hours a week (timesheets).
+CREATE TABLE IF NOT EXISTS hr_workload (
+    workload_id TEXT PRIMARY KEY,
+    staff_id TEXT NOT NULL,
+    month DATE NOT NULL,
+    clients INTEGER NOT NULL,
+    orders INTEGER NOT NULL,
+    overtime_hours DOUBLE PRECISION NOT NULL,
+    updated_at TIMESTAMP NOT NULL
+);
+CREATE INDEX IF NOT EXISTS ix_hr_workload_updated_at ON hr_workload (updated_at);

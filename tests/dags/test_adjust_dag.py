@@ -55,3 +55,61 @@ def test_the_weekly_run_prints_and_sends_the_packs_due_once(tmp_path, airflow_db
             keys = conn.execute(select(outbox.c.idempotency_key)).scalars().all()
         assert keys == ["pack:K1:2026-06-15"]
         assert (settings().data_dir / "packs" / "K1-2026-06-15.pdf").read_bytes()[:4] == b"%PDF"
+
+
+def test_the_monthly_staff_run_sends_the_pulse_once_and_stores_the_predictions(
+        tmp_path, airflow_db) -> None:
+    """cx_adjust_staff for November 2026 (run on 2026-12-01, a pulse month): the simulated
+    HR tables go through the real gate, every manager in post gets the fourth quarter's pulse
+    (an opted-out one's recorded as suppressed) and a probability per target; a rerun of the
+    month leaves the warehouse as it was. (A ten-manager history has too few departures to
+    fit on: ``staff_predictions`` then names the target skipped.)"""
+    from airflow.dag_processing.dagbag import DagBag
+    from airflow.utils.state import DagRunState
+
+    from cx_tasks.collect.quality import collect_interval
+    from cx_tasks.config import settings
+    from cx_tasks.simulate.staff import staff_history, staff_source_rows
+    from cx_tasks.simulate.writer import write_source
+    from cx_tasks.warehouse.schema import staff_risk
+
+    dag = DagBag(dag_folder=os.environ["AIRFLOW__CORE__DAGS_FOLDER"]).dags["cx_adjust_staff"]
+    for task in dag.tasks:
+        task.retries = 0
+    history = staff_history(clients=2000, seed=2, end=date(2026, 12, 1))
+    with pytest.MonkeyPatch.context() as env:
+        env.setenv("CX_DATA_DIR", str(tmp_path / "data"))
+        settings().data_dir.mkdir(parents=True)
+        url = settings().warehouse_url
+        migrate(engine_for(url))
+        source = f"sqlite:///{tmp_path / 'supplier.db'}"
+        hr = staff_source_rows(history)
+        write_source(source, hr)
+        collect_interval(url, source, tmp_path / "landing", datetime(2010, 1, 1),
+                         datetime(2026, 12, 1), quality_dir=tmp_path / "quality")
+        staff = dict(zip(hr[0].columns, zip(*next(hr[0].chunks(10_000)), strict=True),
+                         strict=True))
+        in_post = {s for s, left in zip(staff["staff_id"], staff["left_on"], strict=True)
+                   if left is None}
+        opted_out = {s for s, o in zip(staff["staff_id"], staff["pulse_opted_out"], strict=True)
+                     if o and s in in_post}
+        month = datetime(2026, 12, 1, 5, tzinfo=UTC)
+        first = dag.test(logical_date=month)
+        assert first.state == DagRunState.SUCCESS
+        after = table_checksums(url)
+        assert dag.test(logical_date=month).state == DagRunState.SUCCESS
+        assert table_checksums(url) == after
+        with engine_for(url).connect() as conn:
+            mails = conn.execute(select(outbox.c.idempotency_key, outbox.c.status)).all()
+            risk = conn.execute(select(staff_risk.c.staff_id, staff_risk.c.target,
+                                       staff_risk.c.probability, staff_risk.c.as_of)).all()
+    assert len(in_post) == 50  # 2000 clients / 40 per manager, each slot one person in post
+    assert sorted(mails) == sorted(
+        (f"pulse:{s}:2026-10-01", "suppressed" if s in opted_out else "queued")
+        for s in in_post)
+    assert {r.as_of for r in risk} == {date(2026, 12, 1)}
+    assert {r.staff_id for r in risk} == in_post
+    # 15 departures and enough overloaded quarters in 36 months: both targets fitted
+    assert sorted((r.staff_id, r.target) for r in risk) == sorted(
+        (s, t) for s in in_post for t in ("leaves", "overloaded"))
+    assert all(0 < r.probability < 1 for r in risk)

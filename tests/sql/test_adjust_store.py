@@ -56,13 +56,24 @@ SCORES = [
     ("C1", "operator", "availability", date(2025, 1, 15), 90.0),
     ("C1", "any", "acceptable_price", date(2025, 1, 1), 50.0),
 ]
-# invitation (= contact), client, role, question, score, answered at
+# invitation (its first two characters: the contact), client, role, survey, question, score,
+# answered at; CSI of a response = its acceptable_price rating (the only rated factor with an
+# importance): (rating - 1) * 25
 ANSWERS = [
-    ("R0", "C1", "operator", "nps", 7, datetime(2024, 12, 20, 9)),  # before any score
-    ("R1", "C1", "operator", "nps", 8, datetime(2025, 1, 20, 9)),
-    ("R1b", "C1", "operator", "nps", 9, datetime(2025, 2, 10, 9)),
-    ("R2", "C1", "economic_buyer", "csat", 4, datetime(2025, 1, 5, 9)),
-    ("R3", "C1", "economic_buyer", "csat", 5, datetime(2025, 3, 1, 0)),  # on `until`: out
+    ("R0", "C1", "operator", "rel_operator", "nps", 7, datetime(2024, 12, 20, 9)),
+    ("R0", "C1", "operator", "rel_operator", "acceptable_price", 4, datetime(2024, 12, 20, 9)),
+    ("R1", "C1", "operator", "rel_operator", "nps", 8, datetime(2025, 1, 20, 9)),
+    ("R1", "C1", "operator", "rel_operator", "acceptable_price", 4, datetime(2025, 1, 20, 10)),
+    ("R1b", "C1", "operator", "rel_operator", "nps", 9, datetime(2025, 2, 10, 9)),
+    ("R1b", "C1", "operator", "rel_operator", "acceptable_price", 5, datetime(2025, 2, 10, 9)),
+    ("R2", "C1", "economic_buyer", "rel_economic_buyer", "acceptable_price", 3,
+     datetime(2025, 1, 5, 9)),
+    # a transactional survey's CSAT and rating: no CSI (the relationship survey's only)
+    ("R2t", "C1", "economic_buyer", "tx_delivery_completed", "csat", 4, datetime(2025, 1, 6, 9)),
+    ("R2t", "C1", "economic_buyer", "tx_delivery_completed", "acceptable_price", 1,
+     datetime(2025, 1, 6, 9)),
+    ("R3", "C1", "economic_buyer", "rel_economic_buyer", "acceptable_price", 5,
+     datetime(2025, 3, 1, 0)),  # on `until`: out
 ]
 
 
@@ -81,14 +92,14 @@ def _load(url: str) -> None:
         upsert(conn, factor_scores, [
             {"client_id": c, "role": r, "factor": f, "as_of": d, "score": s, "metrics": "{}"}
             for c, r, f, d, s in SCORES])
-        upsert(conn, survey_responses, [
-            {"invitation_id": inv, "survey_id": "s", "client_id": client,
-             "contact_id": "CT-" + inv[:2], "role": role, "first_answered_at": at,
-             "updated_at": at, "submitted": True}
-            for inv, client, role, _, _, at in ANSWERS])
+        upsert(conn, survey_responses, list({
+            inv: {"invitation_id": inv, "survey_id": survey, "client_id": client,
+                  "contact_id": "CT-" + inv[:2], "role": role, "first_answered_at": at,
+                  "updated_at": at, "submitted": True}
+            for inv, client, role, survey, _, _, at in reversed(ANSWERS)}.values()))
         upsert(conn, survey_answers, [
             {"invitation_id": inv, "question_id": q, "score": score, "answered_at": at}
-            for inv, _, _, q, score, at in ANSWERS])
+            for inv, _, _, _, q, score, at in ANSWERS])
 
 
 def test_each_answer_gets_the_factor_scores_of_its_day(warehouse_url: str, rules_dir: Path):
@@ -101,15 +112,17 @@ def test_each_answer_gets_the_factor_scores_of_its_day(warehouse_url: str, rules
            for r in rows.itertuples()}
     nan = pytest.approx(float("nan"), nan_ok=True)
     assert got == {
-        # 20 Dec: no scores yet; NPS 7 -> 70
-        ("CT-R0", "2024-12-01"): (70.0, nan, nan),
-        # 20 Jan, operator: its own availability of 15 Jan (90), the shared price of 1 Jan
-        ("CT-R1", "2025-01-01"): (80.0, 50.0, 90.0),
+        # 20 Dec: no scores yet; rating 4 -> CSI 75
+        ("CT-R0", "2024-12-01"): (75.0, nan, nan),
+        # 20 Jan (the response's first answer), operator: its own availability of 15 Jan (90),
+        # the shared price of 1 Jan
+        ("CT-R1", "2025-01-01"): (75.0, 50.0, 90.0),
         # 10 Feb: the operator's own 90 still beats the shared 60 of 1 Feb; the day of
         # 1 Feb has no price score (each day's scores are its windows' whole picture): none
-        ("CT-R1", "2025-02-01"): (90.0, nan, 90.0),
-        # 5 Jan, economic buyer: only shared scores (availability 40 of 1 Jan); CSAT 4 -> 75
-        ("CT-R2", "2025-01-01"): (75.0, 50.0, 40.0),
+        ("CT-R1", "2025-02-01"): (100.0, nan, 90.0),
+        # 5 Jan, economic buyer: only shared scores (availability 40 of 1 Jan); rating 3 -> 50;
+        # its transactional response of 6 Jan gives no CSI
+        ("CT-R2", "2025-01-01"): (50.0, 50.0, 40.0),
     }
 
 
@@ -128,9 +141,10 @@ def test_rounds_are_stored_printed_and_a_rerun_leaves_the_same_rows(
     assert [(r["segment"], r["judged_from"], r["answers_known"], r["answers_judged"],
              r["promoted"]) for r in first] == [("metals", date(2025, 2, 1), 3, 1, False)]
     # seeds 0.5 / 0.5: February's answer has availability 90 alone (no price score that day):
-    # predicted 90; reported 90; the respondent's bias from January (predicted
-    # 0.5 * 50 + 0.5 * 90 = 70, reported 80): (80 - 70) / (1 + 1) = 5 -> aligned 85, error 5
-    assert first[0]["mae_current"] == pytest.approx(5.0)
+    # predicted 90; reported 100; the respondent's bias from January (predicted
+    # 0.5 * 50 + 0.5 * 90 = 70, reported 75): (75 - 70) / (1 + 1) = 2.5 -> aligned 97.5,
+    # error 7.5
+    assert first[0]["mae_current"] == pytest.approx(7.5)
     assert summary["in_force"] == {"metals": "seeds", "chemicals": "seeds"}
     model_rounds(engine, date(2025, 3, 20), satisfaction=rules)
     with engine.connect() as conn:
@@ -141,15 +155,15 @@ def test_rounds_are_stored_printed_and_a_rerun_leaves_the_same_rows(
     assert "metals@2025-02-01" in printed.output and "kept" in printed.output
 
 
-def test_nps_panel_per_client_and_month(warehouse_url: str, rules_dir: Path):
+def test_nps_and_csi_panel_per_client_and_month(warehouse_url: str, rules_dir: Path):
     _load(warehouse_url)
     with engine_for(warehouse_url).connect() as conn:
         panel = outcome_panel(conn, date(2025, 3, 1), satisfaction_rules(rules_dir))
-    got = {str(r.period_start.date()): (r.nps, r.reported) for r in panel.itertuples()}
-    # December NPS 7: passive 0; January NPS 8 (passive) and a CSAT 4 (no NPS): nps 0,
-    # reported (80 + 75) / 2; February NPS 9: promoter +100
-    assert got == {"2024-12-01": (0.0, 70.0), "2025-01-01": (0.0, 77.5),
-                   "2025-02-01": (100.0, 90.0)}
+    got = {str(r.period_start.date()): (r.nps, r.csi) for r in panel.itertuples()}
+    # December NPS 7: passive 0, CSI 75; January NPS 8 (passive), CSI of the relationship
+    # responses (75 + 50) / 2; February NPS 9: promoter +100, CSI 100
+    assert got == {"2024-12-01": (0.0, 75.0), "2025-01-01": (0.0, 62.5),
+                   "2025-02-01": (100.0, 100.0)}
 
 
 def test_effects_and_corrections_are_replaced_for_their_day(warehouse_url: str):

@@ -16,6 +16,8 @@ from cx_tasks.surveys.log_paths import TokenFreePaths, token_free
     # an owner's one-touch links (issue 16) are keys too: a case, a milestone
     ("/c/eyJhIjoxfQ.c2ln", "/c/redacted"),
     ("/cx-surveys/m/eyJhIjoxfQ.c2ln", "/cx-surveys/m/redacted"),
+    # a staff member's pulse link (issue 18)
+    ("/p/eyJhIjoxfQ.c2ln", "/p/redacted"),
     ("/health", "/health"),
     ("/cx/kpis", "/cx/kpis"),
 ])
