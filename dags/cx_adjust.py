@@ -17,6 +17,12 @@ adjusted (`as_of`) is the interval's end (a manual run without an interval: its 
   flagged for correction with their owner. Stored in `initiative_effects` and
   `initiative_corrections`; shown in the implementation report, the weekly digest and
   `cx initiatives`.
+- `client_risk`: per account with an order in the last six months, the calibrated probability
+  of a satisfaction drop (reported CSI) or a fall in orders in the next 90 days, with its top
+  reasons and account manager, from the warehouse's operational (OTIF, packaging incidents,
+  claims), transactional (orders, revenue, days overdue), survey (NPS, CSI), case and staff
+  signals, fitted on every earlier month whose 90 days are over (rolling origin). Stored in
+  `at_risk` (kind `client`) for `as_of`; the packs and digests list it.
 - `working_group_packs`: for each key account with a working-group meeting in the next
   `packs.days_before` days (`adjust.yaml`; a run's conf `{"meetings": ["YYYY-MM-DD", ...]}`
   calls other meetings): its pack as HTML and PDF under `<data dir>/packs` (the initiatives
@@ -37,7 +43,10 @@ Monthly, on the 1st at 05:00 UTC, for the month that ended (`CronDataIntervalTim
   one-click links; a person who opted out gets it recorded as suppressed.
 - `staff_predictions`: per account manager in post, the probability of leaving and of being
   overloaded next quarter with its top reasons and the clients of their portfolio, from the
-  HR tables of the data contract and the pulse answers; stored in `staff_risk` for `as_of`.
+  HR tables of the data contract, the pulse answers and their clients' signals, with the
+  portfolio at risk (the manager's clients, their revenue of the last 12 months, probability
+  x revenue); stored in `at_risk` (kinds `leaves`, `overloaded`; the manager named as the
+  ERP's `account_manager`) for `as_of`.
 
 **Re-running** a month replaces its predictions with the same rows; the outbox key
 `pulse:<staff_id>:<quarter>` sends a person's pulse once a quarter.
@@ -106,7 +115,16 @@ def cx_adjust() -> None:
         return packs(engine_for(warehouse_url()), _as_of(), settings().data_dir / "packs",
                      meetings=meetings)
 
-    model_rounds() >> initiative_effects() >> working_group_packs()
+    @task
+    def client_risk() -> dict[str, Any]:
+        """Each active account's risk of a satisfaction drop or fall in orders in 90 days."""
+        from cx_airflow.connections import warehouse_url
+        from cx_tasks.adjust.stage import client_risk as score
+        from cx_tasks.warehouse.db import engine_for
+
+        return score(engine_for(warehouse_url()), _as_of())
+
+    model_rounds() >> initiative_effects() >> client_risk() >> working_group_packs()
 
 
 cx_adjust()

@@ -38,6 +38,11 @@ CLIENT_FEATURES = (
     "nps_last", "nps_missing", "manager_changed_3m", "manager_overtime_3m",
     "manager_pulse_last", "manager_tenure_months",
 )
+WAREHOUSE_CLIENT_FEATURES = (
+    *CLIENT_FEATURES, "otif_3m", "days_overdue_3m", "csi_last", "csi_missing", "cases_3m",
+    "cases_open",
+)
+"""The client features of the product path (``warehouse_client_features``)."""
 STAFF_FEATURES = (
     "load_3m", "overtime_3m", "overtime_trend", "pulse_last", "pulse_missing",
     "tenure_months", "clients", "clients_nps", "clients_claims",
@@ -137,13 +142,51 @@ def client_targets(clients: pd.DataFrame, origin: int, drop_points: float = 10.0
     the last 90 days' (with at least 2 orders then), or its satisfaction ends ``drop_points``
     or more below its mean of the last 90 days (the simulator's truth column)."""
     before = _window(clients, origin - 2, origin).groupby("client_id")
-    after = _window(clients, origin + 1, origin + HORIZON).groupby("client_id")
-    orders_before, orders_after = before["orders"].sum(), after["orders"].sum()
-    fall = (orders_before >= 2) & (orders_after.reindex(orders_before.index)
-                                   <= fall_share * orders_before)
+    fall = orders_fall(clients, origin, fall_share)
     end = clients[clients["month"] == origin + HORIZON].set_index("client_id")["satisfaction"]
-    drop = end.reindex(orders_before.index) <= before["satisfaction"].mean() - drop_points
+    drop = end.reindex(fall.index) <= before["satisfaction"].mean() - drop_points
     return (fall | drop).astype(int)
+
+
+def orders_fall(clients: pd.DataFrame, origin: int, fall_share: float = 0.5) -> pd.Series:
+    """Per client: its orders of the next 90 days are ``fall_share`` or less of the last 90
+    days' (with at least 2 orders then)."""
+    before = _window(clients, origin - 2, origin).groupby("client_id")["orders"].sum()
+    after = _window(clients, origin + 1, origin + HORIZON).groupby("client_id")["orders"].sum()
+    return (before >= 2) & (after.reindex(before.index) <= fall_share * before)
+
+
+def reported_targets(clients: pd.DataFrame, origin: int, drop_points: float = 10.0,
+                     fall_share: float = 0.5) -> pd.Series:
+    """``client_targets`` on what the warehouse knows: the satisfaction is the reported CSI
+    (``csi``), a drop its mean over the next 90 days ``drop_points`` or more below its mean
+    over the last 90 days (a client without answers in either has no drop)."""
+    fall = orders_fall(clients, origin, fall_share)
+    before = _window(clients, origin - 2, origin).groupby("client_id")["csi"].mean()
+    after = _window(clients, origin + 1, origin + HORIZON).groupby("client_id")["csi"].mean()
+    drop = after.reindex(fall.index) <= before.reindex(fall.index) - drop_points
+    return (fall | drop).astype(int)
+
+
+def warehouse_client_features(clients: pd.DataFrame, managers: pd.DataFrame, origin: int
+                              ) -> pd.DataFrame:
+    """``client_features`` (the manager's signals 0 where the HR tables do not know the
+    manager; pulse 3) and the warehouse's own (``WAREHOUSE_CLIENT_FEATURES``): OTIF and days
+    overdue of the last 3 months (OTIF 1, overdue 0 without deliveries or invoices), the last
+    reported CSI (0, and ``csi_missing`` 1, without one), cases opened in the last 3 months and
+    open at ``origin``."""
+    out = client_features(clients, managers, origin).fillna(
+        {"manager_overtime_3m": 0.0, "manager_pulse_last": 3.0, "manager_tenure_months": 0.0})
+    recent = _window(clients, origin - 2, origin).groupby("client_id")
+    now = clients[clients["month"] == origin].set_index("client_id")
+    out["otif_3m"] = recent["otif"].mean().reindex(out.index).fillna(1.0)
+    out["days_overdue_3m"] = recent["days_overdue"].mean().reindex(out.index).fillna(0.0)
+    csi = _last_known(clients, "client_id", "csi", origin).reindex(out.index)
+    out["csi_last"] = csi.fillna(0.0)
+    out["csi_missing"] = csi.isna().astype(float)
+    out["cases_3m"] = recent["cases_opened"].sum().reindex(out.index).fillna(0.0)
+    out["cases_open"] = now["cases_open"].reindex(out.index).fillna(0.0)
+    return out
 
 
 @dataclass(frozen=True)

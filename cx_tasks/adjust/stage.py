@@ -13,12 +13,13 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
-from sqlalchemy import Connection, Engine, delete
+from sqlalchemy import Connection, Engine
 
 from cx_tasks.adjust.at_risk import listed
 from cx_tasks.adjust.effect import Initiative, corrections, initiative_effects
 from cx_tasks.adjust.inputs import response_csi, round_answers, survey_answers_before
 from cx_tasks.adjust.packs import build_pack, meetings_due, print_pdf, render_pack, send_pack
+from cx_tasks.adjust.panels import client_panel, manager_portfolios
 from cx_tasks.adjust.pulse import send_pulse
 from cx_tasks.adjust.register import complaint_panel, register_initiatives
 from cx_tasks.adjust.risk import (
@@ -26,20 +27,29 @@ from cx_tasks.adjust.risk import (
     HORIZON,
     STAFF_FEATURES,
     STAFF_TARGETS,
+    WAREHOUSE_CLIENT_FEATURES,
+    RiskModel,
     fit,
     manager_features,
     predict,
+    reported_targets,
     staff_targets,
+    warehouse_client_features,
 )
 from cx_tasks.adjust.rounds import run_rounds
 from cx_tasks.adjust.rules import AdjustRules, adjust_rules
 from cx_tasks.adjust.staff import staff_panel
-from cx_tasks.adjust.store import read_at_risk, read_effects, write_effects, write_rounds
+from cx_tasks.adjust.store import (
+    read_at_risk,
+    read_effects,
+    write_at_risk,
+    write_effects,
+    write_rounds,
+)
 from cx_tasks.analyze.model import SatisfactionRules, satisfaction_rules, seed_weights
 from cx_tasks.feedback.rules import owners
-from cx_tasks.warehouse.db import began, upsert
+from cx_tasks.warehouse.db import began
 from cx_tasks.warehouse.frames import read_staging
-from cx_tasks.warehouse.schema import staff_risk
 from cx_tasks.warehouse.times import midnight
 
 
@@ -190,42 +200,105 @@ def staff_pulse(warehouse: Engine | Connection, as_of: date, base_url: str, secr
                 **send_pulse(conn, as_of, base_url, secret, rules.staff.pulse_link_days)}
 
 
+def _client_and_staff_panels(conn: Connection, as_of: date
+                              ) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The warehouse's client panel (``panels.client_panel``) and managers panel
+    (``staff.staff_panel``) before ``as_of``'s month."""
+    outcomes = outcome_panel(conn, month_start(as_of), satisfaction_rules())
+    return client_panel(conn, as_of, outcomes), staff_panel(conn, as_of)
+
+
+def _origins(panel: pd.DataFrame, warm_up: int) -> range:
+    """The origins whose next quarter is over before the panel's last month ends, after
+    ``warm_up`` months of history."""
+    if panel.empty:
+        return range(0)
+    return range(int(panel["month"].min()) + warm_up, int(panel["month"].max()) - HORIZON + 1)
+
+
+def _fitted(samples: pd.DataFrame, features: Sequence[str], target: str, kind: str
+            ) -> RiskModel | None:
+    """``risk.fit`` on ``samples``, or None with too few outcomes of either kind
+    (``risk.FOLDS``)."""
+    counts = samples[target].value_counts() if not samples.empty else pd.Series(dtype=int)
+    if len(counts) < 2 or counts.min() < FOLDS:
+        return None
+    return fit(samples, features, target, kind)  # type: ignore[arg-type]
+
+
 def staff_predictions(warehouse: Engine | Connection, as_of: date,
                       rules: AdjustRules | None = None) -> dict[str, Any]:
     """Per account manager in post in the last whole month before ``as_of`` and target
     (``leaves``, ``overloaded`` next quarter): the calibrated probability from a model fitted
-    on every earlier month whose next quarter is over (``risk.py``), its top reasons and the
-    manager's clients; replaces the rows of ``as_of`` in ``staff_risk``. A target with too
-    few outcomes of either kind to fit (``risk.FOLDS``) is left out and named. The client
-    signals of a manager's portfolio (``clients_nps``, ``clients_claims``) read 0 until the
-    client panel comes from the warehouse too."""
+    on every earlier month whose next quarter is over (``risk.py``; the client signals of
+    the manager's portfolio from the warehouse's client panel), its top reasons and the
+    portfolio at risk (``panels.manager_portfolios``: clients, their revenue of the last 12
+    months, probability x revenue); replaces ``as_of``'s ``at_risk`` rows of the target's
+    kind, the manager named as ``erp_clients.account_manager`` names them. A target with too
+    few outcomes of either kind to fit is left out and named."""
     rules = rules or adjust_rules()
     with began(warehouse) as conn:
-        panel = staff_panel(conn, as_of)
-        conn.execute(delete(staff_risk).where(staff_risk.c.as_of == as_of))
+        clients, panel = _client_and_staff_panels(conn, as_of)
         if panel.empty:
+            for target in STAFF_TARGETS:
+                write_at_risk(conn, as_of, target, pd.DataFrame())
             return {"as_of": as_of.isoformat(), "managers": 0, "stored": 0, "skipped": []}
-        clients = pd.DataFrame(columns=["client_id", "month", "manager_id", "nps", "claims"])
         last = int(panel["month"].max())
-        origins = range(int(panel["month"].min()) + 5, last - HORIZON + 1)
         frames = [manager_features(panel, clients, o).join(
-            staff_targets(panel, o, rules.risk.overloaded_hours)) for o in origins]
+            staff_targets(panel, o, rules.risk.overloaded_hours))
+            for o in _origins(panel, 5)]
         samples = (pd.concat(frames) if frames
                    else pd.DataFrame(columns=[*STAFF_FEATURES, *STAFF_TARGETS]))
         gone = panel.loc[(panel["month"] == last) & panel["left"], "manager_id"]
         now = manager_features(panel, clients, last).drop(index=gone)
-        rows, skipped = [], []
+        names = read_staging(conn, "hr_staff", ["staff_id", "full_name"]).set_index(
+            "staff_id")["full_name"]
+        portfolios = manager_portfolios(conn, as_of)
+        stored, skipped = 0, []
         for target in STAFF_TARGETS:
-            counts = samples[target].value_counts()
-            if len(counts) < 2 or counts.min() < FOLDS:
+            model = _fitted(samples, STAFF_FEATURES, target, rules.risk.staff_model)
+            if model is None:
                 skipped.append(target)
+                write_at_risk(conn, as_of, target, pd.DataFrame())
                 continue
-            model = fit(samples, STAFF_FEATURES, target, rules.risk.staff_model)
             predicted = predict(model, now, rules.risk.reasons)
-            rows += [{"as_of": as_of, "staff_id": staff, "target": target,
-                      "probability": float(p), "reasons": reasons,
-                      "clients": int(now.loc[staff, "clients"])}
-                     for staff, p, reasons in predicted.itertuples()]
-        upsert(conn, staff_risk, rows)
-    return {"as_of": as_of.isoformat(), "managers": len(now), "stored": len(rows),
+            predicted.index = predicted.index.map(names)
+            scored = predicted.join(portfolios, how="left").fillna(
+                {"clients": 0, "revenue": 0.0})
+            scored["clients"] = scored["clients"].astype(int)
+            scored["revenue_at_risk"] = scored["probability"] * scored["revenue"]
+            stored += write_at_risk(conn, as_of, target, scored)
+    return {"as_of": as_of.isoformat(), "managers": len(now), "stored": stored,
             "skipped": skipped}
+
+
+def client_risk(warehouse: Engine | Connection, as_of: date,
+                rules: AdjustRules | None = None) -> dict[str, Any]:
+    """Per account with an order in the six months before ``as_of``'s month: the calibrated
+    probability of a satisfaction drop or a fall in orders in the next 90 days
+    (``risk.reported_targets``) from a model fitted on every earlier month whose 90 days are
+    over (rolling origin: a sample sees its own month and before), its top reasons and its
+    account manager; replaces ``as_of``'s ``at_risk`` rows of kind ``client``. Too few
+    outcomes of either kind to fit: nothing stored, ``skipped``."""
+    rules = rules or adjust_rules()
+    with began(warehouse) as conn:
+        clients, managers = _client_and_staff_panels(conn, as_of)
+        frames = [warehouse_client_features(clients, managers, o).join(
+            reported_targets(clients, o).rename("at_risk")).dropna(subset=["at_risk"])
+            for o in _origins(clients, 3)]
+        samples = (pd.concat(frames) if frames
+                   else pd.DataFrame(columns=[*WAREHOUSE_CLIENT_FEATURES, "at_risk"]))
+        model = _fitted(samples, WAREHOUSE_CLIENT_FEATURES, "at_risk",
+                        rules.risk.client_model)
+        if model is None or clients.empty:
+            write_at_risk(conn, as_of, "client", pd.DataFrame())
+            return {"as_of": as_of.isoformat(), "samples": len(samples), "stored": 0,
+                    "skipped": True}
+        now = warehouse_client_features(clients, managers, int(clients["month"].max()))
+        scored = predict(model, now, rules.risk.reasons)
+        names = read_staging(conn, "erp_clients", ["client_id", "account_manager"]).set_index(
+            "client_id")["account_manager"]
+        scored["manager"] = names.reindex(scored.index).to_numpy()
+        stored = write_at_risk(conn, as_of, "client", scored)
+    return {"as_of": as_of.isoformat(), "samples": len(samples),
+            "positives": int(samples["at_risk"].sum()), "stored": stored, "skipped": False}

@@ -188,7 +188,7 @@ MIGRATIONS: list[tuple[int, str, Callable[[Connection], None]]] = [
      _v14_metric_trends),
     (15, "adjust: at-risk lists; initiative effects and corrections take the register's "
          "initiative ids and owners", _v15_at_risk),
-    (16, "staff layer: staged HR staff and workload, staff pulse answers, staff risk",
+    (16, "staff layer: staged HR staff and workload, staff pulse answers",
      _v16_staff),
 ]
 

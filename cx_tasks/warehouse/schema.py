@@ -660,20 +660,9 @@ staff_pulse_answers = Table(
 """A staff member's answer to the quarterly pulse survey (1-5) of the quarter starting on
 ``quarter``, given through its one-click link (``link``) or imported (``import``)."""
 
-staff_risk = Table(
-    "staff_risk", metadata,
-    Column("as_of", Date, primary_key=True),
-    Column("staff_id", String(64), primary_key=True),
-    Column("target", String(16), primary_key=True),
-    Column("probability", Float, nullable=False),
-    Column("reasons", Text, nullable=False),
-    Column("clients", Integer, nullable=False),
-)
-"""The monthly staff prediction of ``as_of``: per account manager in post and target
-(``leaves``, ``overloaded``: next quarter), the calibrated probability, its top reasons and
-the clients of the manager's portfolio (the portfolio at risk)."""
-
-STAFF_TABLES = (STAGING["hr_staff"], STAGING["hr_workload"], staff_pulse_answers, staff_risk)
+STAFF_TABLES = (STAGING["hr_staff"], STAGING["hr_workload"], staff_pulse_answers)
+"""Migration 16: the staff layer (its predictions are ``at_risk`` rows of kinds ``leaves`` and
+``overloaded``)."""
 
 # --- implement: cases, finding lifecycle, initiatives, progress e-mails (issue 16, migration 9) -
 

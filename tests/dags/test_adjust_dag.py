@@ -71,7 +71,7 @@ def test_the_monthly_staff_run_sends_the_pulse_once_and_stores_the_predictions(
     from cx_tasks.config import settings
     from cx_tasks.simulate.staff import staff_history, staff_source_rows
     from cx_tasks.simulate.writer import write_source
-    from cx_tasks.warehouse.schema import staff_risk
+    from cx_tasks.warehouse.schema import at_risk
 
     dag = DagBag(dag_folder=os.environ["AIRFLOW__CORE__DAGS_FOLDER"]).dags["cx_adjust_staff"]
     for task in dag.tasks:
@@ -91,6 +91,7 @@ def test_the_monthly_staff_run_sends_the_pulse_once_and_stores_the_predictions(
                          strict=True))
         in_post = {s for s, left in zip(staff["staff_id"], staff["left_on"], strict=True)
                    if left is None}
+        names = dict(zip(staff["staff_id"], staff["full_name"], strict=True))
         opted_out = {s for s, o in zip(staff["staff_id"], staff["pulse_opted_out"], strict=True)
                      if o and s in in_post}
         month = datetime(2026, 12, 1, 5, tzinfo=UTC)
@@ -101,15 +102,19 @@ def test_the_monthly_staff_run_sends_the_pulse_once_and_stores_the_predictions(
         assert table_checksums(url) == after
         with engine_for(url).connect() as conn:
             mails = conn.execute(select(outbox.c.idempotency_key, outbox.c.status)).all()
-            risk = conn.execute(select(staff_risk.c.staff_id, staff_risk.c.target,
-                                       staff_risk.c.probability, staff_risk.c.as_of)).all()
+            risk = conn.execute(select(at_risk.c.subject_id, at_risk.c.kind,
+                                       at_risk.c.probability, at_risk.c.as_of,
+                                       at_risk.c.clients)).all()
     assert len(in_post) == 50  # 2000 clients / 40 per manager, each slot one person in post
     assert sorted(mails) == sorted(
         (f"pulse:{s}:2026-10-01", "suppressed" if s in opted_out else "queued")
         for s in in_post)
     assert {r.as_of for r in risk} == {date(2026, 12, 1)}
-    assert {r.staff_id for r in risk} == in_post
+    # each manager in post under the name the ERP's account_manager gives them
+    assert {r.subject_id for r in risk} == {names[s] for s in in_post}
     # 15 departures and enough overloaded quarters in 36 months: both targets fitted
-    assert sorted((r.staff_id, r.target) for r in risk) == sorted(
-        (s, t) for s in in_post for t in ("leaves", "overloaded"))
+    assert sorted((r.subject_id, r.kind) for r in risk) == sorted(
+        (names[s], t) for s in in_post for t in ("leaves", "overloaded"))
     assert all(0 < r.probability < 1 for r in risk)
+    # no ERP clients staged here: every portfolio is empty
+    assert {r.clients for r in risk} == {0}
