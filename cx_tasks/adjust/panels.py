@@ -115,26 +115,21 @@ def client_panel(conn: Connection, until: date, outcomes: pd.DataFrame) -> pd.Da
     names = accounts.set_index("client_id")["account_manager"]
     staff = managers_by_name(conn)
     panel = panel.reset_index()
-    manager = panel["client_id"].map(names)
-    panel["manager_id"] = manager.map(staff).fillna(manager)
+    panel["manager_id"] = [staff.get(name, name) for name in panel["client_id"].map(names)]
     return panel[CLIENT_PANEL_COLUMNS]
 
 
 def _open_cases(opened: pd.DataFrame, grid: pd.MultiIndex) -> np.ndarray:
     """Per grid cell: the client's cases opened by the month's end and not closed by then."""
-    counts = np.zeros(len(grid))
-    if opened.empty:
-        return counts
-    frame = grid.to_frame(index=False)
-    ends = pd.to_datetime([date((m + 1) // 12, (m + 1) % 12 + 1, 1) for m in frame["month"]])
-    for case in opened.itertuples():
-        closed = pd.NaT if case.closed_at is None else pd.Timestamp(case.closed_at)
-        mine = (frame["client_id"] == case.client_id).to_numpy() & (
-            ends > pd.Timestamp(case.opened_at)).to_numpy()
-        if closed is not pd.NaT:
-            mine &= (ends <= closed).to_numpy()
-        counts += mine
-    return counts
+    cells = grid.to_frame(index=False)
+    cells["end"] = pd.to_datetime([date((m + 1) // 12, (m + 1) % 12 + 1, 1)
+                                   for m in cells["month"]])
+    pairs = cells.reset_index().merge(opened, on="client_id")
+    closed = pd.to_datetime(pairs["closed_at"])
+    open_then = (pd.to_datetime(pairs["opened_at"]) < pairs["end"]) & (
+        closed.isna() | (closed >= pairs["end"]))
+    return (open_then.groupby(pairs["index"]).sum().reindex(cells.index).fillna(0)
+            .to_numpy(dtype=float))
 
 
 def manager_portfolios(conn: Connection, as_of: date, months: int = 12) -> pd.DataFrame:
