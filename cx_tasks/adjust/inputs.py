@@ -9,8 +9,9 @@ answer to the named overall-satisfaction question mapped by ``target.rating``. N
 answers are reported as themselves, never as satisfaction. A response's moment is its first
 answer, its period the calendar month of that moment, its factor scores those of the latest
 ``factor_scores`` day on or before that day (the role's own score of a factor where it has one,
-else the score every role shares). Answers stored under a legacy question id count as the
-current question's (``survey_catalogue.yaml`` ``legacy_questions``).
+else the score every role shares). The answers are the past answers imported and CX Loop's
+own (``monitor.answers.answers_known``, where answers under a legacy question id count as the
+current question's, ``survey_catalogue.yaml`` ``legacy_questions``).
 """
 
 from __future__ import annotations
@@ -23,12 +24,11 @@ from sqlalchemy import Connection, select
 
 from cx_tasks.analyze.factors import ANY_ROLE
 from cx_tasks.analyze.model import SatisfactionRules
-from cx_tasks.analyze.satisfaction import read_segments
+from cx_tasks.monitor.answers import UNKNOWN, answers_known
 from cx_tasks.monitor.history import importance_rows
 from cx_tasks.monitor.kpis import csi_of_responses
 from cx_tasks.surveys.catalogue import SurveyCatalogue, survey_catalogue
-from cx_tasks.warehouse.schema import factor_scores, survey_answers, survey_responses
-from cx_tasks.warehouse.times import midnight
+from cx_tasks.warehouse.schema import factor_scores
 
 RESPONSE_KEYS = ["response", "respondent_id", "client_id", "segment", "role", "answered_at"]
 ANSWER_COLUMNS = ["respondent_id", "client_id", "segment", "role", "period_start", "reported"]
@@ -36,32 +36,25 @@ ANSWER_COLUMNS = ["respondent_id", "client_id", "segment", "role", "period_start
 
 def survey_answers_before(conn: Connection, until: date,
                           catalogue: SurveyCatalogue | None = None) -> pd.DataFrame:
-    """Every survey answer given before ``until`` (midnight): response (its invitation),
-    respondent_id (contact), client_id, segment (NaN: none), role, survey_id, question_id
-    (current id), score, answered_at (the response's first answer)."""
-    catalogue = catalogue or survey_catalogue()
-    joined = survey_answers.join(
-        survey_responses, survey_answers.c.invitation_id == survey_responses.c.invitation_id)
-    rows = conn.execute(
-        select(survey_answers.c.invitation_id, survey_responses.c.contact_id,
-               survey_responses.c.client_id, survey_responses.c.role,
-               survey_responses.c.survey_id, survey_answers.c.question_id,
-               survey_answers.c.score, survey_answers.c.answered_at)
-        .select_from(joined).where(survey_answers.c.answered_at < midnight(until))).all()
-    frame = pd.DataFrame(rows, columns=["response", "respondent_id", "client_id", "role",
-                                        "survey_id", "question_id", "score", "answered_at"])
+    """Every scored survey answer given before ``until`` (midnight), the past answers imported
+    and CX Loop's own (``monitor.answers.answers_known``): response, respondent_id (contact),
+    client_id, segment (NaN: none), role, survey_kind, question_id (current id), score,
+    answered_at (the response's first answer)."""
+    frame = answers_known(conn, until, catalogue or survey_catalogue())
     answered = pd.to_datetime(frame["answered_at"]).astype("datetime64[us]")
-    return frame.assign(
-        question_id=frame["question_id"].map(catalogue.current_question),
-        score=frame["score"].astype(float),
-        answered_at=answered.groupby(frame["response"]).transform("min"),
-        segment=frame["client_id"].map(read_segments(conn)))
+    return pd.DataFrame({
+        "response": frame["response"], "respondent_id": frame["contact_id"],
+        "client_id": frame["client_id"], "role": frame["role"],
+        "survey_kind": frame["survey_kind"], "question_id": frame["question"],
+        "score": frame["score"].astype(float),
+        "answered_at": answered.groupby(frame["response"]).transform("min"),
+        "segment": frame["segment"].where(frame["segment"] != UNKNOWN)})
 
 
 def response_csi(answers: pd.DataFrame, rules: SatisfactionRules) -> pd.DataFrame:
     """Per relationship-survey response with factor ratings: ``RESPONSE_KEYS`` and y, its CSI
     (``csi_of_responses`` with ``importance.yaml``'s weights)."""
-    rated = answers[(answers["survey_id"].map(rules.survey_kinds) == "relationship")
+    rated = answers[(answers["survey_kind"] == "relationship")
                     & (answers["question_id"].map(rules.question_kinds) == "factor")]
     rated = rated[[*RESPONSE_KEYS, "score"]].assign(
         factor=rated["question_id"].map(rules.question_factors))

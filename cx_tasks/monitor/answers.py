@@ -14,6 +14,9 @@ from cx_tasks.surveys.catalogue import SurveyCatalogue
 from cx_tasks.warehouse.schema import STAGING, past_answers, survey_answers, survey_responses
 from cx_tasks.warehouse.times import midnight
 
+UNKNOWN = "unknown"
+"""The segment and account manager of a client the ERP does not know."""
+
 ANSWER_COLUMNS = ("response", "client_id", "contact_id", "role", "survey_kind", "question",
                   "score", "comment", "answered_at", "segment", "account_manager")
 
@@ -49,7 +52,7 @@ def answers_known(conn: Connection, as_of: date, catalogue: SurveyCatalogue) -> 
                                   clients.c.account_manager), conn)
     frame = frame.merge(accounts, on="client_id", how="left")
     frame[["segment", "account_manager"]] = frame[["segment", "account_manager"]].fillna(
-        "unknown")
+        UNKNOWN)
     frame["question"] = frame["question"].map(catalogue.current_question)
     scored = frame["question"].isin([q for q, question in catalogue.questions.items()
                                      if question.scale is not None])

@@ -23,6 +23,7 @@ from cx_tasks.warehouse.schema import (
     factor_scores,
     initiative_corrections,
     initiative_effects,
+    past_answers,
     survey_answers,
     survey_responses,
 )
@@ -104,6 +105,11 @@ def _load(url: str) -> None:
 
 def test_each_answer_gets_the_factor_scores_of_its_day(warehouse_url: str, rules_dir: Path):
     _load(warehouse_url)
+    with engine_for(warehouse_url).begin() as conn:  # an answer imported from the old tool
+        upsert(conn, past_answers, [
+            {"contact_id": "CT-P9", "question": "acceptable_price",
+             "answered_at": datetime(2024, 11, 10, 9), "survey_kind": "relationship",
+             "client_id": "C1", "role": "economic_buyer", "score": 2, "source_file": "f"}])
     rules = satisfaction_rules(rules_dir)
     with engine_for(warehouse_url).connect() as conn:
         rows = round_answers(conn, date(2025, 3, 1), rules)
@@ -112,6 +118,8 @@ def test_each_answer_gets_the_factor_scores_of_its_day(warehouse_url: str, rules
            for r in rows.itertuples()}
     nan = pytest.approx(float("nan"), nan_ok=True)
     assert got == {
+        # the past answer of 10 Nov: rating 2 -> CSI 25, no scores yet
+        ("CT-P9", "2024-11-01"): (25.0, nan, nan),
         # 20 Dec: no scores yet; rating 4 -> CSI 75
         ("CT-R0", "2024-12-01"): (75.0, nan, nan),
         # 20 Jan (the response's first answer), operator: its own availability of 15 Jan (90),
