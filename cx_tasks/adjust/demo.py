@@ -1,5 +1,5 @@
-"""The adjust stage in ``cx demo``: one ``cx_adjust`` run at the demo's clock (after the
-monitor), and the report of what it made next to the planted truth.
+"""The adjust stage in ``cx demo``: one ``cx_adjust_staff`` and one ``cx_adjust`` run at the
+demo's clock (after the monitor), and the report of what it made next to the planted truth.
 
 The demo's supplier has no initiative old enough to show an effect (the CX team approves
 its first ones on the demo's last day), so the report also measures the simulator's planted
@@ -21,14 +21,20 @@ PLANTED_DAYS = 300
 clients and seeds): long enough for the after window of every planted initiative."""
 
 
-def adjust_demo_run(at: datetime) -> tuple[list[str], str]:
-    """The ``cx_adjust`` run at ``at`` (arguments of ``cx_airflow.run_dag``, and what it
-    does): the working groups meet on the demo's day, so every key account's pack is due."""
+def adjust_demo_runs(at: datetime) -> list[tuple[list[str], str]]:
+    """The adjust runs at ``at`` (arguments of ``cx_airflow.run_dag``, and what each does):
+    ``cx_adjust_staff`` (the staff predictions, so the packs and lists carry them), then
+    ``cx_adjust``, whose working groups meet on the demo's day, so every key account's pack
+    is due."""
     from cx_tasks.demo.run import once
 
-    return (once("cx_adjust", at, {"meetings": [at.date().isoformat()]}),
-            "running cx_adjust: the model's rounds, the register's initiatives' effects, "
-            f"working-group packs for the key accounts' meeting on {at.date().isoformat()}")
+    return [(once("cx_adjust_staff", at),
+             "running cx_adjust_staff: the staff pulse (in a pulse month) and the account "
+             "managers' leaving and overload predictions"),
+            (once("cx_adjust", at, {"meetings": [at.date().isoformat()]}),
+             "running cx_adjust: the model's rounds, the register's initiatives' effects, "
+             "the client risk, working-group packs for the key accounts' meeting on "
+             f"{at.date().isoformat()}")]
 
 
 def planted_effects(seed: int, clients: int = PLANTED_CLIENTS, days: int = PLANTED_DAYS
@@ -64,13 +70,14 @@ def print_adjust_report(console: Any, engine: Any, config: Settings, seed: int,
     from rich.markup import escape
     from rich.table import Table
 
-    from cx_tasks.adjust.store import read_corrections, read_effects, read_rounds
+    from cx_tasks.adjust.store import read_at_risk, read_corrections, read_effects, read_rounds
     from cx_tasks.implement.report import shown_effect
 
     with engine.connect() as conn:
         last = datetime.max.date()
         effects, due, rounds = read_effects(conn, last), read_corrections(conn, last), \
             read_rounds(conn)
+        risks = read_at_risk(conn, last)
     console.print(f"adjust: {len(effects)} effects of the register's initiatives measured"
                   + "".join(f"\n  {escape(e.initiative_id)}: {escape(shown_effect(e))}"
                             for e in effects)
@@ -96,6 +103,10 @@ def print_adjust_report(console: Any, engine: Any, config: Settings, seed: int,
                          "yes" if r["promoted"] else "no")
     console.print(versions if rounds else "model rounds: none (fewer than "
                   "first_round_after whole months of survey answers in the warehouse)")
+    console.print("at-risk predictions (the newest day of each kind): "
+                  + (", ".join(f"{len(group)} {kind} (highest {group['probability'].max():.2f})"
+                               for kind, group in risks.groupby("kind"))
+                     if not risks.empty else "none (too few outcomes of either kind to fit)"))
     packs = sorted((config.data_dir / "packs").glob("*.pdf"))
     console.print(f"working-group packs: {len(packs)} PDF (and HTML) under "
                   f"{config.data_dir / 'packs'}\n"

@@ -6,6 +6,7 @@ from sqlalchemy import Connection, func, select
 
 from cx_tasks.adjust.packs import PACK_KIND
 from cx_tasks.adjust.register import MEASURED
+from cx_tasks.adjust.store import RISK_KINDS
 from cx_tasks.demo.funnel import FunnelLine
 from cx_tasks.warehouse.schema import (
     at_risk,
@@ -18,11 +19,12 @@ from cx_tasks.warehouse.schema import (
 
 
 def funnel_lines(conn: Connection) -> list[FunnelLine]:
-    """Model rounds judged on a period they never saw (none required: the demo's survey
-    answers all fall in its last month, and a round judges a whole month before the day),
-    working-group packs sent, initiative effects measured (none required: an initiative
-    approved on the demo's last day has no months after its start yet), predictions scored
-    for the at-risk lists (none required: the monthly staff run scores them)."""
+    """Model rounds judged on a period they never saw (at least 1: the demo imports 18 months
+    of past answers), working-group packs sent, initiative effects of the register measured
+    (none required: the demo's CX team approves its initiatives on the demo's last day, so
+    none has months after its start; the planted initiatives the demo measures are printed,
+    not stored), predictions scored for the at-risk lists (at least 1: clients weekly,
+    account managers monthly)."""
     def count(query: object) -> int:
         return int(conn.scalar(query) or 0)
 
@@ -34,14 +36,19 @@ def funnel_lines(conn: Connection) -> list[FunnelLine]:
     running = count(select(func.count()).select_from(initiatives)
                     .where(initiatives.c.status.in_(MEASURED)))
     flagged = count(select(func.count()).select_from(initiative_corrections))
-    scored = count(select(func.count()).select_from(at_risk))
+    kinds = dict(conn.execute(select(at_risk.c.kind, func.count()).group_by(at_risk.c.kind))
+                 .tuples().all())
     return [
-        FunnelLine("adjust: model rounds (versions judged)", rounds, 0,
-                   f"{promoted} promoted; a round judges a whole month of survey answers"),
+        FunnelLine("adjust: model rounds (versions judged)", rounds, 1,
+                   f"{promoted} promoted; a round judges a whole month of survey answers "
+                   "(past answers imported included)"),
         FunnelLine("adjust: working-group packs sent", packs, 1),
         FunnelLine("adjust: initiative effects measured", effects, 0,
                    f"{running} register initiatives in progress or done, {flagged} flagged "
-                   "for correction"),
-        FunnelLine("adjust: at-risk predictions scored", scored, 0,
-                   "clients and account managers (the monthly staff run)"),
+                   "for correction; none required: approved on the demo's last day, no "
+                   "after-period yet (the planted initiatives' estimates are printed, not "
+                   "stored)"),
+        FunnelLine("adjust: at-risk predictions scored", sum(kinds.values()), 1,
+                   ", ".join(f"{kinds.get(k, 0)} {k}" for k in RISK_KINDS)
+                   + " (clients weekly, account managers monthly)"),
     ]

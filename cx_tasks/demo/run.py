@@ -12,8 +12,9 @@ short-lived ``airflow api-server`` on the same metadata DB) and approves two, th
 record two milestones (decisions file), case owners act through their one-touch links
 (``cx_tasks.demo.cx_team``), a second run tells the clients "you said, we did", and an
 hourly run dated 25 hours later escalates the cases nobody acknowledged;
-7. ``cx_monitor`` and the digests; 8. ``cx_adjust`` once at the demo's clock
-(``cx_tasks.adjust.demo``): rounds, the register's effects, working-group packs.
+7. ``cx_monitor`` and the digests; 8. ``cx_adjust_staff`` and ``cx_adjust`` once at the
+demo's clock (``cx_tasks.adjust.demo``): staff and client risk, rounds, the register's
+effects, working-group packs.
 
 Everything lives inside the project: the data folder (``data/``) holds the simulated
 supplier, the warehouse, the GX results and every e-mail the local SMTP server
@@ -37,7 +38,7 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import TypeVar
 
-from cx_tasks.adjust.demo import adjust_demo_run
+from cx_tasks.adjust.demo import adjust_demo_runs
 from cx_tasks.config import Settings, settings
 from cx_tasks.demo.respondents import (
     AnswerClock,
@@ -321,9 +322,9 @@ def run_demo(
         for arguments, step in monitor_demo_runs(now(), monitor_rules().digests):
             on_step(step)
             run_in_airflow(config, plan, smtp, arguments, on_run)
-        arguments, step = adjust_demo_run(now())
-        on_step(step)
-        run_in_airflow(config, plan, smtp, arguments, on_run)
+        for arguments, step in adjust_demo_runs(now()):
+            on_step(step)
+            run_in_airflow(config, plan, smtp, arguments, on_run)
     return config, answers, time.perf_counter() - started
 
 
