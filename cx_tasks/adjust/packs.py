@@ -9,8 +9,6 @@ through the outbox (key ``pack:<client>:<meeting day>``).
 
 from __future__ import annotations
 
-import subprocess
-import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
@@ -33,7 +31,6 @@ from cx_tasks.warehouse.schema import findings, survey_answers, survey_responses
 from cx_tasks.warehouse.times import midnight
 
 PACK_KIND = "working_group_pack"
-CHROMIUM = "/usr/bin/chromium"
 
 
 @dataclass(frozen=True)
@@ -138,19 +135,6 @@ def build_pack(conn: Connection, client_id: str, meeting: date, as_of: date,
 def render_pack(pack: Pack) -> RenderedMail:
     """The pack as the e-mail (subject, text) and its HTML (also the PDF's source)."""
     return render_mail(PACK_KIND, "en", {"pack": pack})
-
-
-def print_pdf(html: str, pdf: Path, chromium: str = CHROMIUM) -> Path:
-    """``html`` printed to ``pdf`` by headless Chromium (its own print-to-PDF)."""
-    pdf.parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(prefix="cx-pack-") as folder:
-        page = Path(folder) / "pack.html"
-        page.write_text(html, encoding="utf-8")
-        subprocess.run([chromium, "--headless", "--no-sandbox", "--disable-gpu",
-                        "--no-pdf-header-footer", f"--user-data-dir={folder}/profile",
-                        f"--print-to-pdf={pdf}", page.as_uri()],
-                       check=True, capture_output=True, timeout=120)
-    return pdf
 
 
 def pack_key(client_id: str, meeting: date) -> str:

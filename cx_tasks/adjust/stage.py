@@ -18,8 +18,9 @@ from sqlalchemy import Connection, Engine
 from cx_tasks.adjust.at_risk import listed
 from cx_tasks.adjust.effect import Initiative, corrections, initiative_effects
 from cx_tasks.adjust.inputs import response_csi, round_answers, survey_answers_before
-from cx_tasks.adjust.packs import build_pack, meetings_due, print_pdf, render_pack, send_pack
+from cx_tasks.adjust.packs import build_pack, meetings_due, render_pack, send_pack
 from cx_tasks.adjust.panels import client_panel, manager_portfolios
+from cx_tasks.adjust.printing import print_pdfs
 from cx_tasks.adjust.pulse import send_pulse
 from cx_tasks.adjust.register import complaint_panel, register_initiatives
 from cx_tasks.adjust.risk import (
@@ -173,6 +174,7 @@ def working_group_packs(
         risks = listed(read_at_risk(conn, as_of), rules.at_risk)
         due = meetings_due(rules.packs.meetings if meetings is None else meetings, as_of,
                            rules.packs.days_before)
+        packs = []
         for meeting in due:
             for client in keys:
                 pack = build_pack(conn, client, meeting, as_of, initiatives, effects,
@@ -182,9 +184,11 @@ def working_group_packs(
                 base = packs_dir / f"{client}-{meeting.isoformat()}"
                 base.with_suffix(".html").parent.mkdir(parents=True, exist_ok=True)
                 base.with_suffix(".html").write_text(mail.html or "", encoding="utf-8")
-                pdf = print_pdf(mail.html or "", base.with_suffix(".pdf"))
-                sent += send_pack(conn, pack, mail, pdf, team, midnight(as_of))
-                made.append(str(pdf))
+                packs.append((pack, mail, base.with_suffix(".pdf")))
+        print_pdfs([(mail.html or "", pdf) for _, mail, pdf in packs])
+        for pack, mail, pdf in packs:
+            sent += send_pack(conn, pack, mail, pdf, team, midnight(as_of))
+            made.append(str(pdf))
     return {"as_of": as_of.isoformat(), "packs": len(made), "sent": sent, "files": made}
 
 
