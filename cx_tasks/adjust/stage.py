@@ -212,6 +212,11 @@ def _client_and_staff_panels(conn: Connection, as_of: date
     return client_panel(conn, as_of, outcomes), staff_panel(conn, as_of)
 
 
+CLIENT_WARM_UP = 2
+"""Months of a client's history before its first origin (the demo's supplier has six months
+of orders: origins need their 90 days over as well)."""
+
+
 def _origins(panel: pd.DataFrame, warm_up: int) -> range:
     """The origins whose next quarter is over before the panel's last month ends, after
     ``warm_up`` months of history."""
@@ -289,7 +294,7 @@ def client_risk(warehouse: Engine | Connection, as_of: date,
         clients, managers = _client_and_staff_panels(conn, as_of)
         frames = [warehouse_client_features(clients, managers, o).join(
             reported_targets(clients, o).rename("at_risk")).dropna(subset=["at_risk"])
-            for o in _origins(clients, 3)]
+            for o in _origins(clients, CLIENT_WARM_UP)]
         samples = (pd.concat(frames) if frames
                    else pd.DataFrame(columns=[*WAREHOUSE_CLIENT_FEATURES, "at_risk"]))
         model = _fitted(samples, WAREHOUSE_CLIENT_FEATURES, "at_risk",

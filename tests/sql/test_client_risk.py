@@ -91,7 +91,7 @@ def test_the_client_panel_and_portfolios_by_hand(warehouse_url):
 def test_client_risk_is_stored_per_day_and_a_rerun_replaces_it(warehouse_url):
     """Twelve clients ordering three times a month from January to October 2026, six of them
     not from July on: a fall in orders (3 or 0 orders after 9) at the origins of May, June and
-July, none at April's (6 after 9); a model
+July, none at March's and April's (9 and 6 after 9); a model
     fits and every client gets a probability with its manager."""
     clients = [f"C{i:02d}" for i in range(1, 13)]
     stage(warehouse_url, "erp_clients", [
@@ -103,9 +103,9 @@ July, none at April's (6 after 9); a model
         if i >= 6 or m < 7])
     engine = engine_for(warehouse_url)
     first = client_risk(engine, UNTIL)
-    # origins April to July (three months of history, their 90 days over by October);
-    # falls: the six stopping clients at May, June and July
-    assert (first["samples"], first["positives"], first["stored"]) == (48, 18, 12)
+    # origins March to July (two months of history, their 90 days over by October), 12
+    # clients each; falls: the six stopping clients at May, June and July
+    assert (first["samples"], first["positives"], first["stored"]) == (60, 18, 12)
     after = table_checksums(warehouse_url)
     assert client_risk(engine, UNTIL) == first
     assert table_checksums(warehouse_url) == after
