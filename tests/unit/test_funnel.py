@@ -124,4 +124,5 @@ def test_an_empty_warehouse_fails_at_every_stage(tmp_path: Path) -> None:
         "findings routed", "cases opened", "cases acknowledged", "cases closed",
         "cases escalated", "initiatives proposed", "initiatives approved",
         "progress e-mails sent", "KPIs published", "digests sent",
-        "adjust: working-group packs sent"]
+        "adjust: model rounds (versions judged)", "adjust: working-group packs sent",
+        "adjust: at-risk predictions scored"]
