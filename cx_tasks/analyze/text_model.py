@@ -15,8 +15,9 @@ deterministic). The combination (:func:`combine`, ``text_model`` in ``classifier
 item, with the lexicon's decision L and the model's kind k of probability p:
 
 1. L decided and of kind k, or both no complaint (praise or a question): L stands;
-2. L decided with confidence >= ``keep_confidence``, or L put it in ``deterioration`` (its
-   worsening cues): L stands;
+2. L decided with confidence >= ``keep_confidence``, L put it in ``deterioration`` (its
+   worsening cues), or L found no complaint and ``keep_no_complaint`` (its clauses read
+   negation and contrast): L stands;
 3. p >= ``min_probability``: the model decides (a complaint: group k and the model's best
    process class; no complaint: polarity k and the process class it names, if any);
 4. otherwise: review.
@@ -48,10 +49,12 @@ class TextModelRules(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     enabled: bool = Field(True, description="combine the lexicon with the learned text model")
-    min_probability: float = Field(0.5, ge=0, le=1, description=(
+    min_probability: float = Field(0.6, ge=0, le=1, description=(
         "probability of the model's kind needed for it to decide"))
-    keep_confidence: float = Field(0.9, ge=0, le=1.01, description=(
+    keep_confidence: float = Field(0.8, ge=0, le=1.01, description=(
         "a lexicon decision at least this confident stands against the model"))
+    keep_no_complaint: bool = Field(True, description=(
+        "the lexicon's no complaint (praise, a question) stands against the model"))
     regularisation: float = Field(10.0, gt=0, description="inverse regularisation strength C")
 
 
@@ -165,7 +168,8 @@ def combine(scored: Scored, reading: Reading, rules: TextModelRules, size: int) 
     ``size``: the model's training texts, named in the evidence."""
     said = lexicon_kind(scored)
     if said is not None and (agree(said, reading.kind) or said == "deterioration"
-                             or scored.confidence >= rules.keep_confidence):
+                             or scored.confidence >= rules.keep_confidence
+                             or (rules.keep_no_complaint and said in NO_COMPLAINT_KINDS)):
         return scored
     model = (f"text model ({size} texts): {reading.kind} p = {reading.kind_probability:.2f}, "
              f"{reading.process_class} p = {reading.process_probability:.2f}")

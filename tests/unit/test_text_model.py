@@ -22,7 +22,7 @@ from cx_tasks.analyze.text_model import (
     labelled_texts,
 )
 
-RULES = TextModelRules(min_probability=0.5, keep_confidence=0.9)
+RULES = TextModelRules(min_probability=0.5, keep_confidence=0.9, keep_no_complaint=True)
 LATE = Scored("classified", "delivery_discipline", "delivery_planning", "late_delivery", 0.73,
               0.0, ["lexicon"], polarity="negative")
 REVIEW = Scored("review", None, None, None, 0.56, 0.0, ["lexicon"], polarity="negative")
@@ -39,6 +39,14 @@ def test_the_lexicon_stands_where_the_model_agrees_or_it_is_sure_or_it_saw_a_wor
     assert combine(sure, reading("quality", 0.99), RULES, 10) is sure
     worse = replace(LATE, group="deterioration")
     assert combine(worse, reading("quality", 0.99), RULES, 10) is worse
+    # praise the lexicon found, the model reading a question: both say no complaint
+    praise = Scored("no_complaint", None, None, None, 0.67, 0.0, [], polarity="positive")
+    assert combine(praise, reading("neutral", 0.9), RULES, 10) is praise
+    # ... the model reading a complaint: the lexicon's no complaint stands unless
+    # keep_no_complaint is off, then the sure model decides
+    assert combine(praise, reading("quality", 0.9), RULES, 10) is praise
+    loose = RULES.model_copy(update={"keep_no_complaint": False})
+    assert combine(praise, reading("quality", 0.9), loose, 10).group == "quality"
 
 
 def test_a_sure_model_decides_an_unsure_one_sends_to_review() -> None:
