@@ -20,6 +20,11 @@ folds, each taking one half as the reviews, which refit the confidence table
 (``classifier.yaml`` ``confidence``, shipped fitted on simulated texts) and train the
 learned model, and measuring the other half. The lexicon is not touched.
 
+Holdouts A, B and C and the development sets are in the text model's training corpus
+(``rules/classifier_training.yaml``), so (b) and (c) on them measure how well the hybrid
+fits what it was trained on, not how it generalises: for that, the leave-one-set-out
+``bench/bench_classifier_cv.py`` and a set outside the corpus (the blind set D).
+
 Prints items, the share sent to review (target <= 20%), accuracy on the items not sent to
 review (target >= 85%; a ``no_complaint`` decision on a complaint counts as wrong),
 per-class precision and recall for the group and for the process class, the group

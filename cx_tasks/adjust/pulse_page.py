@@ -4,8 +4,9 @@
 A GET shows the chosen answer and a button, so a link scanner that only GETs stores nothing;
 the POST stores the answer (``pulse.record_pulse_answers``, channel ``link``: a later click
 of the same quarter replaces it) and says so. A forged, expired or wrong-purpose token, or a
-score outside 1-5, gets the app's error page and stores nothing. Staff pages are in English;
-the time of an answer is the app's clock at the request (this is an edge).
+score outside 1-5, gets the app's error page and stores nothing. The page speaks the person's
+language (``hr_staff.language``, English when unknown); the time of an answer is the app's
+clock at the request (this is an edge).
 """
 
 from __future__ import annotations
@@ -15,14 +16,15 @@ from datetime import UTC, datetime
 
 from fastapi import FastAPI, Request
 from fastapi.responses import HTMLResponse
+from sqlalchemy import Engine, select
 
 from cx_tasks.adjust.pulse import QUESTION, record_pulse_answers
 from cx_tasks.config import Settings
 from cx_tasks.surveys.tokens import TokenClaims, verify
 from cx_tasks.warehouse.db import engine_for
+from cx_tasks.warehouse.schema import STAGING
 
 Render = Callable[..., HTMLResponse]
-LANGUAGE = "en"
 
 
 def add_pulse_routes(app: FastAPI, settings: Settings, render: Render,
@@ -37,8 +39,8 @@ def add_pulse_routes(app: FastAPI, settings: Settings, render: Render,
         claims = verify(token, secret, purpose="pulse", now=now(), score=score)
         action = (request.scope.get("root_path", "")
                   + request.app.url_path_for("pulse_answer", token=token) + f"?score={score}")
-        return render("one_touch", LANGUAGE, action=action, done=None, result=None,
-                      **_context(claims, score))
+        language, facts = _context(engine, claims, score)
+        return render("pulse", language, action=action, result=None, **facts)
 
     @app.post("/p/{token}", name="pulse_answer")
     def pulse_answer(token: str, score: int) -> HTMLResponse:
@@ -47,13 +49,17 @@ def add_pulse_routes(app: FastAPI, settings: Settings, render: Render,
         with engine.begin() as conn:
             record_pulse_answers(conn, [{"staff_id": claims.contact_id, "score": score,
                                          "answered_at": moment}], "link")
-        return render("one_touch", LANGUAGE, action="", done="Thank you: your answer is stored.",
-                      result="changed", **_context(claims, score))
+        language, facts = _context(engine, claims, score)
+        return render("pulse", language, action="", result="changed", **facts)
 
 
-def _context(claims: TokenClaims, score: int) -> dict[str, object]:
-    quarter = claims.invitation_id.rpartition(":")[2]
-    return {"heading": "Staff pulse survey", "quote": None, "note_label": None,
-            "facts": [("Question", QUESTION[LANGUAGE]), ("Quarter from", quarter),
-                      ("Your answer", str(score))],
-            "button": "Send my answer"}
+def _context(engine: Engine, claims: TokenClaims, score: int) -> tuple[str, dict[str, object]]:
+    """The page's language (the person's, else English) and its facts: the question in that
+    language, the quarter's first day and the chosen score."""
+    staff = STAGING["hr_staff"]
+    with engine.connect() as conn:
+        language = conn.scalar(select(staff.c.language).where(
+            staff.c.staff_id == claims.contact_id))
+    language = language if language in QUESTION else "en"
+    return language, {"question": QUESTION[language],
+                      "quarter": claims.invitation_id.rpartition(":")[2], "score": score}

@@ -65,6 +65,16 @@ from cx_tasks.analyze.lexicon import (
     compile_lexicon,
     match_terms,
 )
+from cx_tasks.analyze.taxonomy import DISSATISFACTION_GROUPS, NO_COMPLAINT_POLARITIES
+from cx_tasks.analyze.text_model import (
+    CORPUS,
+    NO_PROCESS,
+    LabelledText,
+    TextModelRules,
+    combine,
+    kind_of,
+    text_model,
+)
 from cx_tasks.collect.contract import PACKAGING_INCIDENT_TYPES
 from cx_tasks.config import parse_yaml, rules_text
 
@@ -123,6 +133,7 @@ class ClassifierRules(BaseModel):
     deterioration: DeteriorationRules = Field(default_factory=DeteriorationRules)
     polarity: PolarityRules = Field(default_factory=PolarityRules)
     learned: LearnedModel = Field(default_factory=LearnedModel)
+    text_model: TextModelRules = Field(default_factory=TextModelRules)
 
 
 @dataclass(frozen=True)
@@ -132,12 +143,17 @@ class Classifier:
     lexicon: Lexicon
     rules: ClassifierRules
     version: str
-    """``rules-`` and the first 12 hex digits of the SHA-256 of both YAML texts."""
+    """``rules-`` and the first 12 hex digits of the SHA-256 of the three YAML texts."""
+    corpus: str = ""
+    """The YAML text of the text model's training corpus (``classifier_training.yaml``;
+    empty: no text model)."""
 
 
-def build_classifier(lexicon: LexiconFile, rules: ClassifierRules, version: str) -> Classifier:
-    """A classifier from validated rule tables; raises when the context names a cause or
-    an incident type the lexicon and the data contract do not know."""
+def build_classifier(lexicon: LexiconFile, rules: ClassifierRules, version: str,
+                     corpus: str = "") -> Classifier:
+    """A classifier from validated rule tables and the text model's corpus (empty: no text
+    model); raises when the context names a cause or an incident type the lexicon and the
+    data contract do not know."""
     known = set(lexicon.causes)
     named = {*rules.context.otif_miss, *rules.context.document_delay,
              *(c for by_cause in rules.context.packaging_incident.values() for c in by_cause)}
@@ -146,25 +162,28 @@ def build_classifier(lexicon: LexiconFile, rules: ClassifierRules, version: str)
     types = set(rules.context.packaging_incident) - set(PACKAGING_INCIDENT_TYPES)
     if types:
         raise ValueError(f"classifier.yaml names unknown packaging incident types {sorted(types)}")
-    return Classifier(compile_lexicon(lexicon), rules, version)
+    return Classifier(compile_lexicon(lexicon), rules, version, corpus)
 
 
 def raw_rules(classifier: Classifier) -> Classifier:
     """The classifier as the confidence table is fitted on: every item with a best label
-    decided (threshold 0), confidence = the raw margin, no learned model."""
+    decided (threshold 0), confidence = the raw margin, no learned model, no text model."""
     rules = classifier.rules.model_copy(update={
         "threshold": 0.0, "confidence": None,
-        "learned": classifier.rules.learned.model_copy(update={"enabled": False})})
+        "learned": classifier.rules.learned.model_copy(update={"enabled": False}),
+        "text_model": classifier.rules.text_model.model_copy(update={"enabled": False})})
     return replace(classifier, rules=rules, version=f"{classifier.version}-raw")
 
 
 def load_classifier(rules_dir: Path | None = None) -> Classifier:
-    """The classifier of ``rules/lexicon.yaml`` and ``rules/classifier.yaml`` (or the
-    user's copies in ``rules_dir``)."""
-    texts = [rules_text(name, rules_dir) for name in ("lexicon", "classifier")]
+    """The classifier of ``rules/lexicon.yaml``, ``rules/classifier.yaml`` and the text
+    model's corpus ``rules/classifier_training.yaml`` (or the user's copies in
+    ``rules_dir``)."""
+    texts = [rules_text(name, rules_dir) for name in ("lexicon", "classifier", CORPUS)]
     version = "rules-" + hashlib.sha256("\0".join(texts).encode("utf-8")).hexdigest()[:12]
     return build_classifier(LexiconFile.model_validate(parse_yaml(texts[0])),
-                            ClassifierRules.model_validate(parse_yaml(texts[1])), version)
+                            ClassifierRules.model_validate(parse_yaml(texts[1])), version,
+                            texts[2])
 
 
 @dataclass(frozen=True)
@@ -399,6 +418,39 @@ def consult_model(scored: list[Scored], labels: list[tuple[str, str] | None],
     return out
 
 
+def reviewed_texts(feedback: pd.DataFrame, reviews: pd.DataFrame | None) -> list[LabelledText]:
+    """The people's reviews of items in ``feedback`` as training texts of the text model, in
+    feedback order."""
+    if reviews is None or reviews.empty:
+        return []
+    by_id = reviews.set_index("feedback_id")
+    out = []
+    for fid, text in zip(feedback["feedback_id"], feedback["text"], strict=True):
+        if fid not in by_id.index:
+            continue
+        review = by_id.loc[fid]
+        group = review["dissatisfaction_group"]
+        polarity = review.get("polarity")
+        kind = kind_of(group if isinstance(group, str) else "none",
+                       polarity if isinstance(polarity, str) else None)
+        process_class = review["process_class"]
+        if kind in DISSATISFACTION_GROUPS or kind in NO_COMPLAINT_POLARITIES:
+            out.append(LabelledText(text, kind, process_class if isinstance(process_class, str)
+                                    else NO_PROCESS))
+    return out
+
+
+def with_text_model(scored: list[Scored], feedback: pd.DataFrame, classifier: Classifier,
+                    reviews: pd.DataFrame | None) -> list[Scored]:
+    """The lexicon's decisions combined with the text model's readings
+    (:func:`cx_tasks.analyze.text_model.combine`); the model learns the shipped corpus and
+    the people's ``reviews``."""
+    rules = classifier.rules.text_model
+    model = text_model(rules, classifier.corpus, reviewed_texts(feedback, reviews))
+    readings = model.read([str(t) for t in feedback["text"]])
+    return [combine(s, r, rules, model.size) for s, r in zip(scored, readings, strict=True)]
+
+
 def classify(feedback: pd.DataFrame, context: pd.DataFrame, classifier: Classifier,
              as_of: date, history: pd.DataFrame | None = None,
              reviews: pd.DataFrame | None = None) -> pd.DataFrame:
@@ -413,6 +465,8 @@ def classify(feedback: pd.DataFrame, context: pd.DataFrame, classifier: Classifi
                if len(context) else {})
     scored = [score_item(classifier, text, signals.get(fid, {}))
               for fid, text in zip(feedback["feedback_id"], feedback["text"], strict=True)]
+    if classifier.rules.text_model.enabled and classifier.corpus:
+        scored = with_text_model(scored, feedback, classifier, reviews)
     if classifier.rules.learned.enabled:
         reviewed = {} if reviews is None else {
             r.feedback_id: (r.dissatisfaction_group, r.process_class)

@@ -240,7 +240,7 @@ def test_migration_12_keeps_earlier_reviews_as_complaints(warehouse_url: str) ->
         conn.execute(text("INSERT INTO feedback_reviews VALUES ('claim:CL3', 'service', "
                           "'pricing', 'anna', '2026-11-10 12:00:00')"))
         conn.execute(schema_version.delete().where(schema_version.c.version == 12))
-    assert migrate(engine) == 12 == max(v for v, _, _ in db.MIGRATIONS)
+    assert migrate(engine) == max(v for v, _, _ in db.MIGRATIONS)  # 12 and any later
     with engine.begin() as conn:
         assert [tuple(r) for r in conn.execute(text(
             "SELECT feedback_id, dissatisfaction_group, process_class, reviewer, polarity "

@@ -64,3 +64,17 @@ def test_a_forged_link_or_a_score_out_of_range_stores_nothing(config):
     good = _link(config, 3)
     assert client.post(good.replace("score=3", "score=9")).status_code >= 400
     assert _stored(config) == []
+
+
+def test_the_page_speaks_the_persons_language(config):
+    from cx_tasks.warehouse.schema import STAGING
+
+    client = TestClient(create_app(config))
+    assert "Your answer" in client.get(_link(config, 3)).text  # not in hr_staff: English
+    with engine_for(config.warehouse_url).begin() as conn:
+        conn.execute(STAGING["hr_staff"].insert().values(
+            staff_id="AM1", language="ru", interval_start=datetime(2026, 1, 1)))
+    page = client.get(_link(config, 3))
+    assert "Ваш ответ" in page.text and "Как вы оцениваете свою работу" in page.text
+    assert "Спасибо: ваш ответ записан." in client.post(_link(config, 3)).text
+    assert _stored(config) == [("AM1", QUARTER, 3, "link")]
