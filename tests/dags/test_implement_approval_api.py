@@ -118,9 +118,12 @@ def test_a_proposal_is_approved_through_hitl_details(tmp_path: Path) -> None:
         _wait("cx_implement parsed", lambda: api.patch(
             "/api/v2/dags/cx_implement", headers=headers, json={"is_paused": False}
         ).status_code == 200, 300, process)
+        # answered only once its task is parked: Airflow resumes a task on a response only
+        # from awaiting_input (a response that arrives while it still runs is kept, unused)
         waiting = _wait("a proposal in Required Actions", lambda: [
             d for d in api.get("/api/v2/dags/~/dagRuns/~/hitlDetails", headers=headers)
-            .json().get("hitl_details", []) if not d["response_received"]], 400, process)
+            .json().get("hitl_details", []) if not d["response_received"]
+            and d["task_instance"]["state"] == "awaiting_input"], 400, process)
         detail = waiting[0]  # type: ignore[index]
         assert INIT in detail["subject"] and detail["defaults"] == ["Reject"]
         assert detail["options"] == ["Approve", "Reject"]
