@@ -113,12 +113,25 @@ def answer_required_actions(connect: Callable[[], httpx.Client],
         for form in waiting.json()["hitl_details"]:
             ti = form["task_instance"]
             answer = lead_answer(form["subject"], chosen)
-            api.patch(f"/api/v2/dags/{ti['dag_id']}/dagRuns/{ti['dag_run_id']}/taskInstances/"
-                      f"{ti['task_id']}/{ti['map_index']}/hitlDetails",
-                      json=answer).raise_for_status()
+            respond(api, ti, answer).raise_for_status()
             decided = approved if answer["chosen_options"] == ["Approve"] else rejected
             decided.append(initiative_of_form(form))
     return LeadAnswers(approved, rejected)
+
+
+def respond(api: httpx.Client, task: dict[str, Any], answer: dict[str, Any],
+            attempts: int = 5) -> httpx.Response:
+    """PATCH ``answer`` to the ``hitlDetails`` of ``task`` (a ``task_instance`` of the API),
+    again after a server error (a SQLite metadata DB answers "database is locked" while the
+    scheduler writes; the same answer twice stores it once), at most ``attempts`` times."""
+    path = (f"/api/v2/dags/{task['dag_id']}/dagRuns/{task['dag_run_id']}/taskInstances/"
+            f"{task['task_id']}/{task['map_index']}/hitlDetails")
+    for attempt in range(attempts):
+        response = api.patch(path, json=answer)
+        if response.status_code < 500:
+            break
+        time.sleep(1 + attempt)
+    return response
 
 
 def record_milestones(config: Settings, approved: list[str], reached_on: date) -> None:

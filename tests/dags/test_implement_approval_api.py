@@ -24,6 +24,7 @@ import pytest
 from fixtures.implement_world import complaint, pareto, seed_world
 from sqlalchemy import select
 
+from cx_tasks.demo.cx_team import respond
 from cx_tasks.loopback import free_port
 from cx_tasks.warehouse.db import engine_for, migrate
 from cx_tasks.warehouse.schema import initiative_history, initiatives
@@ -128,10 +129,9 @@ def test_a_proposal_is_approved_through_hitl_details(tmp_path: Path) -> None:
         assert INIT in detail["subject"] and detail["defaults"] == ["Reject"]
         assert detail["options"] == ["Approve", "Reject"]
         ti = detail["task_instance"]
-        path = (f"/api/v2/dags/{ti['dag_id']}/dagRuns/{ti['dag_run_id']}/taskInstances/"
-                f"{ti['task_id']}/{ti['map_index']}/hitlDetails")
-        answer = api.patch(path, headers=headers, json={
-            "chosen_options": ["Approve"], "params_input": {"reason": "", "sponsor": "COO"}})
+        api.headers.update(headers)
+        answer = respond(api, ti, {"chosen_options": ["Approve"],
+                                   "params_input": {"reason": "", "sponsor": "COO"}})
         assert answer.status_code == 200, answer.text
         run = f"/api/v2/dags/cx_implement/dagRuns/{ti['dag_run_id']}"
         state = _wait("the run to finish", lambda: (s := api.get(run, headers=headers).json()
